@@ -1,0 +1,205 @@
+//! One typed configuration, read once from the command line and the environment.
+//! A bad value fails start-up and names the variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::domain::{Region, Role};
+
+/// tarcza: may this number be dialled? A do-not-call suppression service for contact
+/// centres, answering from memory out of the internal do-not-call list and national
+/// opt-out registries (Lista Robinsonów and others).
+#[derive(Parser, Debug)]
+#[command(name = "tarcza", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the canonical E.164 form of a number, or why it is not a number.
+    Normalize {
+        /// The number as typed, e.g. "601 234 567".
+        number: String,
+    },
+    /// Manage API keys from the command line.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create a key and print it once.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Config {
+    /// PostgreSQL URL. Unset: a private PostgreSQL is started in TARCZA_DATA_DIR.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "TARCZA_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: SocketAddr,
+
+    /// Directory of the embedded PostgreSQL (used when DATABASE_URL is unset).
+    #[arg(
+        long,
+        env = "TARCZA_DATA_DIR",
+        default_value = "./tarcza-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// Region for numbers written without a country code (ISO 3166 code).
+    #[arg(long, env = "TARCZA_DEFAULT_REGION", default_value = "PL", value_parser = parse_region, global = true)]
+    pub default_region: Region,
+
+    /// An admin key to create (or refresh) at start-up, so a new install can be driven.
+    #[arg(
+        long,
+        env = "TARCZA_BOOTSTRAP_ADMIN_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub bootstrap_admin_key: Option<String>,
+
+    /// Log filter (tracing EnvFilter syntax), e.g. "info" or "tarcza=debug,info".
+    #[arg(long, env = "TARCZA_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    /// Log output format.
+    #[arg(long, env = "TARCZA_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+
+    /// Write phone numbers to logs unmasked (for debugging only; they are personal data).
+    #[arg(
+        long,
+        env = "TARCZA_LOG_NUMBERS",
+        default_value_t = false,
+        global = true
+    )]
+    pub log_numbers: bool,
+
+    /// Largest registry upload accepted, in bytes (compressed size as sent).
+    #[arg(long, env = "TARCZA_MAX_UPLOAD_BYTES", default_value_t = 8 << 30, global = true)]
+    pub max_upload_bytes: u64,
+
+    /// How often each process re-reads the database version as a backstop to
+    /// LISTEN/NOTIFY (e.g. "1s", "500ms").
+    #[arg(long, env = "TARCZA_RECONCILE_INTERVAL", default_value = "1s", value_parser = parse_duration, global = true)]
+    pub reconcile_interval: Duration,
+
+    /// Largest share of the current entries a snapshot import may remove without force=true.
+    #[arg(long, env = "TARCZA_MAX_SHRINK", default_value_t = 0.05, value_parser = parse_share, global = true)]
+    pub max_shrink: f64,
+
+    /// Largest share of rejected rows an import may have before it is refused.
+    #[arg(long, env = "TARCZA_MAX_REJECT_RATE", default_value_t = 0.01, value_parser = parse_share, global = true)]
+    pub max_reject_rate: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// Defaults, as `tarcza` with an empty environment would have them.
+    pub fn defaults() -> Config {
+        Cli::parse_from(["tarcza"]).config
+    }
+}
+
+fn parse_region(s: &str) -> Result<Region, String> {
+    s.trim()
+        .to_ascii_uppercase()
+        .parse::<Region>()
+        .map_err(|_| format!("{s:?} is not an ISO 3166 region code known to the number metadata"))
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a share between 0 and 1 (e.g. 0.05)")),
+    }
+}
+
+/// Parses durations such as `500ms`, `30s`, `15m`, `6h`, `31d`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 30s, 15m, 6h, 31d)"))?;
+    let secs = match unit.trim() {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?} has an unknown unit (use ms, s, m, h or d)")),
+    };
+    n.checked_mul(secs)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{s:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_the_usual_units() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("6h"), Ok(Duration::from_secs(6 * 3600)));
+        assert_eq!(parse_duration("31d"), Ok(Duration::from_secs(31 * 86_400)));
+        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5 weeks").is_err());
+    }
+
+    #[test]
+    fn regions_and_shares_are_checked() {
+        assert!(parse_region("pl").is_ok());
+        assert!(parse_region("XX").is_err());
+        assert!(parse_share("1.5").is_err());
+        assert_eq!(parse_share("0.05"), Ok(0.05));
+    }
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let c = Config::defaults();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.default_region, Region::PL);
+        assert_eq!(c.max_shrink, 0.05);
+    }
+}

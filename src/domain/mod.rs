@@ -1,0 +1,9 @@
+//! Types that are valid once built: raw strings never reach storage or the index.
+
+pub mod phone;
+pub mod role;
+pub mod scope;
+
+pub use phone::{NumberError, NumberErrorKind, PhoneNumber, Region};
+pub use role::Role;
+pub use scope::{Scope, ScopeError};

@@ -1,0 +1,116 @@
+//! One error type for the HTTP API: client errors carry a safe message, server errors are
+//! logged once (inside the request span) and answered with a generic body.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is wrong; the message says how, and is safe to show.
+    #[error("{message}")]
+    Client {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+    /// We cannot answer right now (not loaded yet, stale data, database down).
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn client(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Client {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::client(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::CONFLICT, code, message)
+    }
+    pub fn not_ready() -> Self {
+        ApiError::Unavailable {
+            code: "not_ready",
+            message: "tarcza has not loaded its data yet; do not call".into(),
+        }
+    }
+    pub fn database_unavailable() -> Self {
+        ApiError::Unavailable {
+            code: "database_unavailable",
+            message: "the database is unavailable; the change was not made, try again later".into(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Client { code, .. } | ApiError::Unavailable { code, .. } => code,
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+/// Whether a database error means "the database is not there" rather than "we sent it
+/// something wrong": those become 503 `database_unavailable`, the rest 500.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed
+    ) || matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        if is_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            ApiError::database_unavailable()
+        } else {
+            ApiError::Internal(anyhow::Error::new(err))
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            ApiError::Client {
+                status,
+                code,
+                message,
+            } => (status, code, message),
+            ApiError::Unavailable { code, message } => {
+                (StatusCode::SERVICE_UNAVAILABLE, code, message)
+            }
+            ApiError::Internal(err) => {
+                tracing::error!(error = ?err, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "internal error; it has been logged".to_string(),
+                )
+            }
+        };
+        (
+            status,
+            Json(json!({ "error": { "code": code, "message": message } })),
+        )
+            .into_response()
+    }
+}

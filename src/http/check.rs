@@ -1,0 +1,169 @@
+//! `GET /v1/check` and `POST /v1/check`: may these numbers be called? Answered from the
+//! in-memory snapshot; nothing here touches Postgres.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::extract::{ApiJson, ApiQuery, AsDialer};
+use crate::app::AppState;
+use crate::domain::{NumberError, PhoneNumber, Scope};
+use crate::error::ApiError;
+use crate::index::{Reason, Snapshot};
+
+/// Most numbers one batch request may carry.
+pub const MAX_BATCH: usize = 10_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/check", get(check_one).post(check_batch))
+}
+
+#[derive(Deserialize)]
+struct CheckQuery {
+    number: Option<String>,
+    client: Option<String>,
+    campaign: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CheckResponse<'a> {
+    number: PhoneNumber,
+    allowed: bool,
+    reasons: Vec<Reason<'a>>,
+    snapshot_version: i64,
+    checked_at: DateTime<Utc>,
+}
+
+async fn check_one(
+    _caller: AsDialer,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<CheckQuery>,
+) -> Result<Response, ApiError> {
+    let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
+    let raw = q.number.ok_or_else(|| {
+        ApiError::bad_request("missing_number", "the number parameter is required")
+    })?;
+    let number = PhoneNumber::parse(&raw, state.settings.region).map_err(invalid_number)?;
+    let scope = scope_of(q.client.as_deref(), q.campaign.as_deref())?;
+    let now = Utc::now();
+    let reasons = snapshot.check(number, scope.client(), scope_campaign(&scope), now);
+    tracing::debug!(number = %state.loggable(number), blocked = !reasons.is_empty(), "checked");
+    let body = CheckResponse {
+        number,
+        allowed: reasons.is_empty(),
+        reasons,
+        snapshot_version: snapshot.version,
+        checked_at: now,
+    };
+    json_response(&body)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchRequest {
+    numbers: Vec<String>,
+    client: Option<String>,
+    campaign: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum BatchItem<'a> {
+    Checked {
+        input: &'a str,
+        number: PhoneNumber,
+        allowed: bool,
+        reasons: Vec<Reason<'a>>,
+    },
+    Invalid {
+        input: &'a str,
+        error: serde_json::Value,
+    },
+}
+
+#[derive(Serialize)]
+struct BatchResponse<'a> {
+    results: Vec<BatchItem<'a>>,
+    snapshot_version: i64,
+    checked_at: DateTime<Utc>,
+}
+
+async fn check_batch(
+    _caller: AsDialer,
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<BatchRequest>,
+) -> Result<Response, ApiError> {
+    let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
+    if req.numbers.len() > MAX_BATCH {
+        return Err(ApiError::client(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "{} numbers sent; at most {MAX_BATCH} per request",
+                req.numbers.len()
+            ),
+        ));
+    }
+    let scope = scope_of(req.client.as_deref(), req.campaign.as_deref())?;
+    let now = Utc::now();
+    let results: Vec<BatchItem> = req
+        .numbers
+        .iter()
+        .map(|input| check_item(&snapshot, &state, input, &scope, now))
+        .collect();
+    json_response(&BatchResponse {
+        results,
+        snapshot_version: snapshot.version,
+        checked_at: now,
+    })
+}
+
+fn check_item<'a>(
+    snapshot: &'a Snapshot,
+    state: &AppState,
+    input: &'a str,
+    scope: &Scope,
+    now: DateTime<Utc>,
+) -> BatchItem<'a> {
+    match PhoneNumber::parse(input, state.settings.region) {
+        Ok(number) => {
+            let reasons = snapshot.check(number, scope.client(), scope_campaign(scope), now);
+            BatchItem::Checked {
+                input,
+                number,
+                allowed: reasons.is_empty(),
+                reasons,
+            }
+        }
+        Err(e) => BatchItem::Invalid {
+            input,
+            error: json!({"code": "invalid_number", "message": e.message}),
+        },
+    }
+}
+
+fn invalid_number(e: NumberError) -> ApiError {
+    ApiError::unprocessable("invalid_number", e.message)
+}
+
+/// The client and campaign a call is made for. Built with the same rules as entry scopes
+/// (trimmed, bounded) so that a lookup compares like with like.
+fn scope_of(client: Option<&str>, campaign: Option<&str>) -> Result<Scope, ApiError> {
+    Scope::from_parts(client, campaign).map_err(|e| ApiError::unprocessable("invalid_scope", e.0))
+}
+
+/// Serializes straight to bytes: the body borrows from the snapshot, so it cannot be
+/// handed to `Json` (which needs an owned value) without a copy.
+fn json_response(body: &impl Serialize) -> Result<Response, ApiError> {
+    let bytes = serde_json::to_vec(body).map_err(anyhow::Error::from)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+}
+
+fn scope_campaign(scope: &Scope) -> Option<&str> {
+    scope.campaign()
+}

@@ -1,0 +1,259 @@
+//! Registries: their state (dialer and up) and imports of their data (ops).
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::extract::{ApiPath, ApiQuery, AsDialer, AsOps};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::import::{self, ImportRequest, Mode};
+use crate::store::imports::{self, Import, Reject};
+use crate::store::registries::{self, Registry};
+
+/// Most rejected rows returned with one import (all are counted).
+const REJECTS_SHOWN: i64 = 1000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/registries", get(list))
+        .route("/v1/registries/{name}", get(one))
+        .route(
+            "/v1/registries/{name}/imports",
+            get(list_imports)
+                .post(start_import)
+                // Uploads are streamed and bounded by TARCZA_MAX_UPLOAD_BYTES instead.
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/v1/registries/{name}/imports/{id}", get(one_import))
+}
+
+#[derive(Serialize)]
+struct RegistryView {
+    name: String,
+    /// `empty` until the first import succeeds, then `loaded`.
+    status: &'static str,
+    entries: i64,
+    snapshot_version: i64,
+    generation: Option<i64>,
+    loaded_at: Option<DateTime<Utc>>,
+    source_time: Option<DateTime<Utc>>,
+    /// When the data stops counting as current; null while no maximum age is set.
+    fresh_until: Option<DateTime<Utc>>,
+    last_import: Option<ImportView>,
+}
+
+async fn view(state: &AppState, r: Registry) -> Result<RegistryView, ApiError> {
+    let last_import = match r.last_import_id {
+        Some(id) => imports::get(&state.db, r.id, id)
+            .await?
+            .map(|i| ImportView::new(&r.name, i, None)),
+        None => None,
+    };
+    Ok(RegistryView {
+        status: if r.generation.is_some() {
+            "loaded"
+        } else {
+            "empty"
+        },
+        entries: r.entries,
+        snapshot_version: r.version,
+        generation: r.generation,
+        loaded_at: r.loaded_at,
+        source_time: r.source_time,
+        fresh_until: None,
+        last_import,
+        name: r.name,
+    })
+}
+
+async fn list(
+    _caller: AsDialer,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let mut out = Vec::new();
+    for r in registries::list(&state.db).await? {
+        out.push(view(&state, r).await?);
+    }
+    Ok(Json(json!({ "registries": out })))
+}
+
+async fn registry(state: &AppState, name: &str) -> Result<Registry, ApiError> {
+    registries::by_name(&state.db, name).await?.ok_or_else(|| {
+        ApiError::client(
+            StatusCode::NOT_FOUND,
+            "unknown_registry",
+            format!("no registry named {name:?}"),
+        )
+    })
+}
+
+async fn one(
+    _caller: AsDialer,
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<RegistryView>, ApiError> {
+    let r = registry(&state, &name).await?;
+    Ok(Json(view(&state, r).await?))
+}
+
+#[derive(Serialize)]
+struct ImportView {
+    id: i64,
+    registry: String,
+    mode: String,
+    format: String,
+    status: String,
+    rows_total: i64,
+    rows_accepted: i64,
+    rows_rejected: i64,
+    rows_duplicate: i64,
+    entries_before: Option<i64>,
+    entries_after: Option<i64>,
+    bytes: i64,
+    checksum: Option<String>,
+    error: Option<String>,
+    forced: bool,
+    created_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    created_by: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejects: Option<Vec<Reject>>,
+}
+
+impl ImportView {
+    fn new(registry: &str, i: Import, rejects: Option<Vec<Reject>>) -> ImportView {
+        ImportView {
+            id: i.id,
+            registry: registry.to_string(),
+            mode: i.mode,
+            format: i.format,
+            status: i.status,
+            rows_total: i.rows_total,
+            rows_accepted: i.rows_accepted,
+            rows_rejected: i.rows_rejected,
+            rows_duplicate: i.rows_duplicate,
+            entries_before: i.entries_before,
+            entries_after: i.entries_after,
+            bytes: i.bytes,
+            checksum: i.checksum,
+            error: i.error,
+            forced: i.forced,
+            created_at: i.created_at,
+            finished_at: i.finished_at,
+            created_by: i.created_by,
+            rejects,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportQuery {
+    mode: Option<String>,
+    format: Option<String>,
+    #[serde(default)]
+    force: bool,
+    max_shrink: Option<f64>,
+    max_reject_rate: Option<f64>,
+}
+
+fn share(name: &str, value: Option<f64>, default: f64) -> Result<f64, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        Some(v) => Err(ApiError::unprocessable(
+            "invalid_parameter",
+            format!("{name}={v} is not a share between 0 and 1"),
+        )),
+    }
+}
+
+async fn start_import(
+    caller: AsOps,
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: Body,
+) -> Result<(StatusCode, Json<ImportView>), ApiError> {
+    let registry = registry(&state, &name).await?;
+    let mode = match q.mode.as_deref().unwrap_or("snapshot") {
+        "snapshot" => Mode::Snapshot,
+        "delta" => Mode::Delta,
+        other => {
+            return Err(ApiError::unprocessable(
+                "invalid_mode",
+                format!("mode={other:?} is not known; use snapshot or delta"),
+            ))
+        }
+    };
+    match q.format.as_deref().unwrap_or("csv") {
+        "csv" => {}
+        other => {
+            return Err(ApiError::unprocessable(
+                "unsupported_format",
+                format!("format={other:?} is not supported; use csv"),
+            ))
+        }
+    }
+    let req = ImportRequest {
+        registry,
+        mode,
+        force: q.force,
+        max_shrink: share("max_shrink", q.max_shrink, state.settings.max_shrink)?,
+        max_reject_rate: share(
+            "max_reject_rate",
+            q.max_reject_rate,
+            state.settings.max_reject_rate,
+        )?,
+        actor: caller.0.id,
+    };
+    // Its own task: a client that hangs up must not cancel the import half-way.
+    let import = tokio::spawn(import::run(state.clone(), req, body))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("import task failed: {e}")))??;
+    let rejects = imports::rejects(&state.db, import.id, REJECTS_SHOWN).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ImportView::new(&name, import, Some(rejects))),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ListImportsQuery {
+    limit: Option<i64>,
+}
+
+async fn list_imports(
+    _caller: AsOps,
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ListImportsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let registry = registry(&state, &name).await?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    let list: Vec<ImportView> = imports::list(&state.db, registry.id, limit)
+        .await?
+        .into_iter()
+        .map(|i| ImportView::new(&name, i, None))
+        .collect();
+    Ok(Json(json!({ "imports": list })))
+}
+
+async fn one_import(
+    _caller: AsOps,
+    State(state): State<AppState>,
+    ApiPath((name, id)): ApiPath<(String, i64)>,
+) -> Result<Json<ImportView>, ApiError> {
+    let registry = registry(&state, &name).await?;
+    let import = imports::get(&state.db, registry.id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("registry {name:?} has no import {id}")))?;
+    let rejects = imports::rejects(&state.db, id, REJECTS_SHOWN).await?;
+    Ok(Json(ImportView::new(&name, import, Some(rejects))))
+}

@@ -1,0 +1,370 @@
+//! Registry imports: an uploaded file becomes a new generation of a registry's members,
+//! or changes nothing at all.
+//!
+//! The whole import runs on one dedicated connection holding the registry's advisory
+//! lock (one import per registry at a time, across replicas; a crashed importer's lock
+//! dies with its connection). The new members are written into a table of their own and
+//! the registry is pointed at it in the same transaction that records success, so a
+//! failed, refused or killed import leaves the previous data serving.
+
+pub mod csv;
+pub mod upload;
+
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::body::Body;
+use serde_json::json;
+use sqlx::{Connection, PgConnection};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::index::{table_name, Members};
+use crate::store::audit::{self, AuditEvent};
+use crate::store::imports::{self, Import, Outcome, IMPORT_LOCK_CLASS, ONE_RUNNING};
+use crate::store::registries::Registry;
+use crate::store::{bump_version, is_unique_violation};
+use csv::Op;
+use upload::Upload;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The file is the whole registry: it replaces the current members.
+    Snapshot,
+    /// The file lists additions and removals (an `op` column).
+    Delta,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Snapshot => "snapshot",
+            Mode::Delta => "delta",
+        }
+    }
+}
+
+pub struct ImportRequest {
+    pub registry: Registry,
+    pub mode: Mode,
+    /// Accept a snapshot even if it removes more than `max_shrink` of the entries.
+    pub force: bool,
+    pub max_shrink: f64,
+    pub max_reject_rate: f64,
+    pub actor: i64,
+}
+
+/// Runs an import to its end and returns its record. Spawned by the caller so that a
+/// client that hangs up mid-commit cannot cancel it half-way.
+pub async fn run(state: AppState, req: ImportRequest, body: Body) -> Result<Import, ApiError> {
+    let mut conn = state.db.acquire().await?.detach();
+    let result = run_locked(&state, &req, body, &mut conn).await;
+    // Closing the connection releases the advisory lock whatever happened above.
+    if let Err(e) = conn.close().await {
+        tracing::warn!(error = %e, "closing the import connection");
+    }
+    result
+}
+
+async fn run_locked(
+    state: &AppState,
+    req: &ImportRequest,
+    body: Body,
+    conn: &mut PgConnection,
+) -> Result<Import, ApiError> {
+    let registry = &req.registry;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+        .bind(IMPORT_LOCK_CLASS)
+        .bind(registry.id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !locked {
+        return Err(in_progress(&registry.name));
+    }
+    // We hold the lock, so an import still marked running was left by a dead process.
+    sqlx::query(
+        "UPDATE imports SET status = 'failed', finished_at = now(), \
+         error = 'interrupted: the process running this import stopped before it finished; nothing was changed' \
+         WHERE registry_id = $1 AND status IN ('pending', 'running')",
+    )
+    .bind(registry.id)
+    .execute(&mut *conn)
+    .await?;
+    let import = imports::create(
+        &mut *conn,
+        registry.id,
+        req.mode.as_str(),
+        "csv",
+        req.force,
+        Some(req.actor),
+    )
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e, ONE_RUNNING) {
+            in_progress(&registry.name)
+        } else {
+            e.into()
+        }
+    })?;
+    audit::record(
+        &mut *conn,
+        AuditEvent {
+            actor: Some(req.actor),
+            action: "import.start",
+            number: None,
+            subject: Some(format!("import:{}", import.id)),
+            details: json!({"registry": registry.name, "mode": req.mode.as_str(), "force": req.force}),
+        },
+    )
+    .await?;
+    tracing::info!(import_id = import.id, registry = %registry.name, mode = req.mode.as_str(), "import started");
+
+    let upload =
+        match upload::read(body, state.settings.region, state.settings.max_upload_bytes).await {
+            Ok(upload) => upload,
+            Err(e) => {
+                let outcome = Outcome {
+                    status: "failed",
+                    error: Some(e.0),
+                    ..Outcome::default()
+                };
+                return conclude(conn, req, import.id, outcome, &[]).await;
+            }
+        };
+    let mut outcome = Outcome {
+        status: "running",
+        rows_total: upload.rows_total as i64,
+        rows_rejected: upload.rows_rejected as i64,
+        rows_accepted: upload.rows.len() as i64,
+        bytes: upload.bytes as i64,
+        checksum: Some(upload.checksum.clone()),
+        ..Outcome::default()
+    };
+    if let Some(problem) = unacceptable(&upload, req) {
+        outcome.status = problem.0;
+        outcome.error = Some(problem.1);
+        return conclude(conn, req, import.id, outcome, &upload.rejects).await;
+    }
+
+    // Compare with what is live now (as Postgres has it, not as this process last saw it).
+    state.index.refresh(&state.db).await?;
+    let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
+    let current = snapshot
+        .registry(&registry.name)
+        .map(|r| r.members.clone())
+        .unwrap_or_default();
+    let (members, duplicates) = build_members(&current, &upload, req.mode);
+    outcome.rows_duplicate = duplicates as i64;
+    outcome.entries_before = Some(current.len() as i64);
+    outcome.entries_after = Some(members.len() as i64);
+    let removed = current.count_missing_from(&members);
+    if req.mode == Mode::Snapshot
+        && !req.force
+        && removed as f64 > req.max_shrink * current.len() as f64
+    {
+        outcome.status = "refused";
+        outcome.error = Some(format!(
+            "this snapshot would remove {removed} of the {} current entries ({:.1}%), more than \
+             max_shrink ({:.1}%); a truncated file must not unblock people. If the removal is \
+             intended, upload again with force=true",
+            current.len(),
+            100.0 * removed as f64 / current.len() as f64,
+            100.0 * req.max_shrink
+        ));
+        return conclude(conn, req, import.id, outcome, &upload.rejects).await;
+    }
+    drop(upload.rows);
+
+    let members = Arc::new(members);
+    outcome.status = "succeeded";
+    match swap_in(conn, req, import.id, &members, &outcome).await {
+        Ok(done) => {
+            imports::save_rejects(&mut *conn, import.id, &upload.rejects).await?;
+            state.index.stage_members(import.id, members);
+            if let Err(e) = state.index.refresh(&state.db).await {
+                tracing::warn!(error = %e, "refresh after import failed; reconciliation will retry");
+            }
+            tracing::info!(
+                import_id = import.id,
+                entries = done.entries_after,
+                "import succeeded"
+            );
+            Ok(done)
+        }
+        Err(e) => {
+            tracing::error!(import_id = import.id, error = %e, "import failed while writing");
+            outcome.status = "failed";
+            outcome.error = Some(format!("writing the data failed: {e}"));
+            conclude(conn, req, import.id, outcome, &upload.rejects).await
+        }
+    }
+}
+
+fn in_progress(name: &str) -> ApiError {
+    ApiError::conflict(
+        "import_in_progress",
+        format!("an import into registry {name:?} is already running; wait for it to finish"),
+    )
+}
+
+/// Refusal or failure decided from the file alone.
+fn unacceptable(upload: &Upload, req: &ImportRequest) -> Option<(&'static str, String)> {
+    if upload.rows_total == 0 {
+        return Some(("failed", "the file holds no data rows".into()));
+    }
+    let rate = upload.rows_rejected as f64 / upload.rows_total as f64;
+    if rate > req.max_reject_rate {
+        return Some((
+            "refused",
+            format!(
+                "{} of {} rows ({:.1}%) were rejected, more than max_reject_rate ({:.1}%); \
+                 nothing was changed. See rejects for the reasons",
+                upload.rows_rejected,
+                upload.rows_total,
+                100.0 * rate,
+                100.0 * req.max_reject_rate
+            ),
+        ));
+    }
+    if req.mode == Mode::Snapshot && upload.rows.iter().any(|&(_, op)| op == Op::Remove) {
+        return Some((
+            "refused",
+            "a snapshot cannot remove numbers; send rows with a remove operation as mode=delta"
+                .into(),
+        ));
+    }
+    None
+}
+
+/// The members after the import, and how many rows repeated a number already given.
+fn build_members(current: &Members, upload: &Upload, mode: Mode) -> (Members, usize) {
+    match mode {
+        Mode::Snapshot => {
+            let numbers: Vec<u64> = upload.rows.iter().map(|&(n, _)| n).collect();
+            let rows = numbers.len();
+            let members = Members::from_unsorted(numbers);
+            let duplicates = rows - members.len();
+            (members, duplicates)
+        }
+        Mode::Delta => {
+            // The last operation on a number wins.
+            let mut ops: Vec<(u64, usize, Op)> = upload
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(i, &(n, op))| (n, i, op))
+                .collect();
+            ops.sort_unstable_by_key(|&(n, i, _)| (n, i));
+            let mut last: Vec<(u64, Op)> = Vec::with_capacity(ops.len());
+            for (n, _, op) in ops {
+                match last.last_mut() {
+                    Some(prev) if prev.0 == n => prev.1 = op,
+                    _ => last.push((n, op)),
+                }
+            }
+            let duplicates = upload.rows.len() - last.len();
+            let removed: Vec<u64> = last
+                .iter()
+                .filter(|x| x.1 == Op::Remove)
+                .map(|x| x.0)
+                .collect();
+            let kept = current.iter().filter(|n| removed.binary_search(n).is_err());
+            let added = last.iter().filter(|x| x.1 == Op::Add).map(|x| x.0);
+            (
+                Members::from_unsorted(kept.chain(added).collect()),
+                duplicates,
+            )
+        }
+    }
+}
+
+/// Writes the members into a new table and makes it the registry's live generation,
+/// together with the import's success, in one transaction.
+async fn swap_in(
+    conn: &mut PgConnection,
+    req: &ImportRequest,
+    import_id: i64,
+    members: &Members,
+    outcome: &Outcome,
+) -> Result<Import, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let table = table_name(import_id);
+    sqlx::query(&format!("CREATE TABLE {table} (number bigint NOT NULL)"))
+        .execute(&mut *tx)
+        .await?;
+    let mut copy = tx
+        .copy_in_raw(&format!("COPY {table} (number) FROM STDIN"))
+        .await?;
+    let mut buf = Vec::with_capacity(1 << 20);
+    for n in members.iter() {
+        writeln!(buf, "{n}").expect("writing to a Vec");
+        if buf.len() >= (1 << 20) - 32 {
+            copy.send(std::mem::take(&mut buf)).await?;
+        }
+    }
+    if !buf.is_empty() {
+        copy.send(buf).await?;
+    }
+    copy.finish().await?;
+
+    let previous: Option<i64> =
+        sqlx::query_scalar("SELECT generation FROM registries WHERE id = $1 FOR UPDATE")
+            .bind(req.registry.id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let version = bump_version(&mut tx).await?;
+    sqlx::query(
+        "UPDATE registries SET generation = $2, entries = $3, loaded_at = now(), source_time = now(), \
+         last_import_id = $2, version = $4 WHERE id = $1",
+    )
+    .bind(req.registry.id)
+    .bind(import_id)
+    .bind(members.len() as i64)
+    .bind(version)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(previous) = previous {
+        sqlx::query(&format!("DROP TABLE IF EXISTS {}", table_name(previous)))
+            .execute(&mut *tx)
+            .await?;
+    }
+    let done = imports::finish(&mut tx, import_id, outcome).await?;
+    audit::record(&mut tx, outcome_event(req, import_id, outcome)).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Records an import that ends without changing the registry.
+async fn conclude(
+    conn: &mut PgConnection,
+    req: &ImportRequest,
+    import_id: i64,
+    outcome: Outcome,
+    rejects: &[imports::Reject],
+) -> Result<Import, ApiError> {
+    tracing::info!(import_id, status = outcome.status, error = ?outcome.error, "import ended without changes");
+    let mut tx = conn.begin().await?;
+    let done = imports::finish(&mut tx, import_id, &outcome).await?;
+    imports::save_rejects(&mut tx, import_id, rejects).await?;
+    audit::record(&mut tx, outcome_event(req, import_id, &outcome)).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+fn outcome_event<'a>(req: &ImportRequest, import_id: i64, o: &'a Outcome) -> AuditEvent<'a> {
+    AuditEvent {
+        actor: Some(req.actor),
+        action: match o.status {
+            "succeeded" => "import.succeeded",
+            "refused" => "import.refused",
+            _ => "import.failed",
+        },
+        number: None,
+        subject: Some(format!("import:{import_id}")),
+        details: json!({
+            "registry": req.registry.name, "rows_total": o.rows_total,
+            "rows_rejected": o.rows_rejected, "entries_before": o.entries_before,
+            "entries_after": o.entries_after, "checksum": o.checksum, "error": o.error,
+        }),
+    }
+}

@@ -1,0 +1,192 @@
+//! The in-memory snapshot that answers `/check`: Postgres is the truth, memory answers.
+//!
+//! A [`Snapshot`] is immutable. [`Index`] holds the current one behind an `ArcSwap`, so
+//! readers never wait; [`Index::refresh`] builds the next one from what changed in
+//! Postgres since the current one's version and swaps it in whole.
+
+mod members;
+mod refresh;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwapOption;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::{PhoneNumber, Role, Scope};
+pub use members::Members;
+pub use refresh::table_name;
+
+/// Who is calling, as found from their API key.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub id: i64,
+    pub name: Arc<str>,
+    pub role: Role,
+}
+
+/// What the index keeps of a do-not-call entry: enough to decide and to explain.
+#[derive(Clone, Debug)]
+pub struct DncBlock {
+    pub id: i64,
+    pub scope: Scope,
+    pub reason: Option<Arc<str>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl DncBlock {
+    fn blocks(&self, client: Option<&str>, campaign: Option<&str>, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|t| t > now) && self.scope.applies_to(client, campaign)
+    }
+}
+
+/// One registry as loaded: its members and what is known about the data.
+#[derive(Debug)]
+pub struct RegistryIndex {
+    pub id: i32,
+    pub name: Arc<str>,
+    pub version: i64,
+    pub generation: Option<i64>,
+    pub loaded_at: Option<DateTime<Utc>>,
+    pub source_time: Option<DateTime<Utc>>,
+    pub last_import_id: Option<i64>,
+    pub members: Arc<Members>,
+}
+
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The database version this snapshot reflects (every change bumps it).
+    pub version: i64,
+    pub loaded_at: DateTime<Utc>,
+    dnc: Arc<HashMap<u64, Vec<DncBlock>>>,
+    registries: Vec<Arc<RegistryIndex>>,
+    keys: Arc<HashMap<[u8; 32], Principal>>,
+}
+
+/// Why a number may not be called. Serialized as the items of `reasons[]`.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(tag = "source", rename_all = "lowercase")]
+pub enum Reason<'a> {
+    Dnc {
+        entry_id: i64,
+        scope: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        campaign: Option<&'a str>,
+        reason: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires_at: Option<DateTime<Utc>>,
+    },
+    Registry {
+        registry: &'a str,
+    },
+}
+
+impl Snapshot {
+    /// Every reason `number` may not be called for `client` / `campaign` at `now`;
+    /// empty means it may be called.
+    pub fn check(
+        &self,
+        number: PhoneNumber,
+        client: Option<&str>,
+        campaign: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Vec<Reason<'_>> {
+        let digits = number.digits();
+        let mut reasons = Vec::new();
+        if let Some(blocks) = self.dnc.get(&digits) {
+            for b in blocks.iter().filter(|b| b.blocks(client, campaign, now)) {
+                reasons.push(Reason::Dnc {
+                    entry_id: b.id,
+                    scope: b.scope.kind(),
+                    client: b.scope.client(),
+                    campaign: b.scope.campaign(),
+                    reason: b.reason.as_deref(),
+                    expires_at: b.expires_at,
+                });
+            }
+        }
+        for r in &self.registries {
+            if r.members.contains(digits) {
+                reasons.push(Reason::Registry { registry: &r.name });
+            }
+        }
+        reasons
+    }
+
+    pub fn principal(&self, key_hash: &[u8; 32]) -> Option<&Principal> {
+        self.keys.get(key_hash)
+    }
+
+    pub fn registries(&self) -> &[Arc<RegistryIndex>] {
+        &self.registries
+    }
+
+    pub fn registry(&self, name: &str) -> Option<&Arc<RegistryIndex>> {
+        self.registries.iter().find(|r| &*r.name == name)
+    }
+
+    /// Numbers with at least one active do-not-call entry.
+    pub fn dnc_numbers(&self) -> usize {
+        self.dnc.len()
+    }
+}
+
+/// Holder of the current snapshot, shared by every request of this process.
+#[derive(Default)]
+pub struct Index {
+    current: ArcSwapOption<Snapshot>,
+    /// Serialises refreshes: one builder at a time, readers never wait.
+    loader: tokio::sync::Mutex<()>,
+    /// Members an import of this process has already built, by generation, so the
+    /// refresh that follows the import does not read them back from Postgres.
+    staged: Mutex<HashMap<i64, Arc<Members>>>,
+    db_ok: AtomicBool,
+    last_db_error: Mutex<Option<String>>,
+}
+
+impl Index {
+    pub fn new() -> Index {
+        Index::default()
+    }
+
+    /// The current snapshot, or `None` before the first load.
+    pub fn current(&self) -> Option<Arc<Snapshot>> {
+        self.current.load_full()
+    }
+
+    pub fn stage_members(&self, generation: i64, members: Arc<Members>) {
+        self.staged
+            .lock()
+            .expect("staged lock")
+            .insert(generation, members);
+    }
+
+    fn take_staged(&self, generation: i64) -> Option<Arc<Members>> {
+        self.staged.lock().expect("staged lock").remove(&generation)
+    }
+
+    /// Records whether the last contact with Postgres worked, for `/readyz`.
+    pub fn set_db_status(&self, result: Result<(), String>) {
+        self.db_ok.store(result.is_ok(), Ordering::Relaxed);
+        *self.last_db_error.lock().expect("db error lock") = result.err();
+    }
+
+    /// `None` when the database answered last time, else the error it gave.
+    pub fn db_problem(&self) -> Option<String> {
+        if self.db_ok.load(Ordering::Relaxed) {
+            None
+        } else {
+            Some(
+                self.last_db_error
+                    .lock()
+                    .expect("db error lock")
+                    .clone()
+                    .unwrap_or_else(|| "not connected yet".into()),
+            )
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Background loops, each around a single step that tests can call directly.
+
+pub mod changes;

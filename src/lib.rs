@@ -1,0 +1,107 @@
+//! tarcza: may this number be dialled?
+//!
+//! A do-not-call suppression service for contact centres. The dialer asks `/v1/check`
+//! before every call; the answer comes from an in-memory snapshot of the company's own
+//! do-not-call list and of national opt-out registries, kept in step with Postgres.
+
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod embedded;
+pub mod error;
+pub mod http;
+pub mod import;
+pub mod index;
+pub mod jobs;
+pub mod store;
+pub mod telemetry;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use app::{AppState, Settings};
+use config::Config;
+use db::Database;
+
+/// Prepares a database for use: migrations, the bootstrap admin key, and imports left
+/// running by a process that died.
+pub async fn prepare(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result<()> {
+    db::migrate(pool).await?;
+    if let Some(key) = &config.bootstrap_admin_key {
+        if key.trim().len() < 16 {
+            anyhow::bail!("TARCZA_BOOTSTRAP_ADMIN_KEY must be at least 16 characters long");
+        }
+        store::keys::bootstrap(pool, key.trim())
+            .await
+            .context("creating the bootstrap admin key")?;
+        tracing::info!("bootstrap admin key is in place");
+    }
+    let marked = store::imports::fail_interrupted(pool).await?;
+    if marked > 0 {
+        tracing::warn!(
+            marked,
+            "imports interrupted by an earlier stop were marked failed"
+        );
+    }
+    Ok(())
+}
+
+/// `tarcza serve`: runs until `shutdown` is cancelled, then drains requests, stops the
+/// background jobs and, last, the embedded PostgreSQL.
+pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("binding TARCZA_BIND={}", config.bind))?;
+    tracing::info!(addr = %config.bind, "listening; /check answers 503 until the data is loaded");
+    let database = Database::open(&config).await?;
+    let result = serve_with(&config, &database, listener, shutdown).await;
+    if let Err(e) = database.shutdown().await {
+        tracing::error!(error = ?e, "stopping the database");
+    }
+    result
+}
+
+async fn serve_with(
+    config: &Config,
+    database: &Database,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    prepare(&database.pool, config).await?;
+    let state = AppState::new(database.pool.clone(), Settings::from(config));
+    let server = tokio::spawn(app::serve(
+        listener,
+        app::router(state.clone()),
+        shutdown.clone().cancelled_owned(),
+    ));
+
+    // The first snapshot: retry until it loads (the database may still be starting).
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match jobs::changes::run_once(&state).await {
+            Ok(version) => {
+                tracing::info!(version, "snapshot loaded; ready");
+                break;
+            }
+            Err(e) => tracing::warn!(error = %e, "loading the snapshot failed; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(delay) => delay = (delay * 2).min(Duration::from_secs(5)),
+        }
+    }
+    let follower = tokio::spawn(jobs::changes::follow(
+        state.clone(),
+        config.reconcile_interval,
+        shutdown.clone(),
+    ));
+
+    let served = server.await.context("server task")?;
+    shutdown.cancel();
+    follower.await.context("change follower task")?;
+    served.context("serving HTTP")
+}

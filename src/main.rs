@@ -1,0 +1,94 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use tarcza::config::{Cli, Command, KeysCommand};
+use tarcza::domain::PhoneNumber;
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = tarcza::telemetry::init(&cli.config.log, cli.config.log_format) {
+        eprintln!("tarcza: {e:#}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tarcza: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = ?e, "tarcza stopped with an error");
+            eprintln!("tarcza: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.config;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let shutdown = CancellationToken::new();
+            tokio::spawn(on_signal(shutdown.clone()));
+            tarcza::serve(config, shutdown).await?;
+        }
+        Command::Migrate => {
+            let db = tarcza::db::Database::open(&config).await?;
+            let result = tarcza::db::migrate(&db.pool).await;
+            db.shutdown().await?;
+            result?;
+            println!("migrations applied");
+        }
+        Command::Normalize { number } => match PhoneNumber::parse(&number, config.default_region) {
+            Ok(n) => println!("{n}"),
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::from(1));
+            }
+        },
+        Command::Keys(KeysCommand::Create { name, role }) => {
+            let db = tarcza::db::Database::open(&config).await?;
+            let result = async {
+                tarcza::prepare(&db.pool, &config).await?;
+                tarcza::store::keys::create(&db.pool, None, &name, role)
+                    .await
+                    .map_err(anyhow::Error::from)
+            }
+            .await;
+            db.shutdown().await?;
+            let (key, secret) = result?;
+            println!(
+                "created key {} ({}, role {}): {secret}",
+                key.id, key.name, key.role
+            );
+            println!("store it now: it is not shown again");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+async fn on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down: draining requests");
+    shutdown.cancel();
+}

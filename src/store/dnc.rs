@@ -1,0 +1,246 @@
+//! The internal do-not-call list. Nothing here ever deletes a row.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+
+use super::audit::{self, AuditEvent};
+use super::{bump_version, is_unique_violation};
+use crate::domain::{PhoneNumber, Scope};
+
+const UNIQUE_ACTIVE: &str = "dnc_entries_active_scope_unique";
+const COLUMNS: &str =
+    "id, number, client, campaign, reason, source, note, expires_at, created_at, \
+     created_by, active, deactivated_at, deactivated_by, deactivation_reason";
+
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub struct DncEntry {
+    pub id: i64,
+    pub number: i64,
+    pub client: Option<String>,
+    pub campaign: Option<String>,
+    pub reason: Option<String>,
+    pub source: Option<String>,
+    pub note: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<i64>,
+    pub active: bool,
+    pub deactivated_at: Option<DateTime<Utc>>,
+    pub deactivated_by: Option<i64>,
+    pub deactivation_reason: Option<String>,
+}
+
+impl DncEntry {
+    pub fn scope(&self) -> Scope {
+        Scope::from_parts(self.client.as_deref(), self.campaign.as_deref()).unwrap_or(Scope::Global)
+    }
+}
+
+pub struct NewEntry {
+    pub number: PhoneNumber,
+    pub scope: Scope,
+    pub reason: Option<String>,
+    pub source: Option<String>,
+    pub note: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub enum Added {
+    /// A new entry was made.
+    Created(DncEntry),
+    /// The number was already blocked in that scope; nothing changed.
+    Existing(DncEntry),
+    /// The number was already blocked in that scope until an earlier time; the block now
+    /// lasts as long as the new request asked (a re-add never shortens a block).
+    Extended(DncEntry),
+}
+
+/// Adds a do-not-call entry, idempotently per number and scope.
+pub async fn add(pool: &PgPool, actor: i64, new: &NewEntry) -> Result<Added, sqlx::Error> {
+    // Two agents adding the same number at once: one insert wins, the other sees the
+    // unique violation and, on the next round, finds the winner's entry.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut tx = pool.begin().await?;
+        match add_once(&mut tx, actor, new).await {
+            Ok(added) => {
+                tx.commit().await?;
+                return Ok(added);
+            }
+            Err(e) if attempt < 3 && is_unique_violation(&e, UNIQUE_ACTIVE) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn add_once(
+    conn: &mut PgConnection,
+    actor: i64,
+    new: &NewEntry,
+) -> Result<Added, sqlx::Error> {
+    let digits = new.number.digits() as i64;
+    let existing: Option<DncEntry> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM dnc_entries WHERE number = $1 AND coalesce(client, '') = $2 \
+         AND coalesce(campaign, '') = $3 AND active FOR UPDATE"
+    ))
+    .bind(digits)
+    .bind(new.scope.client().unwrap_or(""))
+    .bind(new.scope.campaign().unwrap_or(""))
+    .fetch_optional(&mut *conn)
+    .await?;
+
+    let now = Utc::now();
+    if let Some(existing) = existing {
+        match existing.expires_at {
+            // Still blocking for as long as asked, or longer: nothing to do.
+            None => return Ok(Added::Existing(existing)),
+            Some(t) if t > now && new.expires_at.is_some_and(|n| n <= t) => {
+                return Ok(Added::Existing(existing))
+            }
+            // Still blocking, but the new request wants longer: extend.
+            Some(t) if t > now => {
+                let version = bump_version(conn).await?;
+                let entry: DncEntry = sqlx::query_as(&format!(
+                    "UPDATE dnc_entries SET expires_at = $2, version = $3 WHERE id = $1 RETURNING {COLUMNS}"
+                ))
+                .bind(existing.id)
+                .bind(new.expires_at)
+                .bind(version)
+                .fetch_one(&mut *conn)
+                .await?;
+                audit::record(
+                    conn,
+                    AuditEvent {
+                        actor: Some(actor),
+                        action: "dnc.extend",
+                        number: Some(new.number.digits()),
+                        subject: Some(format!("dnc:{}", entry.id)),
+                        details: json!({"before": {"expires_at": existing.expires_at},
+                                        "after": {"expires_at": entry.expires_at}}),
+                    },
+                )
+                .await?;
+                return Ok(Added::Extended(entry));
+            }
+            // Expired: close it, then make a new entry below.
+            Some(_) => {
+                let version = bump_version(conn).await?;
+                sqlx::query(
+                    "UPDATE dnc_entries SET active = false, deactivated_at = now(), \
+                     deactivated_by = $2, deactivation_reason = 'expired; superseded by a new entry', \
+                     version = $3 WHERE id = $1",
+                )
+                .bind(existing.id)
+                .bind(actor)
+                .bind(version)
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+    }
+
+    let version = bump_version(conn).await?;
+    let entry: DncEntry = sqlx::query_as(&format!(
+        "INSERT INTO dnc_entries (number, client, campaign, reason, source, note, expires_at, created_by, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
+    ))
+    .bind(digits)
+    .bind(new.scope.client())
+    .bind(new.scope.campaign())
+    .bind(&new.reason)
+    .bind(&new.source)
+    .bind(&new.note)
+    .bind(new.expires_at)
+    .bind(actor)
+    .bind(version)
+    .fetch_one(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        AuditEvent {
+            actor: Some(actor),
+            action: "dnc.add",
+            number: Some(new.number.digits()),
+            subject: Some(format!("dnc:{}", entry.id)),
+            details: json!({"after": {"scope": entry.scope().kind(), "client": entry.client,
+                "campaign": entry.campaign, "reason": entry.reason, "source": entry.source,
+                "expires_at": entry.expires_at}}),
+        },
+    )
+    .await?;
+    Ok(Added::Created(entry))
+}
+
+pub async fn get(pool: &PgPool, id: i64) -> Result<Option<DncEntry>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM dnc_entries WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Every entry of a number, in every scope, active ones first, newest first.
+pub async fn list_by_number(
+    pool: &PgPool,
+    number: PhoneNumber,
+) -> Result<Vec<DncEntry>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM dnc_entries WHERE number = $1 ORDER BY active DESC, id DESC"
+    ))
+    .bind(number.digits() as i64)
+    .fetch_all(pool)
+    .await
+}
+
+pub enum Deactivated {
+    Done(DncEntry),
+    NotFound,
+    AlreadyInactive(DncEntry),
+}
+
+/// Deactivates an entry (never erases it), recording who, when and why.
+pub async fn deactivate(
+    pool: &PgPool,
+    actor: i64,
+    id: i64,
+    reason: &str,
+) -> Result<Deactivated, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some(before): Option<DncEntry> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM dnc_entries WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(Deactivated::NotFound);
+    };
+    if !before.active {
+        return Ok(Deactivated::AlreadyInactive(before));
+    }
+    let version = bump_version(&mut tx).await?;
+    let entry: DncEntry = sqlx::query_as(&format!(
+        "UPDATE dnc_entries SET active = false, deactivated_at = now(), deactivated_by = $2, \
+         deactivation_reason = $3, version = $4 WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(actor)
+    .bind(reason)
+    .bind(version)
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        AuditEvent {
+            actor: Some(actor),
+            action: "dnc.remove",
+            number: Some(entry.number as u64),
+            subject: Some(format!("dnc:{id}")),
+            details: json!({"reason": reason, "before": {"active": true}, "after": {"active": false}}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Deactivated::Done(entry))
+}

@@ -1,0 +1,194 @@
+//! Import records: one row per upload, with its counts, outcome and rejected rows.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+
+pub const ONE_RUNNING: &str = "imports_one_running_per_registry";
+const COLUMNS: &str =
+    "id, registry_id, mode, format, status, rows_total, rows_accepted, rows_rejected, \
+     rows_duplicate, entries_before, entries_after, bytes, checksum, error, forced, created_at, \
+     finished_at, created_by";
+
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub struct Import {
+    pub id: i64,
+    pub registry_id: i32,
+    pub mode: String,
+    pub format: String,
+    pub status: String,
+    pub rows_total: i64,
+    pub rows_accepted: i64,
+    pub rows_rejected: i64,
+    pub rows_duplicate: i64,
+    pub entries_before: Option<i64>,
+    pub entries_after: Option<i64>,
+    pub bytes: i64,
+    pub checksum: Option<String>,
+    pub error: Option<String>,
+    pub forced: bool,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub created_by: Option<i64>,
+}
+
+#[derive(sqlx::FromRow, Clone, Debug, serde::Serialize)]
+pub struct Reject {
+    pub line: i64,
+    pub raw: String,
+    pub reason: String,
+    pub message: String,
+}
+
+/// What an import came to; written once when it ends.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub status: &'static str,
+    pub rows_total: i64,
+    pub rows_accepted: i64,
+    pub rows_rejected: i64,
+    pub rows_duplicate: i64,
+    pub entries_before: Option<i64>,
+    pub entries_after: Option<i64>,
+    pub bytes: i64,
+    pub checksum: Option<String>,
+    pub error: Option<String>,
+}
+
+pub async fn create(
+    conn: &mut PgConnection,
+    registry_id: i32,
+    mode: &str,
+    format: &str,
+    forced: bool,
+    actor: Option<i64>,
+) -> Result<Import, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO imports (registry_id, mode, format, status, forced, created_by) \
+         VALUES ($1, $2, $3, 'running', $4, $5) RETURNING {COLUMNS}"
+    ))
+    .bind(registry_id)
+    .bind(mode)
+    .bind(format)
+    .bind(forced)
+    .bind(actor)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn finish(conn: &mut PgConnection, id: i64, o: &Outcome) -> Result<Import, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE imports SET status = $2, rows_total = $3, rows_accepted = $4, rows_rejected = $5, \
+         rows_duplicate = $6, entries_before = $7, entries_after = $8, bytes = $9, checksum = $10, \
+         error = $11, finished_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(o.status)
+    .bind(o.rows_total)
+    .bind(o.rows_accepted)
+    .bind(o.rows_rejected)
+    .bind(o.rows_duplicate)
+    .bind(o.entries_before)
+    .bind(o.entries_after)
+    .bind(o.bytes)
+    .bind(&o.checksum)
+    .bind(&o.error)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn save_rejects(
+    conn: &mut PgConnection,
+    id: i64,
+    rejects: &[Reject],
+) -> Result<(), sqlx::Error> {
+    if rejects.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<i64> = rejects.iter().map(|r| r.line).collect();
+    let raws: Vec<&str> = rejects.iter().map(|r| r.raw.as_str()).collect();
+    let reasons: Vec<&str> = rejects.iter().map(|r| r.reason.as_str()).collect();
+    let messages: Vec<&str> = rejects.iter().map(|r| r.message.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO import_rejects (import_id, line, raw, reason, message) \
+         SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[])",
+    )
+    .bind(id)
+    .bind(lines)
+    .bind(raws)
+    .bind(reasons)
+    .bind(messages)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(pool: &PgPool, registry_id: i32, id: i64) -> Result<Option<Import>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM imports WHERE id = $1 AND registry_id = $2"
+    ))
+    .bind(id)
+    .bind(registry_id)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn list(pool: &PgPool, registry_id: i32, limit: i64) -> Result<Vec<Import>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM imports WHERE registry_id = $1 ORDER BY id DESC LIMIT $2"
+    ))
+    .bind(registry_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn rejects(pool: &PgPool, id: i64, limit: i64) -> Result<Vec<Reject>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT line, raw, reason, message FROM import_rejects WHERE import_id = $1 ORDER BY line LIMIT $2",
+    )
+    .bind(id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Advisory lock key of "an import of registry `registry_id` is running". Held on the
+/// importing connection for the whole import, so it vanishes with a crashed process.
+pub const IMPORT_LOCK_CLASS: i32 = 0x7a72;
+
+/// Marks as failed the imports left `running` by a process that died: those whose
+/// registry's import lock nobody holds. Returns how many were marked.
+pub async fn fail_interrupted(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let running: Vec<(i64, i32)> = sqlx::query_as(
+        "SELECT id, registry_id FROM imports WHERE status IN ('pending', 'running')",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut marked = 0;
+    for (id, registry_id) in running {
+        let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+            .bind(IMPORT_LOCK_CLASS)
+            .bind(registry_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !free {
+            continue;
+        }
+        let r = sqlx::query(
+            "UPDATE imports SET status = 'failed', finished_at = now(), \
+             error = 'interrupted: the process running this import stopped before it finished; nothing was changed' \
+             WHERE id = $1 AND status IN ('pending', 'running')",
+        )
+        .bind(id)
+        .execute(&mut *conn)
+        .await;
+        sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+            .bind(IMPORT_LOCK_CLASS)
+            .bind(registry_id)
+            .execute(&mut *conn)
+            .await?;
+        marked += r?.rows_affected();
+    }
+    Ok(marked)
+}

@@ -1,0 +1,190 @@
+//! API keys: random tokens shown once, stored as their SHA-256.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+use super::audit::{self, AuditEvent};
+use super::bump_version;
+use crate::domain::Role;
+
+/// Name of the key that `TARCZA_BOOTSTRAP_ADMIN_KEY` creates and refreshes.
+pub const BOOTSTRAP_KEY_NAME: &str = "bootstrap-admin";
+const COLUMNS: &str = "id, name, role, created_at, created_by, revoked_at, revoked_by";
+
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<i64>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<i64>,
+}
+
+/// A new key: `tz_` and 48 hex digits (192 random bits).
+pub fn generate_key() -> String {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    let mut key = String::with_capacity(3 + 48);
+    key.push_str("tz_");
+    for b in bytes {
+        key.push_str(&format!("{b:02x}"));
+    }
+    key
+}
+
+pub fn hash_key(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// Creates a key; returns it with its secret, which is not stored.
+pub async fn create(
+    pool: &PgPool,
+    actor: Option<i64>,
+    name: &str,
+    role: Role,
+) -> Result<(ApiKey, String), sqlx::Error> {
+    let secret = generate_key();
+    let mut tx = pool.begin().await?;
+    let version = bump_version(&mut tx).await?;
+    let key: ApiKey = sqlx::query_as(&format!(
+        "INSERT INTO api_keys (name, role, key_hash, created_by, version) VALUES ($1, $2, $3, $4, $5) \
+         RETURNING {COLUMNS}"
+    ))
+    .bind(name)
+    .bind(role.as_str())
+    .bind(&hash_key(&secret)[..])
+    .bind(actor)
+    .bind(version)
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        AuditEvent {
+            actor,
+            action: "key.create",
+            number: None,
+            subject: Some(format!("key:{}", key.id)),
+            details: json!({"after": {"name": name, "role": role}}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((key, secret))
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<ApiKey>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys ORDER BY id"))
+        .fetch_all(pool)
+        .await
+}
+
+pub enum Revoked {
+    Done(ApiKey),
+    NotFound,
+    AlreadyRevoked(ApiKey),
+}
+
+pub async fn revoke(pool: &PgPool, actor: i64, id: i64) -> Result<Revoked, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some(before): Option<ApiKey> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(Revoked::NotFound);
+    };
+    if before.revoked_at.is_some() {
+        return Ok(Revoked::AlreadyRevoked(before));
+    }
+    let version = bump_version(&mut tx).await?;
+    let key: ApiKey = sqlx::query_as(&format!(
+        "UPDATE api_keys SET revoked_at = now(), revoked_by = $2, version = $3 WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(actor)
+    .bind(version)
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        AuditEvent {
+            actor: Some(actor),
+            action: "key.revoke",
+            number: None,
+            subject: Some(format!("key:{id}")),
+            details: json!({"before": {"revoked": false}, "after": {"revoked": true}, "name": key.name}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Revoked::Done(key))
+}
+
+#[derive(sqlx::FromRow)]
+struct BootstrapRow {
+    id: i64,
+    key_hash: Vec<u8>,
+    revoked_at: Option<DateTime<Utc>>,
+    role: String,
+}
+
+/// Makes `secret` a working admin key named [`BOOTSTRAP_KEY_NAME`]: creates it, or
+/// points the existing one at this secret (and un-revokes it). Idempotent.
+pub async fn bootstrap(pool: &PgPool, secret: &str) -> Result<(), sqlx::Error> {
+    let hash = hash_key(secret);
+    let mut tx = pool.begin().await?;
+    let current: Option<BootstrapRow> = sqlx::query_as(
+        "SELECT id, key_hash, revoked_at, role FROM api_keys WHERE name = $1 ORDER BY id LIMIT 1 FOR UPDATE",
+    )
+    .bind(BOOTSTRAP_KEY_NAME)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(c) = &current {
+        if c.key_hash[..] == hash[..] && c.role == "admin" && c.revoked_at.is_none() {
+            return Ok(());
+        }
+    }
+    let version = bump_version(&mut tx).await?;
+    let id: i64 = match current {
+        Some(BootstrapRow { id, .. }) => {
+            sqlx::query_scalar(
+                "UPDATE api_keys SET key_hash = $2, role = 'admin', revoked_at = NULL, revoked_by = NULL, \
+                 version = $3 WHERE id = $1 RETURNING id",
+            )
+            .bind(id)
+            .bind(&hash[..])
+            .bind(version)
+            .fetch_one(&mut *tx)
+            .await?
+        }
+        None => {
+            sqlx::query_scalar(
+                "INSERT INTO api_keys (name, role, key_hash, version) VALUES ($1, 'admin', $2, $3) RETURNING id",
+            )
+            .bind(BOOTSTRAP_KEY_NAME)
+            .bind(&hash[..])
+            .bind(version)
+            .fetch_one(&mut *tx)
+            .await?
+        }
+    };
+    audit::record(
+        &mut tx,
+        AuditEvent {
+            actor: None,
+            action: "key.bootstrap",
+            number: None,
+            subject: Some(format!("key:{id}")),
+            details: json!({"name": BOOTSTRAP_KEY_NAME}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
