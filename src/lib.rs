@@ -31,7 +31,11 @@ use db::Database;
 /// running by a process that died.
 pub async fn prepare(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result<()> {
     db::migrate(pool).await?;
-    if let Some(key) = &config.bootstrap_admin_key {
+    let bootstrap = config
+        .bootstrap_admin_key
+        .as_deref()
+        .filter(|k| !k.trim().is_empty());
+    if let Some(key) = bootstrap {
         if key.trim().len() < 16 {
             anyhow::bail!("TARCZA_BOOTSTRAP_ADMIN_KEY must be at least 16 characters long");
         }

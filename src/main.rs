@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!(error = ?e, "tarcza stopped with an error");
+            tracing::error!(error = %format!("{e:#}"), "tarcza stopped with an error");
             eprintln!("tarcza: {e:#}");
             ExitCode::FAILURE
         }

@@ -30,7 +30,14 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let registries: Vec<Value> = snapshot
         .registries()
         .iter()
-        .map(|r| json!({ "name": r.name, "entries": r.members.len(), "version": r.version }))
+        .map(|r| {
+            json!({
+                "name": r.name,
+                "entries": r.members.len(),
+                "version": r.version,
+                "index_bytes": r.members.heap_bytes(),
+            })
+        })
         .collect();
     let (status, database) = match state.index.db_problem() {
         None => ("ready", json!({ "ok": true })),

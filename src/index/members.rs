@@ -1,60 +1,267 @@
-//! The members of one registry: a set of E.164 numbers held as sorted integers.
+//! The members of one registry: a set of 64-bit keys (E.164 numbers as integers, or the
+//! first 8 bytes of a hash) held compactly and answered without allocation.
+//!
+//! Phone numbers are dense in their national ranges, so plain registries are stored the
+//! way roaring bitmaps store 32-bit sets: keys are split into a high part (`key >> 16`)
+//! and a 16-bit low part. Each high part present gets a container: a sorted array of
+//! `u16` lows (2 bytes a member) or, past 4096 members, a 8 KiB bitmap (under 2 bytes a
+//! member). Keys spread thinly over the 64-bit space (hashes) would pay a container per
+//! member, so such sets stay a plain sorted `u64` array (8 bytes a member): the builder
+//! picks whichever is smaller.
 
-/// An immutable set of numbers (E.164 digits as integers), sorted and free of duplicates,
-/// answered by binary search.
-#[derive(Debug, Default)]
+/// Members per container above which a bitmap is smaller than an array.
+const ARRAY_MAX: usize = 4096;
+const BITMAP_WORDS: usize = 1 << 10;
+/// Flag in a container's `len` marking a bitmap container.
+const BITMAP: u32 = 1 << 31;
+
+/// An immutable set of `u64` keys. Build it once, share it behind an `Arc`.
+#[derive(Debug)]
 pub struct Members {
-    sorted: Box<[u64]>,
+    len: usize,
+    repr: Repr,
+}
+
+#[derive(Debug)]
+enum Repr {
+    /// Sorted, without duplicates.
+    Plain(Box<[u64]>),
+    Split(Split),
+}
+
+#[derive(Debug, Default)]
+struct Split {
+    /// `key >> 16` of each container, sorted.
+    highs: Box<[u64]>,
+    /// Per container: start in `lows` (array) or in `bitmaps` (bitmap), and the member
+    /// count, or `BITMAP` for a bitmap container.
+    slots: Box<[(u32, u32)]>,
+    lows: Box<[u16]>,
+    bitmaps: Box<[u64]>,
+}
+
+impl Default for Members {
+    fn default() -> Self {
+        Members {
+            len: 0,
+            repr: Repr::Plain(Box::default()),
+        }
+    }
 }
 
 impl Members {
-    /// Builds the set from numbers in any order, with duplicates.
-    pub fn from_unsorted(mut numbers: Vec<u64>) -> Members {
-        numbers.sort_unstable();
-        numbers.dedup();
-        Members {
-            sorted: numbers.into_boxed_slice(),
+    /// Builds the set from keys in any order, with duplicates.
+    pub fn from_unsorted(mut keys: Vec<u64>) -> Members {
+        keys.sort_unstable();
+        keys.dedup();
+        let len = keys.len();
+        let containers = count_containers(&keys);
+        let split_bytes = containers * 16 + len * 2;
+        if split_bytes < len * 8 {
+            Members::from_sorted(keys)
+        } else {
+            Members {
+                len,
+                repr: Repr::Plain(keys.into_boxed_slice()),
+            }
         }
     }
 
-    pub fn contains(&self, number: u64) -> bool {
-        self.sorted.binary_search(&number).is_ok()
+    /// Builds the split form from keys in ascending order without duplicates, without
+    /// holding them all at once (for very large registries).
+    ///
+    /// # Panics
+    /// If the keys are not strictly ascending.
+    pub fn from_sorted(keys: impl IntoIterator<Item = u64>) -> Members {
+        let mut b = SplitBuilder::default();
+        for key in keys {
+            b.push(key);
+        }
+        b.finish()
+    }
+
+    pub fn contains(&self, key: u64) -> bool {
+        match &self.repr {
+            Repr::Plain(keys) => keys.binary_search(&key).is_ok(),
+            Repr::Split(s) => s.contains(key),
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.sorted.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sorted.is_empty()
+        self.len == 0
     }
 
+    /// The keys in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        self.sorted.iter().copied()
+        let (plain, split) = match &self.repr {
+            Repr::Plain(keys) => (Some(keys.iter().copied()), None),
+            Repr::Split(s) => (
+                None,
+                Some((0..s.highs.len()).flat_map(move |i| s.container(i))),
+            ),
+        };
+        plain
+            .into_iter()
+            .flatten()
+            .chain(split.into_iter().flatten())
+    }
+
+    /// Bytes of heap this set holds (for the memory figures of the benchmark).
+    pub fn heap_bytes(&self) -> usize {
+        match &self.repr {
+            Repr::Plain(keys) => keys.len() * 8,
+            Repr::Split(s) => {
+                s.highs.len() * 8 + s.slots.len() * 8 + s.lows.len() * 2 + s.bitmaps.len() * 8
+            }
+        }
     }
 
     /// How many members of `self` are not in `newer`: what replacing `self` by `newer`
     /// would remove.
     pub fn count_missing_from(&self, newer: &Members) -> usize {
-        let (mut i, mut j, mut missing) = (0, 0, 0);
-        let (a, b) = (&self.sorted, &newer.sorted);
-        while i < a.len() {
-            if j == b.len() || a[i] < b[j] {
+        let mut theirs = newer.iter().peekable();
+        let mut missing = 0;
+        for key in self.iter() {
+            while theirs.next_if(|&k| k < key).is_some() {}
+            if theirs.next_if_eq(&key).is_none() {
                 missing += 1;
-                i += 1;
-            } else if a[i] == b[j] {
-                i += 1;
-                j += 1;
-            } else {
-                j += 1;
             }
         }
         missing
     }
 }
 
+fn count_containers(sorted: &[u64]) -> usize {
+    let mut count = 0;
+    let mut last = None;
+    for &k in sorted {
+        if last != Some(k >> 16) {
+            count += 1;
+            last = Some(k >> 16);
+        }
+    }
+    count
+}
+
+impl Split {
+    fn contains(&self, key: u64) -> bool {
+        let Ok(i) = self.highs.binary_search(&(key >> 16)) else {
+            return false;
+        };
+        let low = key as u16;
+        let (start, len) = self.slots[i];
+        let start = start as usize;
+        if len == BITMAP {
+            let word = self.bitmaps[start + usize::from(low >> 6)];
+            word >> (low & 63) & 1 == 1
+        } else {
+            self.lows[start..start + len as usize]
+                .binary_search(&low)
+                .is_ok()
+        }
+    }
+
+    /// The keys of container `i`, ascending.
+    fn container(&self, i: usize) -> impl Iterator<Item = u64> + '_ {
+        let high = self.highs[i] << 16;
+        let (start, len) = self.slots[i];
+        let start = start as usize;
+        let (array, bitmap) = if len == BITMAP {
+            let words = &self.bitmaps[start..start + BITMAP_WORDS];
+            let bits = words.iter().enumerate().flat_map(|(w, &word)| {
+                (0..64u64)
+                    .filter(move |b| word >> b & 1 == 1)
+                    .map(move |b| (w as u64) * 64 + b)
+            });
+            (None, Some(bits))
+        } else {
+            let lows = self.lows[start..start + len as usize]
+                .iter()
+                .map(|&l| u64::from(l));
+            (Some(lows), None)
+        };
+        array
+            .into_iter()
+            .flatten()
+            .chain(bitmap.into_iter().flatten())
+            .map(move |low| high | low)
+    }
+}
+
+#[derive(Default)]
+struct SplitBuilder {
+    highs: Vec<u64>,
+    slots: Vec<(u32, u32)>,
+    lows: Vec<u16>,
+    bitmaps: Vec<u64>,
+    current: Vec<u16>,
+    current_high: Option<u64>,
+    last: Option<u64>,
+    len: usize,
+}
+
+impl SplitBuilder {
+    fn push(&mut self, key: u64) {
+        assert!(
+            self.last.is_none_or(|l| l < key),
+            "keys must be strictly ascending"
+        );
+        self.last = Some(key);
+        self.len += 1;
+        let high = key >> 16;
+        if self.current_high != Some(high) {
+            self.flush();
+            self.current_high = Some(high);
+        }
+        self.current.push(key as u16);
+    }
+
+    fn flush(&mut self) {
+        let Some(high) = self.current_high.take() else {
+            return;
+        };
+        self.highs.push(high);
+        if self.current.len() > ARRAY_MAX {
+            let start = self.bitmaps.len();
+            self.bitmaps.resize(start + BITMAP_WORDS, 0);
+            for &low in &self.current {
+                self.bitmaps[start + usize::from(low >> 6)] |= 1 << (low & 63);
+            }
+            self.slots.push((to_u32(start), BITMAP));
+        } else {
+            self.slots
+                .push((to_u32(self.lows.len()), to_u32(self.current.len())));
+            self.lows.extend_from_slice(&self.current);
+        }
+        self.current.clear();
+    }
+
+    fn finish(mut self) -> Members {
+        self.flush();
+        Members {
+            len: self.len,
+            repr: Repr::Split(Split {
+                highs: self.highs.into_boxed_slice(),
+                slots: self.slots.into_boxed_slice(),
+                lows: self.lows.into_boxed_slice(),
+                bitmaps: self.bitmaps.into_boxed_slice(),
+            }),
+        }
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).expect("a registry holds fewer than 2^31 containers' worth of lows")
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -63,6 +270,7 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert!(m.contains(48601234567));
         assert!(!m.contains(48601234568));
+        assert!(!Members::default().contains(0));
     }
 
     #[test]
@@ -72,5 +280,65 @@ mod tests {
         assert_eq!(old.count_missing_from(&new), 3);
         assert_eq!(new.count_missing_from(&old), 2);
         assert_eq!(old.count_missing_from(&Members::default()), 5);
+    }
+
+    #[test]
+    fn dense_numbers_take_about_two_bytes_and_hashes_eight() {
+        let dense: Vec<u64> = (0..200_000u64).map(|i| 48_600_000_000 + i * 7).collect();
+        let m = Members::from_unsorted(dense.clone());
+        assert!(matches!(m.repr, Repr::Split(_)));
+        assert!(
+            m.heap_bytes() <= dense.len() * 2 + 4096,
+            "{}",
+            m.heap_bytes()
+        );
+        let spread: Vec<u64> = (0..10_000u64)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect();
+        let h = Members::from_unsorted(spread);
+        assert!(matches!(h.repr, Repr::Plain(_)));
+        assert_eq!(h.heap_bytes(), 10_000 * 8);
+    }
+
+    #[test]
+    fn full_containers_become_bitmaps() {
+        // Every number of one 65 536-wide block, and a sparse neighbour.
+        let mut keys: Vec<u64> = (0..65_536u64).map(|i| (48_601u64 << 16) | i).collect();
+        keys.push(48_602u64 << 16 | 5);
+        let m = Members::from_unsorted(keys.clone());
+        let Repr::Split(s) = &m.repr else {
+            panic!("split expected")
+        };
+        assert_eq!(s.slots[0].1, BITMAP);
+        assert_eq!(m.iter().collect::<Vec<_>>(), keys);
+        assert!(!m.contains(48_602u64 << 16 | 6));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// The compact forms answer exactly like a sorted array would.
+        #[test]
+        fn agrees_with_a_plain_set(
+            base in 10_000_000u64..999_999_999_999_999,
+            span in 5_000u64..600_000,
+            raw in prop::collection::vec(0u64..600_000, 0..6000),
+            probes in prop::collection::vec(0u64..600_000, 0..200),
+        ) {
+            // A small span packs thousands of keys into one container (a bitmap).
+            let keys: Vec<u64> = raw.iter().map(|o| base.saturating_add(o % span)).collect();
+            let m = Members::from_unsorted(keys.clone());
+            let mut reference = keys;
+            reference.sort_unstable();
+            reference.dedup();
+            prop_assert_eq!(m.len(), reference.len());
+            prop_assert_eq!(m.iter().collect::<Vec<_>>(), reference.clone());
+            for p in probes.iter().map(|o| base.saturating_add(*o)) {
+                prop_assert_eq!(m.contains(p), reference.binary_search(&p).is_ok());
+            }
+            let split = Members::from_sorted(reference.iter().copied());
+            for p in probes.iter().map(|o| base.saturating_add(*o)) {
+                prop_assert_eq!(split.contains(p), reference.binary_search(&p).is_ok());
+            }
+        }
     }
 }
