@@ -9,7 +9,9 @@ use axum::http::{HeaderName, Request};
 use axum::Router;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
@@ -83,20 +85,53 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             // Spans carry the matched route, never the raw URI (it holds phone numbers).
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let route = req
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("unmatched", MatchedPath::as_str);
-                let id = req
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", method = %req.method(), route, request_id = id)
-            }),
+            // Failures are logged where they happen (ApiError logs 5xx causes once), so the
+            // layer's own failure line would only repeat them, or flag an expected 503.
+            TraceLayer::new_for_http()
+                .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG))
+                .make_span_with(|req: &Request<_>| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str);
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), route, request_id = id)
+                }),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialIds::new()))
+}
+
+/// Request ids `<process tag>-<sequence>`: unique per process and cheap (a UUID per
+/// request costs a trip to the OS random source on the hot path).
+#[derive(Clone)]
+struct SequentialIds {
+    tag: u32,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SequentialIds {
+    fn new() -> Self {
+        let mut tag = [0u8; 4];
+        getrandom::fill(&mut tag).unwrap_or_default();
+        SequentialIds {
+            tag: u32::from_le_bytes(tag),
+            next: Arc::default(),
+        }
+    }
+}
+
+impl MakeRequestId for SequentialIds {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{:08x}-{n}", self.tag);
+        axum::http::HeaderValue::from_str(&id)
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains open requests.

@@ -38,6 +38,16 @@ struct Split {
     slots: Box<[(u32, u32)]>,
     lows: Box<[u16]>,
     bitmaps: Box<[u64]>,
+    /// Container index by `high - base`, when the highs are dense enough for a table
+    /// (phone numbers are): one load instead of a binary search over `highs`.
+    direct: Option<Direct>,
+}
+
+#[derive(Debug, Default)]
+struct Direct {
+    base: u64,
+    /// `u32::MAX` where no container exists.
+    index: Box<[u32]>,
 }
 
 impl Default for Members {
@@ -115,7 +125,11 @@ impl Members {
         match &self.repr {
             Repr::Plain(keys) => keys.len() * 8,
             Repr::Split(s) => {
-                s.highs.len() * 8 + s.slots.len() * 8 + s.lows.len() * 2 + s.bitmaps.len() * 8
+                s.highs.len() * 8
+                    + s.slots.len() * 8
+                    + s.lows.len() * 2
+                    + s.bitmaps.len() * 8
+                    + s.direct.as_ref().map_or(0, |d| d.index.len() * 4)
             }
         }
     }
@@ -148,8 +162,20 @@ fn count_containers(sorted: &[u64]) -> usize {
 }
 
 impl Split {
+    fn find(&self, high: u64) -> Option<usize> {
+        match &self.direct {
+            Some(d) => {
+                let slot = *d
+                    .index
+                    .get(usize::try_from(high.checked_sub(d.base)?).ok()?)?;
+                (slot != u32::MAX).then_some(slot as usize)
+            }
+            None => self.highs.binary_search(&high).ok(),
+        }
+    }
+
     fn contains(&self, key: u64) -> bool {
-        let Ok(i) = self.highs.binary_search(&(key >> 16)) else {
+        let Some(i) = self.find(key >> 16) else {
             return false;
         };
         let low = key as u16;
@@ -159,9 +185,7 @@ impl Split {
             let word = self.bitmaps[start + usize::from(low >> 6)];
             word >> (low & 63) & 1 == 1
         } else {
-            self.lows[start..start + len as usize]
-                .binary_search(&low)
-                .is_ok()
+            search_lows(&self.lows[start..start + len as usize], low)
         }
     }
 
@@ -190,6 +214,56 @@ impl Split {
             .chain(bitmap.into_iter().flatten())
             .map(move |low| high | low)
     }
+}
+
+/// Finds `low` in a sorted container. Lows of real numbering ranges are close to
+/// uniform, so the search starts where `low` would sit if they were (one cache line in
+/// most cases) and widens from there, rather than bisecting the whole container.
+fn search_lows(lows: &[u16], low: u16) -> bool {
+    let n = lows.len();
+    if n <= 16 {
+        return lows.contains(&low);
+    }
+    let guess = (usize::from(low) * n) >> 16;
+    let (mut lo, mut hi) = if lows[guess] <= low {
+        // Gallop right until a bound above `low` is found.
+        let mut step = 8;
+        let mut lo = guess;
+        loop {
+            let probe = lo + step;
+            if probe >= n {
+                break (lo, n);
+            }
+            if lows[probe] > low {
+                break (lo, probe);
+            }
+            lo = probe;
+            step *= 2;
+        }
+    } else {
+        let mut step = 8;
+        let mut hi = guess;
+        loop {
+            if hi < step {
+                break (0, hi);
+            }
+            let probe = hi - step;
+            if lows[probe] <= low {
+                break (probe, hi);
+            }
+            hi = probe;
+            step *= 2;
+        }
+    };
+    while hi - lo > 8 {
+        let mid = lo + (hi - lo) / 2;
+        if lows[mid] <= low {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lows[lo..hi].contains(&low)
 }
 
 #[derive(Default)]
@@ -242,6 +316,7 @@ impl SplitBuilder {
 
     fn finish(mut self) -> Members {
         self.flush();
+        let direct = direct_index(&self.highs);
         Members {
             len: self.len,
             repr: Repr::Split(Split {
@@ -249,9 +324,28 @@ impl SplitBuilder {
                 slots: self.slots.into_boxed_slice(),
                 lows: self.lows.into_boxed_slice(),
                 bitmaps: self.bitmaps.into_boxed_slice(),
+                direct,
             }),
         }
     }
+}
+
+/// A table from high part to container, if it costs at most 16 bytes per container
+/// (4 table slots each): true of numbering plans, which fill their ranges.
+fn direct_index(highs: &[u64]) -> Option<Direct> {
+    let (&first, &last) = (highs.first()?, highs.last()?);
+    let span = usize::try_from(last - first + 1).ok()?;
+    if span > highs.len() * 4 + 1024 {
+        return None;
+    }
+    let mut index = vec![u32::MAX; span];
+    for (i, &h) in highs.iter().enumerate() {
+        index[(h - first) as usize] = to_u32(i);
+    }
+    Some(Direct {
+        base: first,
+        index: index.into_boxed_slice(),
+    })
 }
 
 fn to_u32(n: usize) -> u32 {
