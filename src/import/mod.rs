@@ -184,6 +184,8 @@ async fn run_locked(
             if let Err(e) = state.index.refresh(&state.db).await {
                 tracing::warn!(error = %e, "refresh after import failed; reconciliation will retry");
             }
+            drop(upload.rejects);
+            crate::index::return_free_memory();
             tracing::info!(
                 import_id = import.id,
                 entries = done.entries_after,

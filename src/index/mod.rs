@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::{PhoneNumber, Role, Scope};
-pub use members::Members;
+pub use members::{return_free_memory, Members};
 pub use refresh::table_name;
 
 /// Who is calling, as found from their API key.

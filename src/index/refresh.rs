@@ -109,7 +109,11 @@ impl Index {
                 (Some(g), Some(p)) if p.generation == Some(g) => p.members.clone(),
                 (Some(g), _) => match self.take_staged(g) {
                     Some(m) => m,
-                    None => Arc::new(load_members(conn, g).await?),
+                    None => {
+                        let members = Arc::new(load_members(conn, g).await?);
+                        super::return_free_memory();
+                        members
+                    }
                 },
             };
             out.push(Arc::new(RegistryIndex {
