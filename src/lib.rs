@@ -76,6 +76,8 @@ async fn serve_with(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     prepare(&database.pool, config).await?;
+    // Off the request path: ready the Polish fast path of number parsing.
+    tokio::task::spawn_blocking(domain::warm_up_fast_path);
     let state = AppState::new(database.pool.clone(), Settings::from(config));
     let server = tokio::spawn(app::serve(
         listener,

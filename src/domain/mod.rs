@@ -4,6 +4,6 @@ pub mod phone;
 pub mod role;
 pub mod scope;
 
-pub use phone::{NumberError, NumberErrorKind, PhoneNumber, Region};
+pub use phone::{warm_up_fast_path, NumberError, NumberErrorKind, PhoneNumber, Region};
 pub use role::Role;
 pub use scope::{Scope, ScopeError};

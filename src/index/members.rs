@@ -46,9 +46,12 @@ struct Split {
 #[derive(Debug, Default)]
 struct Direct {
     base: u64,
-    /// `u32::MAX` where no container exists.
-    index: Box<[u32]>,
+    /// The container's slot by `high - base` (a copy of `slots[i]`, so a lookup makes
+    /// one dependent load fewer); `ABSENT` where no container exists.
+    index: Box<[(u32, u32)]>,
 }
+
+const ABSENT: (u32, u32) = (u32::MAX, 0);
 
 impl Default for Members {
     fn default() -> Self {
@@ -129,7 +132,7 @@ impl Members {
                     + s.slots.len() * 8
                     + s.lows.len() * 2
                     + s.bitmaps.len() * 8
-                    + s.direct.as_ref().map_or(0, |d| d.index.len() * 4)
+                    + s.direct.as_ref().map_or(0, |d| d.index.len() * 8)
             }
         }
     }
@@ -162,24 +165,23 @@ fn count_containers(sorted: &[u64]) -> usize {
 }
 
 impl Split {
-    fn find(&self, high: u64) -> Option<usize> {
+    /// The slot of the container holding `high`, if any.
+    fn find(&self, high: u64) -> Option<(u32, u32)> {
         match &self.direct {
             Some(d) => {
-                let slot = *d
-                    .index
-                    .get(usize::try_from(high.checked_sub(d.base)?).ok()?)?;
-                (slot != u32::MAX).then_some(slot as usize)
+                let offset = usize::try_from(high.checked_sub(d.base)?).ok()?;
+                let slot = *d.index.get(offset)?;
+                (slot != ABSENT).then_some(slot)
             }
-            None => self.highs.binary_search(&high).ok(),
+            None => self.highs.binary_search(&high).ok().map(|i| self.slots[i]),
         }
     }
 
     fn contains(&self, key: u64) -> bool {
-        let Some(i) = self.find(key >> 16) else {
+        let Some((start, len)) = self.find(key >> 16) else {
             return false;
         };
         let low = key as u16;
-        let (start, len) = self.slots[i];
         let start = start as usize;
         if len == BITMAP {
             let word = self.bitmaps[start + usize::from(low >> 6)];
@@ -225,6 +227,12 @@ fn search_lows(lows: &[u16], low: u16) -> bool {
         return lows.contains(&low);
     }
     let guess = (usize::from(low) * n) >> 16;
+    // Most of the time `low` lies within 32 places of the guess: check that window in
+    // one go (its cache lines load in parallel, unlike a bisection's chain of loads).
+    let (lo, hi) = (guess.saturating_sub(32), (guess + 32).min(n));
+    if (lo == 0 || lows[lo] <= low) && (hi == n || low <= lows[hi - 1]) {
+        return lows[lo..hi].contains(&low);
+    }
     let (mut lo, mut hi) = if lows[guess] <= low {
         // Gallop right until a bound above `low` is found.
         let mut step = 8;
@@ -316,7 +324,7 @@ impl SplitBuilder {
 
     fn finish(mut self) -> Members {
         self.flush();
-        let direct = direct_index(&self.highs);
+        let direct = direct_index(&self.highs, &self.slots);
         Members {
             len: self.len,
             repr: Repr::Split(Split {
@@ -330,17 +338,17 @@ impl SplitBuilder {
     }
 }
 
-/// A table from high part to container, if it costs at most 16 bytes per container
-/// (4 table slots each): true of numbering plans, which fill their ranges.
-fn direct_index(highs: &[u64]) -> Option<Direct> {
+/// A table from high part to container slot, if it costs at most 16 bytes per
+/// container (2 table entries each): true of numbering plans, which fill their ranges.
+fn direct_index(highs: &[u64], slots: &[(u32, u32)]) -> Option<Direct> {
     let (&first, &last) = (highs.first()?, highs.last()?);
     let span = usize::try_from(last - first + 1).ok()?;
-    if span > highs.len() * 4 + 1024 {
+    if span > highs.len() * 2 + 1024 {
         return None;
     }
-    let mut index = vec![u32::MAX; span];
-    for (i, &h) in highs.iter().enumerate() {
-        index[(h - first) as usize] = to_u32(i);
+    let mut index = vec![ABSENT; span];
+    for (&h, &slot) in highs.iter().zip(slots) {
+        index[(h - first) as usize] = slot;
     }
     Some(Direct {
         base: first,
