@@ -14,7 +14,7 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
-use crate::config::Config;
+use crate::config::{Config, RegistryConfig};
 use crate::domain::Region;
 use crate::http;
 use crate::index::Index;
@@ -27,6 +27,20 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     pub max_shrink: f64,
     pub max_reject_rate: f64,
+    /// Registries with settings of their own (the others use the defaults).
+    pub registries: Vec<RegistryConfig>,
+    pub sync_retry_delay: Duration,
+}
+
+impl Settings {
+    /// The settings of registry `name`: configured, or the defaults.
+    pub fn registry(&self, name: &str) -> RegistryConfig {
+        self.registries
+            .iter()
+            .find(|r| r.name == name)
+            .cloned()
+            .unwrap_or_else(|| RegistryConfig::unconfigured(name))
+    }
 }
 
 impl From<&Config> for Settings {
@@ -37,6 +51,8 @@ impl From<&Config> for Settings {
             max_upload_bytes: c.max_upload_bytes,
             max_shrink: c.max_shrink,
             max_reject_rate: c.max_reject_rate,
+            registries: c.registries.clone(),
+            sync_retry_delay: c.sync_retry_delay,
         }
     }
 }

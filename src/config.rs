@@ -1,6 +1,8 @@
 //! One typed configuration, read once from the command line and the environment.
 //! A bad value fails start-up and names the variable.
 
+pub mod registries;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,18 +10,30 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::{Region, Role};
+pub use registries::{RegistryConfig, Source, StalePolicy};
 
 /// tarcza: may this number be dialled? A do-not-call suppression service for contact
 /// centres, answering from memory out of the internal do-not-call list and national
 /// opt-out registries (Lista Robinsonów and others).
 #[derive(Parser, Debug)]
-#[command(name = "tarcza", version, about, long_about = None)]
+#[command(name = "tarcza", version, about, long_about = None, after_help = REGISTRY_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
     pub config: Config,
 }
+
+const REGISTRY_HELP: &str = "\
+Per-registry settings (NAME = the registry name in capitals, e.g. ROBINSON):
+  TARCZA_REGISTRY_<NAME>_SOURCE        http(s) URL, file, or directory (newest file wins)
+  TARCZA_REGISTRY_<NAME>_INTERVAL      time between syncs [default: 6h]
+  TARCZA_REGISTRY_<NAME>_MAX_AGE       data older than this is stale; 0 = never [default: 31d]
+  TARCZA_REGISTRY_<NAME>_STALE_POLICY  block (503 stale_registry) or warn [default: block]
+  TARCZA_REGISTRY_<NAME>_MODE          snapshot or delta [default: snapshot]
+  TARCZA_REGISTRY_<NAME>_FORMAT        csv or sha256 [default: csv]
+  TARCZA_REGISTRY_<NAME>_HASH_SCHEME   e164_digits, e164_plus or national [default: e164_digits]
+  TARCZA_REGISTRY_<NAME>_ENCODING      windows-1250 or iso-8859-2 [default: UTF-8]";
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -118,6 +132,15 @@ pub struct Config {
     /// Largest share of rejected rows an import may have before it is refused.
     #[arg(long, env = "TARCZA_MAX_REJECT_RATE", default_value_t = 0.01, value_parser = parse_share, global = true)]
     pub max_reject_rate: f64,
+
+    /// First delay between attempts to fetch a registry source over HTTP (it doubles).
+    #[arg(long, env = "TARCZA_SYNC_RETRY_DELAY", default_value = "2s", value_parser = parse_duration, global = true)]
+    pub sync_retry_delay: Duration,
+
+    /// Per-registry settings, from `TARCZA_REGISTRY_<NAME>_<SETTING>` variables (see
+    /// README); filled by [`Config::load_registries`].
+    #[arg(skip)]
+    pub registries: Vec<RegistryConfig>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -130,6 +153,12 @@ impl Config {
     /// Defaults, as `tarcza` with an empty environment would have them.
     pub fn defaults() -> Config {
         Cli::parse_from(["tarcza"]).config
+    }
+
+    /// Reads the per-registry variables from the environment; the error names the bad one.
+    pub fn load_registries(&mut self) -> anyhow::Result<()> {
+        self.registries = registries::from_vars(std::env::vars()).map_err(anyhow::Error::msg)?;
+        Ok(())
     }
 }
 

@@ -44,6 +44,14 @@ pub async fn prepare(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result<()>
             .context("creating the bootstrap admin key")?;
         tracing::info!("bootstrap admin key is in place");
     }
+    for registry in &config.registries {
+        if store::registries::ensure(pool, &registry.name)
+            .await
+            .with_context(|| format!("creating registry {:?}", registry.name))?
+        {
+            tracing::info!(registry = %registry.name, "registry named in configuration created");
+        }
+    }
     let marked = store::imports::fail_interrupted(pool).await?;
     if marked > 0 {
         tracing::warn!(
@@ -106,8 +114,11 @@ async fn serve_with(
         shutdown.clone(),
     ));
 
+    let scheduler = tokio::spawn(jobs::sync::schedule(state.clone(), shutdown.clone()));
+
     let served = server.await.context("server task")?;
     shutdown.cancel();
     follower.await.context("change follower task")?;
+    scheduler.await.context("sync scheduler task")?;
     served.context("serving HTTP")
 }

@@ -29,7 +29,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = cli.config;
+    let mut config = cli.config;
+    config.load_registries()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let shutdown = CancellationToken::new();

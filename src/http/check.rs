@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::extract::{from_json, ApiQuery, AsDialer, JsonBytes};
+use super::freshness::{self, Warning};
 use crate::app::AppState;
 use crate::domain::{NumberError, PhoneNumber, Scope};
 use crate::error::ApiError;
@@ -39,6 +40,8 @@ struct CheckResponse<'a> {
     reasons: Vec<Reason<'a>>,
     snapshot_version: i64,
     checked_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<Warning>,
 }
 
 async fn check_one(
@@ -53,6 +56,7 @@ async fn check_one(
     let number = PhoneNumber::parse(&raw, state.settings.region).map_err(invalid_number)?;
     let scope = scope_of(q.client.as_deref(), q.campaign.as_deref())?;
     let now = Utc::now();
+    let warnings = freshness::gate(&snapshot, &state.settings, now)?;
     let reasons = snapshot.check(number, scope.client(), scope_campaign(&scope), now);
     tracing::debug!(number = %state.loggable(number), blocked = !reasons.is_empty(), "checked");
     let body = CheckResponse {
@@ -61,6 +65,7 @@ async fn check_one(
         reasons,
         snapshot_version: snapshot.version,
         checked_at: now,
+        warnings,
     };
     json_response(&body)
 }
@@ -95,6 +100,8 @@ struct BatchResponse<'a> {
     results: Vec<BatchItem<'a>>,
     snapshot_version: i64,
     checked_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<Warning>,
 }
 
 async fn check_batch(
@@ -116,6 +123,7 @@ async fn check_batch(
     }
     let scope = scope_of(req.client.as_deref(), req.campaign.as_deref())?;
     let now = Utc::now();
+    let warnings = freshness::gate(&snapshot, &state.settings, now)?;
     let results: Vec<BatchItem> = req
         .numbers
         .iter()
@@ -125,6 +133,7 @@ async fn check_batch(
         results,
         snapshot_version: snapshot.version,
         checked_at: now,
+        warnings,
     })
 }
 

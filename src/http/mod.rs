@@ -3,6 +3,7 @@
 mod check;
 mod dnc;
 pub mod extract;
+pub mod freshness;
 mod health;
 mod keys;
 mod registries;

@@ -3,16 +3,19 @@
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::extract::{ApiPath, ApiQuery, AsDialer, AsOps};
+use super::freshness::fresh_until;
 use crate::app::AppState;
+use crate::domain::HashScheme;
 use crate::error::ApiError;
-use crate::import::{self, ImportRequest, Mode};
+use crate::import::{self, Format, ImportRequest, Mode};
+use crate::jobs;
 use crate::store::imports::{self, Import, Reject};
 use crate::store::registries::{self, Registry};
 
@@ -31,6 +34,7 @@ pub fn router() -> Router<AppState> {
                 .layer(DefaultBodyLimit::disable()),
         )
         .route("/v1/registries/{name}/imports/{id}", get(one_import))
+        .route("/v1/registries/{name}/sync", post(sync_now))
 }
 
 #[derive(Serialize)]
@@ -43,8 +47,19 @@ struct RegistryView {
     generation: Option<i64>,
     loaded_at: Option<DateTime<Utc>>,
     source_time: Option<DateTime<Utc>>,
-    /// When the data stops counting as current; null while no maximum age is set.
+    /// When the data stops counting as current: source time (else import time) plus
+    /// `max_age`. Null without data or without a maximum age.
     fresh_until: Option<DateTime<Utc>>,
+    /// Whether `fresh_until` has passed (`/check` then follows `stale_policy`).
+    stale: bool,
+    /// Set for a hashed registry: how numbers are spelled before hashing.
+    hash_scheme: Option<String>,
+    /// The configured source (URL without credentials, or path); null if none.
+    source: Option<String>,
+    /// Seconds between scheduled syncs (when a source is configured).
+    sync_interval_seconds: Option<u64>,
+    max_age_seconds: Option<u64>,
+    stale_policy: &'static str,
     last_import: Option<ImportView>,
 }
 
@@ -55,6 +70,10 @@ async fn view(state: &AppState, r: Registry) -> Result<RegistryView, ApiError> {
             .map(|i| ImportView::new(&r.name, i, None)),
         None => None,
     };
+    let config = state.settings.registry(&r.name);
+    let until = r
+        .generation
+        .and(fresh_until(r.source_time, r.loaded_at, config.max_age));
     Ok(RegistryView {
         status: if r.generation.is_some() {
             "loaded"
@@ -66,7 +85,13 @@ async fn view(state: &AppState, r: Registry) -> Result<RegistryView, ApiError> {
         generation: r.generation,
         loaded_at: r.loaded_at,
         source_time: r.source_time,
-        fresh_until: None,
+        fresh_until: until,
+        stale: until.is_some_and(|t| t <= Utc::now()),
+        hash_scheme: r.hash_scheme,
+        source: config.source.as_ref().map(|s| s.describe()),
+        sync_interval_seconds: config.source.as_ref().map(|_| config.interval.as_secs()),
+        max_age_seconds: config.max_age.map(|a| a.as_secs()),
+        stale_policy: config.stale_policy.as_str(),
         last_import,
         name: r.name,
     })
@@ -122,6 +147,15 @@ struct ImportView {
     created_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
     created_by: Option<i64>,
+    /// `upload`, or the source the scheduled sync fetched.
+    source: String,
+    source_time: Option<DateTime<Utc>>,
+    /// True when the file was the one already live (or the source was not modified):
+    /// the import succeeded and changed nothing.
+    unchanged: bool,
+    hash_scheme: Option<String>,
+    encoding: Option<String>,
+    duration_ms: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rejects: Option<Vec<Reject>>,
 }
@@ -147,6 +181,12 @@ impl ImportView {
             created_at: i.created_at,
             finished_at: i.finished_at,
             created_by: i.created_by,
+            source: i.source,
+            source_time: i.source_time,
+            unchanged: i.unchanged,
+            hash_scheme: i.hash_scheme,
+            encoding: i.encoding,
+            duration_ms: i.finished_at.map(|f| (f - i.created_at).num_milliseconds()),
             rejects,
         }
     }
@@ -157,6 +197,10 @@ impl ImportView {
 struct ImportQuery {
     mode: Option<String>,
     format: Option<String>,
+    hash_scheme: Option<String>,
+    encoding: Option<String>,
+    sha256: Option<String>,
+    expected_rows: Option<u64>,
     #[serde(default)]
     force: bool,
     max_shrink: Option<f64>,
@@ -192,18 +236,51 @@ async fn start_import(
             ))
         }
     };
-    match q.format.as_deref().unwrap_or("csv") {
-        "csv" => {}
-        other => {
+    let scheme = q
+        .hash_scheme
+        .as_deref()
+        .map(str::parse::<HashScheme>)
+        .transpose()
+        .map_err(|e| ApiError::unprocessable("invalid_hash_scheme", e))?;
+    let format = match (q.format.as_deref().unwrap_or("csv"), scheme) {
+        ("csv", None) => Format::Csv,
+        ("csv", Some(_)) => {
+            return Err(ApiError::unprocessable(
+                "invalid_parameter",
+                "hash_scheme only applies to format=sha256",
+            ))
+        }
+        ("sha256", scheme) => Format::Sha256(scheme.unwrap_or(HashScheme::E164Digits)),
+        (other, _) => {
             return Err(ApiError::unprocessable(
                 "unsupported_format",
-                format!("format={other:?} is not supported; use csv"),
+                format!("format={other:?} is not supported; use csv or sha256"),
             ))
+        }
+    };
+    let encoding = q
+        .encoding
+        .as_deref()
+        .map(import::encoding)
+        .transpose()
+        .map_err(|e| ApiError::unprocessable("unsupported_encoding", e))?;
+    if let Some(sha) = &q.sha256 {
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::unprocessable(
+                "invalid_parameter",
+                "sha256 must be 64 hex digits",
+            ));
         }
     }
     let req = ImportRequest {
         registry,
         mode,
+        format,
+        encoding,
+        expected_sha256: q.sha256,
+        expected_rows: q.expected_rows,
+        source: None,
+        source_time: None,
         force: q.force,
         max_shrink: share("max_shrink", q.max_shrink, state.settings.max_shrink)?,
         max_reject_rate: share(
@@ -211,7 +288,7 @@ async fn start_import(
             q.max_reject_rate,
             state.settings.max_reject_rate,
         )?,
-        actor: caller.0.id,
+        actor: Some(caller.0.id),
     };
     // Its own task: a client that hangs up must not cancel the import half-way.
     let import = tokio::spawn(import::run(state.clone(), req, body))
@@ -255,5 +332,22 @@ async fn one_import(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("registry {name:?} has no import {id}")))?;
     let rejects = imports::rejects(&state.db, id, REJECTS_SHOWN).await?;
+    Ok(Json(ImportView::new(&name, import, Some(rejects))))
+}
+
+/// `POST /v1/registries/{name}/sync`: fetch the configured source now (ops).
+async fn sync_now(
+    _caller: AsOps,
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<ImportView>, ApiError> {
+    registry(&state, &name).await?;
+    // Its own task: a client that hangs up must not cancel the import half-way.
+    let task_state = state.clone();
+    let task_name = name.clone();
+    let import = tokio::spawn(async move { jobs::sync::run_once(&task_state, &task_name).await })
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("sync task failed: {e}")))??;
+    let rejects = imports::rejects(&state.db, import.id, REJECTS_SHOWN).await?;
     Ok(Json(ImportView::new(&name, import, Some(rejects))))
 }

@@ -135,7 +135,7 @@ pub fn reason_code(kind: NumberErrorKind) -> &'static str {
     }
 }
 
-fn parse_op(op: &str) -> Option<Op> {
+pub(crate) fn parse_op(op: &str) -> Option<Op> {
     match op.to_ascii_lowercase().as_str() {
         "a" | "+" | "add" | "i" | "insert" => Some(Op::Add),
         "d" | "-" | "del" | "delete" | "remove" | "r" => Some(Op::Remove),

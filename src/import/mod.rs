@@ -8,16 +8,21 @@
 //! failed, refused or killed import leaves the previous data serving.
 
 pub mod csv;
+mod format;
+pub mod hashed;
 pub mod upload;
 
 use std::io::Write;
 use std::sync::Arc;
 
 use axum::body::Body;
+use chrono::{DateTime, Utc};
+use encoding_rs::Encoding;
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
 
 use crate::app::AppState;
+use crate::domain::HashScheme;
 use crate::error::ApiError;
 use crate::index::{table_name, Members};
 use crate::store::audit::{self, AuditEvent};
@@ -25,7 +30,8 @@ use crate::store::imports::{self, Import, Outcome, IMPORT_LOCK_CLASS, ONE_RUNNIN
 use crate::store::registries::Registry;
 use crate::store::{bump_version, is_unique_violation};
 use csv::Op;
-use upload::Upload;
+pub use format::{encoding, Format};
+use upload::{ReadOptions, Upload};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -47,11 +53,22 @@ impl Mode {
 pub struct ImportRequest {
     pub registry: Registry,
     pub mode: Mode,
+    pub format: Format,
+    pub encoding: Option<&'static Encoding>,
     /// Accept a snapshot even if it removes more than `max_shrink` of the entries.
     pub force: bool,
     pub max_shrink: f64,
     pub max_reject_rate: f64,
-    pub actor: i64,
+    /// The key that asked for the import; `None` for the scheduled re-sync.
+    pub actor: Option<i64>,
+    /// The SHA-256 (hex) the uploader says the file has.
+    pub expected_sha256: Option<String>,
+    /// How many data rows the uploader says the file has.
+    pub expected_rows: Option<u64>,
+    /// Where the file came from: `None` for an upload, else the configured source.
+    pub source: Option<String>,
+    /// When the source says the data was produced (Last-Modified, file mtime).
+    pub source_time: Option<DateTime<Utc>>,
 }
 
 /// Runs an import to its end and returns its record. Spawned by the caller so that a
@@ -90,47 +107,48 @@ async fn run_locked(
     .bind(registry.id)
     .execute(&mut *conn)
     .await?;
-    let import = imports::create(
-        &mut *conn,
-        registry.id,
-        req.mode.as_str(),
-        "csv",
-        req.force,
-        Some(req.actor),
-    )
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e, ONE_RUNNING) {
-            in_progress(&registry.name)
-        } else {
-            e.into()
-        }
-    })?;
+    let import = imports::create(&mut *conn, registry.id, &imports::NewImport::of(req))
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e, ONE_RUNNING) {
+                in_progress(&registry.name)
+            } else {
+                e.into()
+            }
+        })?;
     audit::record(
         &mut *conn,
         AuditEvent {
-            actor: Some(req.actor),
+            actor: req.actor,
             action: "import.start",
             number: None,
             subject: Some(format!("import:{}", import.id)),
-            details: json!({"registry": registry.name, "mode": req.mode.as_str(), "force": req.force}),
+            details: json!({
+                "registry": registry.name, "mode": req.mode.as_str(), "format": req.format.as_str(),
+                "force": req.force, "source": req.source,
+            }),
         },
     )
     .await?;
     tracing::info!(import_id = import.id, registry = %registry.name, mode = req.mode.as_str(), "import started");
 
-    let upload =
-        match upload::read(body, state.settings.region, state.settings.max_upload_bytes).await {
-            Ok(upload) => upload,
-            Err(e) => {
-                let outcome = Outcome {
-                    status: "failed",
-                    error: Some(e.0),
-                    ..Outcome::default()
-                };
-                return conclude(conn, req, import.id, outcome, &[]).await;
-            }
-        };
+    let options = ReadOptions {
+        region: state.settings.region,
+        max_bytes: state.settings.max_upload_bytes,
+        format: req.format,
+        encoding: req.encoding,
+    };
+    let upload = match upload::read(body, options).await {
+        Ok(upload) => upload,
+        Err(e) => {
+            let outcome = Outcome {
+                status: "failed",
+                error: Some(e.0),
+                ..Outcome::default()
+            };
+            return conclude(conn, req, import.id, outcome, &[]).await;
+        }
+    };
     let mut outcome = Outcome {
         status: "running",
         rows_total: upload.rows_total as i64,
@@ -149,10 +167,25 @@ async fn run_locked(
     // Compare with what is live now (as Postgres has it, not as this process last saw it).
     state.index.refresh(&state.db).await?;
     let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
-    let current = snapshot
-        .registry(&registry.name)
-        .map(|r| r.members.clone())
-        .unwrap_or_default();
+    let live = snapshot.registry(&registry.name);
+    let current = live.map(|r| r.members.clone()).unwrap_or_default();
+    if already_live(conn, registry.id, &upload.checksum, req.format).await? {
+        outcome.status = "succeeded";
+        outcome.unchanged = true;
+        outcome.entries_before = Some(current.len() as i64);
+        outcome.entries_after = Some(current.len() as i64);
+        return conclude(conn, req, import.id, outcome, &upload.rejects).await;
+    }
+    let live_scheme = live.and_then(|r| r.hash_scheme);
+    if req.mode == Mode::Delta && !current.is_empty() && live_scheme != req.format.hash_scheme() {
+        outcome.status = "refused";
+        outcome.error = Some(format!(
+            "the registry holds {} data; a delta must be in the same format (send a snapshot \
+             to change the format)",
+            live_scheme.map_or("csv (numbers)".to_string(), |s| format!("sha256 ({s})"))
+        ));
+        return conclude(conn, req, import.id, outcome, &upload.rejects).await;
+    }
     let (members, duplicates) = build_members(&current, &upload, req.mode);
     outcome.rows_duplicate = duplicates as i64;
     outcome.entries_before = Some(current.len() as i64);
@@ -211,6 +244,30 @@ fn in_progress(name: &str) -> ApiError {
 
 /// Refusal or failure decided from the file alone.
 fn unacceptable(upload: &Upload, req: &ImportRequest) -> Option<(&'static str, String)> {
+    if let Some(expected) = &req.expected_sha256 {
+        if !expected.trim().eq_ignore_ascii_case(&upload.checksum) {
+            return Some((
+                "refused",
+                format!(
+                    "the file's SHA-256 is {}, not the declared {}; it was damaged or is not \
+                     the file meant. Nothing was changed",
+                    upload.checksum,
+                    expected.trim()
+                ),
+            ));
+        }
+    }
+    if let Some(expected) = req.expected_rows {
+        if expected != upload.rows_total {
+            return Some((
+                "refused",
+                format!(
+                    "the file has {} data rows, not the declared {expected}; nothing was changed",
+                    upload.rows_total
+                ),
+            ));
+        }
+    }
     if upload.rows_total == 0 {
         return Some(("failed", "the file holds no data rows".into()));
     }
@@ -236,6 +293,27 @@ fn unacceptable(upload: &Upload, req: &ImportRequest) -> Option<(&'static str, S
         ));
     }
     None
+}
+
+/// Whether the registry's live data came from a file with this checksum and format: then
+/// importing it again would change nothing.
+async fn already_live(
+    conn: &mut PgConnection,
+    registry_id: i32,
+    checksum: &str,
+    format: Format,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM registries r JOIN imports i ON i.id = r.last_import_id \
+         WHERE r.id = $1 AND r.generation IS NOT NULL AND i.checksum = $2 AND i.format = $3 \
+         AND i.hash_scheme IS NOT DISTINCT FROM $4)",
+    )
+    .bind(registry_id)
+    .bind(checksum)
+    .bind(format.as_str())
+    .bind(format.hash_scheme().map(HashScheme::as_str))
+    .fetch_one(conn)
+    .await
 }
 
 /// The members after the import, and how many rows repeated a number already given.
@@ -299,7 +377,8 @@ async fn swap_in(
         .await?;
     let mut buf = Vec::with_capacity(1 << 20);
     for n in members.iter() {
-        writeln!(buf, "{n}").expect("writing to a Vec");
+        // Hash keys use all 64 bits: stored bit-for-bit in the signed column.
+        writeln!(buf, "{}", n as i64).expect("writing to a Vec");
         if buf.len() >= (1 << 20) - 32 {
             copy.send(std::mem::take(&mut buf)).await?;
         }
@@ -316,13 +395,16 @@ async fn swap_in(
             .await?;
     let version = bump_version(&mut tx).await?;
     sqlx::query(
-        "UPDATE registries SET generation = $2, entries = $3, loaded_at = now(), source_time = now(), \
-         last_import_id = $2, version = $4 WHERE id = $1",
+        "UPDATE registries SET generation = $2, entries = $3, loaded_at = now(), \
+         source_time = coalesce($5, now()), last_import_id = $2, version = $4, hash_scheme = $6 \
+         WHERE id = $1",
     )
     .bind(req.registry.id)
     .bind(import_id)
     .bind(members.len() as i64)
     .bind(version)
+    .bind(req.source_time)
+    .bind(req.format.hash_scheme().map(HashScheme::as_str))
     .execute(&mut *tx)
     .await?;
     if let Some(previous) = previous {
@@ -355,8 +437,9 @@ async fn conclude(
 
 fn outcome_event<'a>(req: &ImportRequest, import_id: i64, o: &'a Outcome) -> AuditEvent<'a> {
     AuditEvent {
-        actor: Some(req.actor),
+        actor: req.actor,
         action: match o.status {
+            "succeeded" if o.unchanged => "import.unchanged",
             "succeeded" => "import.succeeded",
             "refused" => "import.refused",
             _ => "import.failed",
@@ -367,6 +450,7 @@ fn outcome_event<'a>(req: &ImportRequest, import_id: i64, o: &'a Outcome) -> Aud
             "registry": req.registry.name, "rows_total": o.rows_total,
             "rows_rejected": o.rows_rejected, "entries_before": o.entries_before,
             "entries_after": o.entries_after, "checksum": o.checksum, "error": o.error,
+            "source": req.source,
         }),
     }
 }

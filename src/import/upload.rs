@@ -1,18 +1,24 @@
-//! Streaming an uploaded registry file: raw bytes → (gunzip) → lines → parsed rows.
-//! The body is never held whole in memory; only the parsed numbers are kept.
+//! Streaming an uploaded registry file: raw bytes → (unzip) → (gunzip) → (decode) →
+//! lines → parsed rows. The body is never held whole in memory (a zip archive is spooled
+//! to a temporary file); only the parsed keys are kept.
 
+use std::borrow::Cow;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use async_compression::tokio::bufread::GzipDecoder;
 use axum::body::Body;
+use encoding_rs::Encoding;
 use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
-use tokio_util::io::StreamReader;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
+use tokio::task::JoinHandle;
+use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::csv::{CsvLines, Op, Parsed};
+use super::hashed::{HashLine, HashLines};
+use super::Format;
 use crate::domain::Region;
 use crate::store::imports::Reject;
 
@@ -25,7 +31,7 @@ pub const MAX_ROWS: u64 = 600_000_000;
 
 #[derive(Debug, Default)]
 pub struct Upload {
-    /// Numbers with their operation, in file order.
+    /// Keys (E.164 digits, or hash prefixes) with their operation, in file order.
     pub rows: Vec<(u64, Op)>,
     pub rows_total: u64,
     pub rows_rejected: u64,
@@ -39,7 +45,18 @@ pub struct Upload {
 #[error("{0}")]
 pub struct UploadError(pub String);
 
-pub async fn read(body: Body, region: Region, max_bytes: u64) -> Result<Upload, UploadError> {
+/// How to read an upload.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadOptions {
+    pub region: Region,
+    pub max_bytes: u64,
+    pub format: Format,
+    /// The text encoding of the file, when it is not UTF-8.
+    pub encoding: Option<&'static Encoding>,
+}
+
+pub async fn read(body: Body, opts: ReadOptions) -> Result<Upload, UploadError> {
+    let max_bytes = opts.max_bytes;
     let tally = Arc::new(Mutex::new((0u64, Sha256::new())));
     let counted = tally.clone();
     let stream = body
@@ -59,26 +76,42 @@ pub async fn read(body: Body, region: Region, max_bytes: u64) -> Result<Upload, 
             std::future::ready(result)
         });
     let mut raw = BufReader::with_capacity(1 << 16, StreamReader::new(stream));
-    let gzip = {
-        let head = raw.fill_buf().await.map_err(read_error)?;
-        head.starts_with(&[0x1f, 0x8b])
+    let is_zip = raw
+        .fill_buf()
+        .await
+        .map_err(read_error)?
+        .starts_with(b"PK\x03\x04");
+    let (mut raw, unzipping): (Pin<Box<dyn AsyncBufRead + Send>>, _) = if is_zip {
+        let (reader, task) = unzip(spool(&mut raw).await?).await?;
+        (
+            Box::pin(BufReader::with_capacity(1 << 16, reader)),
+            Some(task),
+        )
+    } else {
+        (Box::pin(raw), None)
     };
+    let gzip = raw
+        .fill_buf()
+        .await
+        .map_err(read_error)?
+        .starts_with(&[0x1f, 0x8b]);
     let mut upload = Upload::default();
     let mut reader: Pin<Box<dyn AsyncBufRead + Send>> = if gzip {
         let mut decoder = GzipDecoder::new(raw);
         decoder.multiple_members(true);
         Box::pin(BufReader::with_capacity(1 << 16, decoder))
     } else {
-        Box::pin(raw)
+        raw
     };
-    // Text exports have no NUL bytes; a PNG, a ZIP or a PDF has them near the start.
+    // Text exports have no NUL bytes; a PNG or a PDF has them near the start.
     if reader.fill_buf().await.map_err(read_error)?.contains(&0) {
         return Err(UploadError(
-            "the upload is not a text file (it holds binary data); send a CSV file, plain or gzip"
+            "the upload is not a text file (it holds binary data); send a CSV file, plain, \
+             gzip or zip"
                 .into(),
         ));
     }
-    let mut lines = CsvLines::new(region);
+    let mut lines = Lines::new(opts);
     let mut line = Vec::with_capacity(256);
     let mut line_no = 0u64;
     while let Some(overflow) = next_line(&mut reader, &mut line)
@@ -86,26 +119,34 @@ pub async fn read(body: Body, region: Region, max_bytes: u64) -> Result<Upload, 
         .map_err(read_error)?
     {
         line_no += 1;
+        let text = match opts.encoding {
+            Some(e) => Cow::Owned(
+                e.decode_without_bom_handling(&line)
+                    .0
+                    .into_owned()
+                    .into_bytes(),
+            ),
+            None => Cow::Borrowed(&line[..]),
+        };
         let parsed = if overflow {
-            Parsed::Reject {
-                reason: "line_too_long",
-                message: format!("the line is longer than {MAX_LINE_BYTES} bytes"),
-            }
+            Err((
+                "line_too_long",
+                format!("the line is longer than {MAX_LINE_BYTES} bytes"),
+            ))
         } else {
-            lines.feed(line_no, &line)
+            lines.feed(line_no, &text)
         };
         match parsed {
-            Parsed::Skip => continue,
-            Parsed::Row(n, op) => upload.rows.push((n.digits(), op)),
-            Parsed::Reject { reason, message } => {
+            Ok(None) => continue,
+            Ok(Some(row)) => upload.rows.push(row),
+            Err((reason, message)) => {
                 upload.rows_rejected += 1;
                 if upload.rejects.len() < MAX_STORED_REJECTS {
+                    let raw = raw_text(&text);
                     upload.rejects.push(Reject {
                         line: line_no as i64,
-                        raw: String::from_utf8_lossy(
-                            &raw_text(&line)[..raw_text(&line).len().min(200)],
-                        )
-                        .replace('\0', "\u{fffd}"),
+                        raw: String::from_utf8_lossy(&raw[..raw.len().min(200)])
+                            .replace('\0', "\u{fffd}"),
                         reason: reason.to_string(),
                         message,
                     });
@@ -120,6 +161,13 @@ pub async fn read(body: Body, region: Region, max_bytes: u64) -> Result<Upload, 
         }
     }
     drop(reader);
+    if let Some(task) = unzipping {
+        // The reader ends when the unzipping task stops, for whatever reason: only its
+        // result says whether the whole file was read.
+        task.await
+            .map_err(|e| UploadError(format!("unzipping failed: {e}")))?
+            .map_err(|e| UploadError(format!("the zip archive could not be read: {e}")))?;
+    }
     let t = tally.lock().expect("tally lock");
     upload.bytes = t.0;
     upload.checksum =
@@ -129,6 +177,89 @@ pub async fn read(body: Body, region: Region, max_bytes: u64) -> Result<Upload, 
             .map(|b| format!("{b:02x}"))
             .collect();
     Ok(upload)
+}
+
+/// The line reader of the upload's format.
+enum Lines {
+    Csv(CsvLines),
+    Hashed(HashLines),
+}
+
+impl Lines {
+    fn new(opts: ReadOptions) -> Lines {
+        match opts.format {
+            Format::Csv => Lines::Csv(CsvLines::new(opts.region)),
+            Format::Sha256(_) => Lines::Hashed(HashLines::default()),
+        }
+    }
+
+    fn feed(&mut self, line_no: u64, line: &[u8]) -> HashLine {
+        match self {
+            Lines::Hashed(h) => h.feed(line_no, line),
+            Lines::Csv(c) => match c.feed(line_no, line) {
+                Parsed::Skip => Ok(None),
+                Parsed::Row(n, op) => Ok(Some((n.digits(), op))),
+                Parsed::Reject { reason, message } => Err((reason, message)),
+            },
+        }
+    }
+}
+
+/// Copies the rest of the upload to an anonymous temporary file: a zip archive is read
+/// from its end (the central directory), so it cannot be streamed.
+async fn spool(from: &mut (impl AsyncBufRead + Unpin)) -> Result<std::fs::File, UploadError> {
+    let file = tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(|e| UploadError(format!("creating a temporary file failed: {e}")))?
+        .map_err(|e| UploadError(format!("creating a temporary file failed: {e}")))?;
+    let mut file = tokio::fs::File::from_std(file);
+    tokio::io::copy_buf(from, &mut file)
+        .await
+        .map_err(read_error)?;
+    file.flush().await.map_err(read_error)?;
+    Ok(file.into_std().await)
+}
+
+/// Opens a spooled zip archive holding one file and streams that file's contents. The
+/// task's result says whether the whole file was read (the CRC is checked at its end).
+async fn unzip(
+    file: std::fs::File,
+) -> Result<(DuplexStream, JoinHandle<io::Result<u64>>), UploadError> {
+    let (archive, index) = tokio::task::spawn_blocking(move || {
+        let mut archive = zip::ZipArchive::new(file)
+            .map_err(|e| format!("the zip archive could not be read: {e}"))?;
+        let mut files = Vec::new();
+        for i in 0..archive.len() {
+            let entry = archive
+                .by_index_raw(i)
+                .map_err(|e| format!("the zip archive could not be read: {e}"))?;
+            let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
+            if entry.is_file() && !name.starts_with("__MACOSX/") {
+                files.push(i);
+            }
+        }
+        match files[..] {
+            [one] => Ok((archive, one)),
+            [] => Err("the zip archive holds no file".to_string()),
+            _ => Err(format!(
+                "the zip archive holds {} files; send an archive holding one",
+                files.len()
+            )),
+        }
+    })
+    .await
+    .map_err(|e| UploadError(format!("unzipping failed: {e}")))?
+    .map_err(UploadError)?;
+    let (writer, reader) = tokio::io::duplex(1 << 16);
+    let mut out = SyncIoBridge::new(writer);
+    let task = tokio::task::spawn_blocking(move || {
+        let mut archive = archive;
+        let mut entry = archive.by_index(index).map_err(io::Error::other)?;
+        let copied = io::copy(&mut entry, &mut out)?;
+        out.shutdown()?;
+        Ok(copied)
+    });
+    Ok((reader, task))
 }
 
 /// A line as the file has it, less its line ending.

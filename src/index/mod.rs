@@ -15,7 +15,7 @@ use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{PhoneNumber, Role, Scope};
+use crate::domain::{HashScheme, PhoneNumber, Role, Scope};
 pub use members::{return_free_memory, Members};
 pub use refresh::table_name;
 
@@ -52,7 +52,19 @@ pub struct RegistryIndex {
     pub loaded_at: Option<DateTime<Utc>>,
     pub source_time: Option<DateTime<Utc>>,
     pub last_import_id: Option<i64>,
+    /// Set when the members are SHA-256 keys of numbers spelled this way.
+    pub hash_scheme: Option<HashScheme>,
     pub members: Arc<Members>,
+}
+
+impl RegistryIndex {
+    /// The key `number` would have among this registry's members.
+    pub fn key(&self, number: PhoneNumber) -> u64 {
+        match self.hash_scheme {
+            None => number.digits(),
+            Some(scheme) => scheme.key(number),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -110,7 +122,7 @@ impl Snapshot {
             }
         }
         for r in &self.registries {
-            if r.members.contains(digits) {
+            if r.members.contains(r.key(number)) {
                 reasons.push(Reason::Registry { registry: &r.name });
             }
         }

@@ -39,6 +39,7 @@ struct RegistryRow {
     loaded_at: Option<DateTime<Utc>>,
     source_time: Option<DateTime<Utc>>,
     last_import_id: Option<i64>,
+    hash_scheme: Option<String>,
 }
 
 impl Index {
@@ -92,8 +93,8 @@ impl Index {
         old: Option<&Snapshot>,
     ) -> Result<Vec<Arc<RegistryIndex>>, sqlx::Error> {
         let rows: Vec<RegistryRow> = sqlx::query_as(
-            "SELECT id, name, version, generation, loaded_at, source_time, last_import_id \
-             FROM registries ORDER BY name",
+            "SELECT id, name, version, generation, loaded_at, source_time, last_import_id, \
+             hash_scheme FROM registries ORDER BY name",
         )
         .fetch_all(&mut *conn)
         .await?;
@@ -124,6 +125,7 @@ impl Index {
                 loaded_at: row.loaded_at,
                 source_time: row.source_time,
                 last_import_id: row.last_import_id,
+                hash_scheme: row.hash_scheme.and_then(|s| s.parse().ok()),
                 members,
             }));
         }
@@ -214,9 +216,11 @@ async fn load_dnc(
 }
 
 /// Reads a registry's member table with COPY (text), far cheaper than row decoding.
+/// Hash keys above `i64::MAX` are stored as negative bigints (the same 64 bits).
 async fn load_members(conn: &mut PgConnection, generation: i64) -> Result<Members, sqlx::Error> {
     let mut numbers = Vec::new();
     let mut partial: u64 = 0;
+    let mut negative = false;
     let mut stream = conn
         .copy_out_raw(&format!(
             "COPY {} (number) TO STDOUT",
@@ -226,8 +230,15 @@ async fn load_members(conn: &mut PgConnection, generation: i64) -> Result<Member
     while let Some(chunk) = stream.try_next().await? {
         for &b in chunk.iter() {
             if b == b'\n' {
-                numbers.push(partial);
+                numbers.push(if negative {
+                    partial.wrapping_neg()
+                } else {
+                    partial
+                });
                 partial = 0;
+                negative = false;
+            } else if b == b'-' {
+                negative = true;
             } else {
                 partial = partial * 10 + u64::from(b.wrapping_sub(b'0'));
             }

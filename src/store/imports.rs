@@ -7,7 +7,7 @@ pub const ONE_RUNNING: &str = "imports_one_running_per_registry";
 const COLUMNS: &str =
     "id, registry_id, mode, format, status, rows_total, rows_accepted, rows_rejected, \
      rows_duplicate, entries_before, entries_after, bytes, checksum, error, forced, created_at, \
-     finished_at, created_by";
+     finished_at, created_by, source, source_time, unchanged, hash_scheme, encoding";
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct Import {
@@ -29,6 +29,11 @@ pub struct Import {
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub created_by: Option<i64>,
+    pub source: String,
+    pub source_time: Option<DateTime<Utc>>,
+    pub unchanged: bool,
+    pub hash_scheme: Option<String>,
+    pub encoding: Option<String>,
 }
 
 #[derive(sqlx::FromRow, Clone, Debug, serde::Serialize)]
@@ -52,26 +57,90 @@ pub struct Outcome {
     pub bytes: i64,
     pub checksum: Option<String>,
     pub error: Option<String>,
+    /// The file was the one already live: nothing was changed.
+    pub unchanged: bool,
+}
+
+/// What is known of an import when it starts.
+pub struct NewImport<'a> {
+    pub mode: &'static str,
+    pub format: &'static str,
+    pub hash_scheme: Option<&'static str>,
+    pub encoding: Option<&'static str>,
+    pub forced: bool,
+    pub actor: Option<i64>,
+    pub source: &'a str,
+    pub source_time: Option<DateTime<Utc>>,
+}
+
+impl<'a> NewImport<'a> {
+    pub fn of(req: &'a crate::import::ImportRequest) -> NewImport<'a> {
+        NewImport {
+            mode: req.mode.as_str(),
+            format: req.format.as_str(),
+            hash_scheme: req.format.hash_scheme().map(|s| s.as_str()),
+            encoding: req.encoding.map(|e| e.name()),
+            forced: req.force,
+            actor: req.actor,
+            source: req.source.as_deref().unwrap_or("upload"),
+            source_time: req.source_time,
+        }
+    }
 }
 
 pub async fn create(
     conn: &mut PgConnection,
     registry_id: i32,
-    mode: &str,
-    format: &str,
-    forced: bool,
-    actor: Option<i64>,
+    new: &NewImport<'_>,
 ) -> Result<Import, sqlx::Error> {
     sqlx::query_as(&format!(
-        "INSERT INTO imports (registry_id, mode, format, status, forced, created_by) \
-         VALUES ($1, $2, $3, 'running', $4, $5) RETURNING {COLUMNS}"
+        "INSERT INTO imports (registry_id, mode, format, status, forced, created_by, source, \
+         source_time, hash_scheme, encoding) \
+         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
     ))
     .bind(registry_id)
-    .bind(mode)
-    .bind(format)
-    .bind(forced)
-    .bind(actor)
+    .bind(new.mode)
+    .bind(new.format)
+    .bind(new.forced)
+    .bind(new.actor)
+    .bind(new.source)
+    .bind(new.source_time)
+    .bind(new.hash_scheme)
+    .bind(new.encoding)
     .fetch_one(conn)
+    .await
+}
+
+/// Records a scheduled sync that ended before any data was read: its source was
+/// unchanged (304 Not Modified, or a file whose checksum was already imported), or it
+/// could not be fetched (`error`). Either way nothing was changed.
+pub async fn record_run(
+    pool: &PgPool,
+    registry_id: i32,
+    new: &NewImport<'_>,
+    checksum: Option<&str>,
+    error: Option<&str>,
+) -> Result<Import, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO imports (registry_id, mode, format, status, forced, created_by, source, \
+         source_time, hash_scheme, encoding, checksum, error, unchanged, finished_at, \
+         entries_before, entries_after) \
+         SELECT $1, $2, $3, CASE WHEN $11::text IS NULL THEN 'succeeded' ELSE 'failed' END, $4, \
+         $5, $6, $7, $8, $9, $10, $11, $11::text IS NULL, now(), entries, entries \
+         FROM registries WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(registry_id)
+    .bind(new.mode)
+    .bind(new.format)
+    .bind(new.forced)
+    .bind(new.actor)
+    .bind(new.source)
+    .bind(new.source_time)
+    .bind(new.hash_scheme)
+    .bind(new.encoding)
+    .bind(checksum)
+    .bind(error)
+    .fetch_one(pool)
     .await
 }
 
@@ -79,7 +148,7 @@ pub async fn finish(conn: &mut PgConnection, id: i64, o: &Outcome) -> Result<Imp
     sqlx::query_as(&format!(
         "UPDATE imports SET status = $2, rows_total = $3, rows_accepted = $4, rows_rejected = $5, \
          rows_duplicate = $6, entries_before = $7, entries_after = $8, bytes = $9, checksum = $10, \
-         error = $11, finished_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+         error = $11, unchanged = $12, finished_at = now() WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
     .bind(o.status)
@@ -92,6 +161,7 @@ pub async fn finish(conn: &mut PgConnection, id: i64, o: &Outcome) -> Result<Imp
     .bind(o.bytes)
     .bind(&o.checksum)
     .bind(&o.error)
+    .bind(o.unchanged)
     .fetch_one(conn)
     .await
 }

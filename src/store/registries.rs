@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use super::bump_version;
+
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct Registry {
     pub id: i32,
@@ -14,10 +16,62 @@ pub struct Registry {
     pub source_time: Option<DateTime<Utc>>,
     pub last_import_id: Option<i64>,
     pub version: i64,
+    pub hash_scheme: Option<String>,
+    pub sync_etag: Option<String>,
+    pub sync_last_modified: Option<String>,
+    pub sync_checksum: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, name, generation, entries, loaded_at, source_time, last_import_id, version";
+const COLUMNS: &str = "id, name, generation, entries, loaded_at, source_time, last_import_id, \
+     version, hash_scheme, sync_etag, sync_last_modified, sync_checksum";
+
+/// Creates registry `name` if it does not exist yet (a registry named in configuration).
+/// Returns whether it was created.
+pub async fn ensure(pool: &PgPool, name: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM registries WHERE name = $1)")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+    if exists {
+        return Ok(false);
+    }
+    let version = bump_version(&mut tx).await?;
+    let created = sqlx::query(
+        "INSERT INTO registries (name, version) VALUES ($1, $2) \
+         ON CONFLICT ON CONSTRAINT registries_name_unique DO NOTHING",
+    )
+    .bind(name)
+    .bind(version)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(created == 1)
+}
+
+/// What a scheduled sync last fetched successfully (for conditional GETs and checksums).
+/// Bookkeeping of the sync, not data the snapshot holds: no version bump.
+pub async fn save_sync_state(
+    pool: &PgPool,
+    id: i32,
+    etag: Option<&str>,
+    last_modified: Option<&str>,
+    checksum: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE registries SET sync_etag = $2, sync_last_modified = $3, sync_checksum = $4 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(etag)
+    .bind(last_modified)
+    .bind(checksum)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
 
 pub async fn by_name(pool: &PgPool, name: &str) -> Result<Option<Registry>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM registries WHERE name = $1"))

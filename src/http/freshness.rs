@@ -1,0 +1,89 @@
+//! The freshness gate of `/check`: registry data older than its maximum age must not be
+//! answered from as if it were current (fail closed), and a registry whose source is
+//! configured must have been loaded before anything is answered.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::app::Settings;
+use crate::config::registries::{StalePolicy, DEFAULT_MAX_AGE};
+use crate::error::ApiError;
+use crate::index::{RegistryIndex, Snapshot};
+
+/// A caveat attached to a 200 answer (stale data under the `warn` policy).
+#[derive(Debug, Serialize)]
+pub struct Warning {
+    pub code: &'static str,
+    pub registry: String,
+    pub message: String,
+    pub fresh_until: Option<DateTime<Utc>>,
+}
+
+/// When the data of a registry stops counting as current: its source time (or, when the
+/// source gave none, its import time) plus its maximum age. `None`: no data, or no limit.
+pub fn fresh_until(
+    source_time: Option<DateTime<Utc>>,
+    loaded_at: Option<DateTime<Utc>>,
+    max_age: Option<std::time::Duration>,
+) -> Option<DateTime<Utc>> {
+    let produced = source_time.or(loaded_at)?;
+    let age = chrono::Duration::from_std(max_age?).ok()?;
+    produced.checked_add_signed(age)
+}
+
+/// Whether `/check` may answer from `snapshot` at `now`, and with which warnings.
+pub fn gate(
+    snapshot: &Snapshot,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<Vec<Warning>, ApiError> {
+    let mut warnings = Vec::new();
+    for r in snapshot.registries() {
+        let config = settings.registries.iter().find(|c| *c.name == *r.name);
+        if r.generation.is_none() {
+            if config.is_some_and(|c| c.source.is_some()) {
+                return Err(ApiError::Unavailable {
+                    code: "not_ready",
+                    message: format!(
+                        "registry {:?} has a source configured but its first sync has not \
+                         succeeded yet; do not call",
+                        r.name
+                    ),
+                });
+            }
+            continue;
+        }
+        let max_age = config.map_or(Some(DEFAULT_MAX_AGE), |c| c.max_age);
+        let policy = config.map_or(StalePolicy::Block, |c| c.stale_policy);
+        let Some(until) = fresh_until(r.source_time, r.loaded_at, max_age) else {
+            continue;
+        };
+        if until > now {
+            continue;
+        }
+        let message = stale_message(r, until);
+        match policy {
+            StalePolicy::Block => {
+                return Err(ApiError::Unavailable {
+                    code: "stale_registry",
+                    message: format!("{message}; do not call"),
+                })
+            }
+            StalePolicy::Warn => warnings.push(Warning {
+                code: "stale_registry",
+                registry: r.name.to_string(),
+                message,
+                fresh_until: Some(until),
+            }),
+        }
+    }
+    Ok(warnings)
+}
+
+fn stale_message(r: &RegistryIndex, until: DateTime<Utc>) -> String {
+    format!(
+        "the data of registry {:?} is older than its maximum age (current until {})",
+        r.name,
+        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+}

@@ -1,0 +1,390 @@
+//! Scheduled re-sync: each registry with a configured source fetches it every interval
+//! and imports it through the ordinary import pipeline. Among many replicas, only the
+//! one holding the scheduler's advisory lock runs the schedule; the others pick up the
+//! result through LISTEN/NOTIFY like any other change.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use chrono::{DateTime, Utc};
+use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::StatusCode;
+use sha2::{Digest, Sha256};
+use sqlx::{Connection, PgConnection};
+use tokio::time::Instant;
+use tokio_util::io::ReaderStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppState;
+use crate::config::{RegistryConfig, Source};
+use crate::error::ApiError;
+use crate::import::{self, ImportRequest};
+use crate::store::imports::{self, Import, NewImport};
+use crate::store::registries::{self, Registry};
+
+/// Advisory lock key (class, object) of "this session runs the scheduled re-sync".
+pub const SCHEDULER_LOCK: (i32, i32) = (0x7a73, 0);
+/// How often a replica that does not run the schedule asks whether it may.
+const LEADER_POLL: Duration = Duration::from_secs(10);
+/// A failed sync is tried again after this long, or after the interval if shorter.
+const RETRY_FAILED: Duration = Duration::from_secs(300);
+const HTTP_ATTEMPTS: u32 = 3;
+
+/// What fetching a source came to.
+enum Fetched {
+    /// Nothing new: 304 Not Modified, or a file whose checksum was imported before.
+    Unchanged { checksum: Option<String> },
+    /// New data to import.
+    Data {
+        body: Body,
+        source_time: Option<DateTime<Utc>>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
+}
+
+/// Syncs registry `name` from its source once, now, and returns the import recorded for
+/// the run (`unchanged: true` when the source had nothing new, `failed` when it could not
+/// be fetched: the current data keeps serving).
+pub async fn run_once(state: &AppState, name: &str) -> Result<Import, ApiError> {
+    let config = state.settings.registry(name);
+    let Some(source) = config.source.clone() else {
+        return Err(ApiError::conflict(
+            "no_source",
+            format!("registry {name:?} has no source configured (TARCZA_REGISTRY_<NAME>_SOURCE)"),
+        ));
+    };
+    let registry = registries::by_name(&state.db, name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no registry named {name:?}")))?;
+    let described = source.describe();
+    let fetched = match &source {
+        Source::Http(url) => fetch_http(state, url, &registry).await,
+        Source::Path(path) => fetch_file(path, &registry).await,
+    };
+    let record = |checksum: Option<String>, error: Option<String>| {
+        let req = request(state, &config, registry.clone(), described.clone(), None);
+        async move {
+            let new = NewImport::of(&req);
+            imports::record_run(
+                &state.db,
+                registry.id,
+                &new,
+                checksum.as_deref(),
+                error.as_deref(),
+            )
+            .await
+        }
+    };
+    match fetched {
+        Err(e) => {
+            tracing::warn!(registry = name, source = %described, error = %e, "sync: fetching the source failed; the current data keeps serving");
+            Ok(record(None, Some(format!("fetching {described} failed: {e}"))).await?)
+        }
+        Ok(Fetched::Unchanged { checksum }) => {
+            tracing::info!(registry = name, source = %described, "sync: source unchanged");
+            Ok(record(checksum, None).await?)
+        }
+        Ok(Fetched::Data {
+            body,
+            source_time,
+            etag,
+            last_modified,
+        }) => {
+            let req = request(state, &config, registry.clone(), described, source_time);
+            let import = import::run(state.clone(), req, body).await?;
+            if import.status == "succeeded" {
+                registries::save_sync_state(
+                    &state.db,
+                    registry.id,
+                    etag.as_deref(),
+                    last_modified.as_deref(),
+                    import.checksum.as_deref(),
+                )
+                .await?;
+            }
+            tracing::info!(registry = name, import_id = import.id, status = %import.status, unchanged = import.unchanged, "sync: import done");
+            Ok(import)
+        }
+    }
+}
+
+fn request(
+    state: &AppState,
+    config: &RegistryConfig,
+    registry: Registry,
+    source: String,
+    source_time: Option<DateTime<Utc>>,
+) -> ImportRequest {
+    ImportRequest {
+        registry,
+        mode: config.mode,
+        format: config.format,
+        encoding: config.encoding,
+        force: false,
+        max_shrink: state.settings.max_shrink,
+        max_reject_rate: state.settings.max_reject_rate,
+        actor: None,
+        expected_sha256: None,
+        expected_rows: None,
+        source: Some(source),
+        source_time,
+    }
+}
+
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .user_agent(concat!("tarcza/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            // Between reads: a stalled download fails, a long one does not.
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .expect("the HTTP client's configuration is static")
+    })
+}
+
+/// A conditional GET, tried up to [`HTTP_ATTEMPTS`] times with doubling delays when the
+/// server cannot be reached or answers 5xx/429. Other answers are final.
+async fn fetch_http(
+    state: &AppState,
+    url: &reqwest::Url,
+    registry: &Registry,
+) -> Result<Fetched, String> {
+    let mut delay = state.settings.sync_retry_delay;
+    let mut last_error = String::new();
+    for attempt in 1..=HTTP_ATTEMPTS {
+        let mut req = client().get(url.clone());
+        // Only when the data they describe is live: a refused file is fetched again.
+        if registry.generation.is_some() {
+            if let Some(etag) = &registry.sync_etag {
+                req = req.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &registry.sync_last_modified {
+                req = req.header(IF_MODIFIED_SINCE, lm);
+            }
+        }
+        match req.send().await {
+            Ok(resp) if resp.status() == StatusCode::NOT_MODIFIED => {
+                return Ok(Fetched::Unchanged { checksum: None })
+            }
+            Ok(resp) if resp.status().is_success() => {
+                let header = |name| {
+                    resp.headers()
+                        .get(name)
+                        .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                let etag = header(ETAG);
+                let last_modified = header(LAST_MODIFIED);
+                let source_time = last_modified
+                    .as_deref()
+                    .and_then(|lm| DateTime::parse_from_rfc2822(lm).ok())
+                    .map(|t| t.with_timezone(&Utc).min(Utc::now()));
+                return Ok(Fetched::Data {
+                    body: Body::from_stream(resp.bytes_stream()),
+                    source_time,
+                    etag,
+                    last_modified,
+                });
+            }
+            Ok(resp)
+                if resp.status().is_server_error()
+                    || resp.status() == StatusCode::TOO_MANY_REQUESTS =>
+            {
+                last_error = format!("the server answered {}", resp.status());
+            }
+            Ok(resp) => return Err(format!("the server answered {}", resp.status())),
+            Err(e) => last_error = error_chain(&e),
+        }
+        if attempt < HTTP_ATTEMPTS {
+            tracing::debug!(attempt, error = %last_error, "sync: fetch failed; retrying");
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+        }
+    }
+    Err(format!("{last_error} (after {HTTP_ATTEMPTS} attempts)"))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// A local file, or the newest file in a directory. Re-imported only when its checksum
+/// differs from the last one imported from it.
+async fn fetch_file(path: &Path, registry: &Registry) -> Result<Fetched, String> {
+    let path = path.to_path_buf();
+    let (file, modified, checksum) = tokio::task::spawn_blocking(move || {
+        let (file, modified) = newest_file(&path)?;
+        let mut hasher = Sha256::new();
+        io::copy(&mut std::fs::File::open(&file)?, &mut hasher)?;
+        let checksum: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok::<_, io::Error>((file, modified, checksum))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    if registry.generation.is_some() && registry.sync_checksum.as_deref() == Some(&checksum) {
+        return Ok(Fetched::Unchanged {
+            checksum: Some(checksum),
+        });
+    }
+    let opened = tokio::fs::File::open(&file)
+        .await
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(Fetched::Data {
+        body: Body::from_stream(ReaderStream::with_capacity(opened, 1 << 16)),
+        source_time: Some(DateTime::<Utc>::from(modified).min(Utc::now())),
+        etag: None,
+        last_modified: None,
+    })
+}
+
+/// `path` itself, or the most recently modified regular file in it (hidden files, such
+/// as a download in progress named `.robinson.csv.part`, are skipped).
+fn newest_file(path: &Path) -> io::Result<(PathBuf, SystemTime)> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    if !meta.is_dir() {
+        return Ok((path.to_path_buf(), meta.modified()?));
+    }
+    let mut newest: Option<(SystemTime, PathBuf)> = None;
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let meta = entry.metadata()?;
+        if !meta.is_file() {
+            continue;
+        }
+        let candidate = (meta.modified()?, entry.path());
+        if newest.as_ref().is_none_or(|n| candidate > *n) {
+            newest = Some(candidate);
+        }
+    }
+    newest.map(|(t, p)| (p, t)).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} holds no file", path.display()),
+        )
+    })
+}
+
+/// A session holding the scheduler's advisory lock. The lock lives as long as the
+/// connection: if this process dies, another replica takes over.
+pub struct Leadership(PgConnection);
+
+impl Leadership {
+    /// Takes the scheduler lock if no other session holds it.
+    pub async fn try_take(state: &AppState) -> Result<Option<Leadership>, sqlx::Error> {
+        let mut conn = state.db.acquire().await?.detach();
+        let won: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+            .bind(SCHEDULER_LOCK.0)
+            .bind(SCHEDULER_LOCK.1)
+            .fetch_one(&mut conn)
+            .await?;
+        if won {
+            Ok(Some(Leadership(conn)))
+        } else {
+            let _ = conn.close().await;
+            Ok(None)
+        }
+    }
+
+    /// Whether the session (and so the lock) is still there.
+    pub async fn held(&mut self) -> bool {
+        self.0.ping().await.is_ok()
+    }
+
+    pub async fn release(self) {
+        let _ = self.0.close().await;
+    }
+}
+
+/// Runs the schedule until `shutdown`: every registry with a source is synced when this
+/// replica becomes the scheduler, then every interval.
+pub async fn schedule(state: AppState, shutdown: CancellationToken) {
+    let configured: Vec<RegistryConfig> = state
+        .settings
+        .registries
+        .iter()
+        .filter(|r| r.source.is_some())
+        .cloned()
+        .collect();
+    if configured.is_empty() {
+        return;
+    }
+    let mut leadership: Option<Leadership> = None;
+    let mut due: HashMap<String, Instant> = HashMap::new();
+    loop {
+        let held = match leadership.as_mut() {
+            Some(l) => Some(l.held().await),
+            None => None,
+        };
+        let leading = match held {
+            Some(true) => true,
+            Some(false) => {
+                tracing::warn!(
+                    "sync: lost the scheduler connection; another replica may take over"
+                );
+                leadership = None;
+                false
+            }
+            None => match Leadership::try_take(&state).await {
+                Ok(Some(l)) => {
+                    tracing::info!("sync: this replica runs the scheduled re-sync");
+                    leadership = Some(l);
+                    due.clear();
+                    true
+                }
+                Ok(None) => false,
+                Err(e) => {
+                    tracing::warn!(error = %e, "sync: cannot reach the database");
+                    false
+                }
+            },
+        };
+        let mut wait = LEADER_POLL;
+        if leading {
+            for r in &configured {
+                let now = Instant::now();
+                if due.get(&r.name).is_none_or(|t| *t <= now) {
+                    let next = match run_once(&state, &r.name).await {
+                        Ok(i) if i.status == "succeeded" => r.interval,
+                        Ok(_) => r.interval.min(RETRY_FAILED),
+                        Err(e) => {
+                            tracing::warn!(registry = %r.name, error = %e, "sync: run failed");
+                            r.interval.min(RETRY_FAILED)
+                        }
+                    };
+                    due.insert(r.name.clone(), Instant::now() + next);
+                }
+                wait = wait.min(due[&r.name].saturating_duration_since(Instant::now()));
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    if let Some(l) = leadership {
+        l.release().await;
+    }
+}
