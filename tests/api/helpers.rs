@@ -98,8 +98,23 @@ impl TestApp {
         app
     }
 
+    /// Like `spawn`, with the configuration changed by `configure` first.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+        let app = TestApp::spawn_unloaded_with(configure).await;
+        app.state
+            .index
+            .refresh(&app.state.db)
+            .await
+            .expect("first snapshot");
+        app
+    }
+
     /// Like `spawn`, but the snapshot is not loaded yet (as right after start-up).
     pub async fn spawn_unloaded() -> TestApp {
+        TestApp::spawn_unloaded_with(|_| {}).await
+    }
+
+    async fn spawn_unloaded_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         let name = format!(
             "t_{}_{}",
             std::process::id(),
@@ -121,6 +136,7 @@ impl TestApp {
             .expect("connect to test database");
         let mut config = Config::defaults();
         config.bootstrap_admin_key = Some(ADMIN_KEY.into());
+        configure(&mut config);
         tarcza::prepare(&pool, &config)
             .await
             .expect("prepare database");

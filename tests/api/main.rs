@@ -5,5 +5,7 @@ mod helpers;
 mod auth;
 mod check;
 mod dnc;
+mod formats;
 mod health;
 mod imports;
+mod sync;
