@@ -26,6 +26,8 @@ use crate::store::imports::Reject;
 pub const MAX_LINE_BYTES: usize = 4096;
 /// How many rejected rows are kept for the import report (all are counted).
 pub const MAX_STORED_REJECTS: usize = 1000;
+/// How many lines are parsed between two yields to the scheduler.
+const YIELD_EVERY: u64 = 4096;
 /// Upper bound on data rows, so a decompression bomb cannot exhaust memory.
 pub const MAX_ROWS: u64 = 600_000_000;
 
@@ -119,6 +121,11 @@ pub async fn read(body: Body, opts: ReadOptions) -> Result<Upload, UploadError> 
         .map_err(read_error)?
     {
         line_no += 1;
+        if line_no.is_multiple_of(YIELD_EVERY) {
+            // Parsing is CPU work between reads that are often already buffered: let the
+            // other tasks of this worker (signals, the scheduler, requests) run.
+            tokio::task::yield_now().await;
+        }
         let text = match opts.encoding {
             Some(e) => Cow::Owned(
                 e.decode_without_bom_handling(&line)

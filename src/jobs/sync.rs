@@ -366,7 +366,13 @@ pub async fn schedule(state: AppState, shutdown: CancellationToken) {
             for r in &configured {
                 let now = Instant::now();
                 if due.get(&r.name).is_none_or(|t| *t <= now) {
-                    let next = match run_once(&state, &r.name).await {
+                    // Shutdown does not wait for a long download: the import is dropped
+                    // before its commit (nothing changes) and marked failed later.
+                    let run = tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        run = run_once(&state, &r.name) => run,
+                    };
+                    let next = match run {
                         Ok(i) if i.status == "succeeded" => r.interval,
                         Ok(_) => r.interval.min(RETRY_FAILED),
                         Err(e) => {
