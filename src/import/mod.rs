@@ -76,7 +76,15 @@ pub struct ImportRequest {
 pub async fn run(state: AppState, req: ImportRequest, body: Body) -> Result<Import, ApiError> {
     let mut conn = state.db.acquire().await?.detach();
     let result = run_locked(&state, &req, body, &mut conn).await;
-    // Closing the connection releases the advisory lock whatever happened above.
+    // Unlock explicitly: closing alone releases the lock only when the server gets round
+    // to ending the session, a moment after we answer, so an import right after this one
+    // could be told 409. (Unlocking a lock not held is a harmless no-op; if the connection
+    // is broken, closing it releases the lock anyway.)
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+        .bind(IMPORT_LOCK_CLASS)
+        .bind(req.registry.id)
+        .execute(&mut conn)
+        .await;
     if let Err(e) = conn.close().await {
         tracing::warn!(error = %e, "closing the import connection");
     }

@@ -313,7 +313,14 @@ impl Leadership {
         self.0.ping().await.is_ok()
     }
 
-    pub async fn release(self) {
+    /// Gives the lock up at once (closing alone frees it only when the server ends the
+    /// session, a moment later).
+    pub async fn release(mut self) {
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+            .bind(SCHEDULER_LOCK.0)
+            .bind(SCHEDULER_LOCK.1)
+            .execute(&mut self.0)
+            .await;
         let _ = self.0.close().await;
     }
 }
