@@ -1,12 +1,19 @@
 //! Application state, the router, and serving it until shutdown.
 
 use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::MatchedPath;
-use axum::http::{HeaderName, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::request_id::{
@@ -16,6 +23,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::{Config, RegistryConfig};
 use crate::domain::Region;
+use crate::error::ApiError;
 use crate::http;
 use crate::index::Index;
 
@@ -30,6 +38,8 @@ pub struct Settings {
     /// Registries with settings of their own (the others use the defaults).
     pub registries: Vec<RegistryConfig>,
     pub sync_retry_delay: Duration,
+    /// How long a request (other than a registry upload) may take; then 408.
+    pub request_timeout: Duration,
 }
 
 impl Settings {
@@ -53,6 +63,7 @@ impl From<&Config> for Settings {
             max_reject_rate: c.max_reject_rate,
             registries: c.registries.clone(),
             sync_retry_delay: c.sync_retry_delay,
+            request_timeout: c.request_timeout,
         }
     }
 }
@@ -95,9 +106,19 @@ impl AppState {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Largest JSON request body. A full batch of 10 000 numbers is well under this; anything
+/// bigger is answered 413 before it is parsed. Registry uploads have their own limit.
+pub const JSON_BODY_LIMIT: usize = 1 << 20;
+
+/// The one route exempt from the request timeout and the JSON body limit: a registry
+/// upload may take minutes and is bounded by TARCZA_MAX_UPLOAD_BYTES instead.
+const UPLOAD_ROUTE: &str = "/v1/registries/{name}/imports";
+
 /// The whole HTTP API. Pure: binds nothing and reads no environment.
 pub fn router(state: AppState) -> Router {
-    http::router(state)
+    http::router(state.clone())
+        .layer(middleware::from_fn_with_state(state, request_timeout))
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             // Spans carry the matched route, never the raw URI (it holds phone numbers).
@@ -150,16 +171,99 @@ impl MakeRequestId for SequentialIds {
     }
 }
 
+/// Answers 408 with our error body when a request (a slow client sending its body, or a
+/// handler stuck on the database) takes longer than TARCZA_REQUEST_TIMEOUT. Dropping the
+/// handler's future rolls back any transaction it had open, so nothing is half-written.
+async fn request_timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let is_upload = req.method() == Method::POST
+        && req
+            .extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|p| p.as_str() == UPLOAD_ROUTE);
+    if is_upload {
+        return next.run(req).await;
+    }
+    let limit = state.settings.request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::client(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("the request took longer than {limit:?}; nothing was changed"),
+        )
+        .into_response(),
+    }
+}
+
+/// Connection-level limits, enforced by hyper before a request reaches the router.
+#[derive(Clone, Copy, Debug)]
+pub struct ServeOptions {
+    /// Time a client has to send a request's complete head (request line and headers);
+    /// a slow-loris connection is closed after it.
+    pub header_read_timeout: Duration,
+    /// Largest request head (request line, query string and headers) in bytes; a bigger
+    /// one is answered 431 and the connection closed.
+    pub max_head_bytes: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            header_read_timeout: Duration::from_secs(10),
+            max_head_bytes: 64 << 10,
+        }
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves, then drains open requests.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, router, shutdown, ServeOptions::default()).await
 }
 
-/// How long a request may take before it is answered 408; uploads are exempt.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// [`serve`] with explicit connection limits. `axum::serve` offers no header-read
+/// timeout, so connections are driven by hyper directly.
+pub async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    options: ServeOptions,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: pass, and try again shortly.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(options.header_read_timeout)
+            .max_buf_size(options.max_head_bytes.max(8192))
+            .serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(router.clone()),
+            );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}

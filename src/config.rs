@@ -129,6 +129,15 @@ pub struct Config {
     #[arg(long, env = "TARCZA_MAX_SHRINK", default_value_t = 0.05, value_parser = parse_share, global = true)]
     pub max_shrink: f64,
 
+    /// How long a request may take before it is answered 408 (registry uploads exempt).
+    #[arg(long, env = "TARCZA_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration, global = true)]
+    pub request_timeout: Duration,
+
+    /// Time a client has to send the request line and headers before its connection is
+    /// closed (slow-loris protection).
+    #[arg(long, env = "TARCZA_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub header_timeout: Duration,
+
     /// Largest share of rejected rows an import may have before it is refused.
     #[arg(long, env = "TARCZA_MAX_REJECT_RATE", default_value_t = 0.01, value_parser = parse_share, global = true)]
     pub max_reject_rate: f64,

@@ -87,10 +87,15 @@ async fn serve_with(
     // Off the request path: ready the Polish fast path of number parsing.
     tokio::task::spawn_blocking(domain::warm_up_fast_path);
     let state = AppState::new(database.pool.clone(), Settings::from(config));
-    let server = tokio::spawn(app::serve(
+    let options = app::ServeOptions {
+        header_read_timeout: config.header_timeout,
+        ..app::ServeOptions::default()
+    };
+    let server = tokio::spawn(app::serve_with(
         listener,
         app::router(state.clone()),
         shutdown.clone().cancelled_owned(),
+        options,
     ));
 
     // The first snapshot: retry until it loads (the database may still be starting).
