@@ -1,5 +1,6 @@
 //! HTTP API v1: one file per resource, each with its own `router()`.
 
+mod audit;
 mod check;
 mod dnc;
 pub mod extract;
@@ -19,6 +20,7 @@ pub use check::MAX_BATCH;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(audit::router())
         .merge(check::router())
         .merge(dnc::router())
         .merge(keys::router())

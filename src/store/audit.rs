@@ -1,7 +1,8 @@
-//! The append-only audit trail (the database refuses UPDATE and DELETE on it).
+//! The append-only audit trail (the database refuses UPDATE, DELETE and TRUNCATE on it).
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 /// One audited act. `number` is set when the act concerns a phone number, so
 /// "who blocked or unblocked this number" is one indexed query.
@@ -25,4 +26,50 @@ pub async fn record(conn: &mut PgConnection, event: AuditEvent<'_>) -> Result<()
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// One row of the audit log as read back, with the actor's key name and role.
+#[derive(sqlx::FromRow, Debug)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: Option<i64>,
+    pub actor_name: Option<String>,
+    pub actor_role: Option<String>,
+    pub action: String,
+    pub number: Option<i64>,
+    pub subject: Option<String>,
+    pub details: Value,
+}
+
+/// What to read from the audit log; every filter is optional.
+#[derive(Debug, Default)]
+pub struct AuditQuery {
+    pub number: Option<u64>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Only events with an id below this one (for paging back in time).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// Events matching `q`, newest first.
+pub async fn search(pool: &PgPool, q: &AuditQuery) -> Result<Vec<AuditRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.id, a.at, a.actor, k.name AS actor_name, k.role AS actor_role, a.action, \
+                a.number, a.subject, a.details \
+         FROM audit_log a LEFT JOIN api_keys k ON k.id = a.actor \
+         WHERE ($1::bigint IS NULL OR a.number = $1) \
+           AND ($2::timestamptz IS NULL OR a.at >= $2) \
+           AND ($3::timestamptz IS NULL OR a.at < $3) \
+           AND ($4::bigint IS NULL OR a.id < $4) \
+         ORDER BY a.id DESC LIMIT $5",
+    )
+    .bind(q.number.map(|n| n as i64))
+    .bind(q.from)
+    .bind(q.to)
+    .bind(q.before_id)
+    .bind(q.limit)
+    .fetch_all(pool)
+    .await
 }

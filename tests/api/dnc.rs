@@ -195,6 +195,10 @@ async fn the_audit_log_cannot_be_rewritten() {
         .execute(&app.state.db)
         .await;
     assert!(delete.is_err());
+    let truncate = sqlx::query("TRUNCATE audit_log")
+        .execute(&app.state.db)
+        .await;
+    assert!(truncate.is_err());
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'dnc.add'")
         .fetch_one(&app.state.db)
         .await
