@@ -158,7 +158,7 @@ impl TestApp {
         TestApp::with_state(state, self.db_url.clone())
     }
 
-    fn with_state(state: AppState, db_url: String) -> TestApp {
+    pub fn with_state(state: AppState, db_url: String) -> TestApp {
         TestApp {
             router: app::router(state.clone()),
             state,

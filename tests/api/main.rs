@@ -2,10 +2,17 @@
 
 mod helpers;
 
+mod audit;
 mod auth;
 mod check;
+mod crashes;
 mod dnc;
 mod formats;
 mod health;
+mod hostile;
 mod imports;
+mod net;
+mod outage;
+mod privacy;
+mod replicas;
 mod sync;
