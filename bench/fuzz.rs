@@ -5,7 +5,7 @@
 //!
 //!     cargo run --release --example fuzz -- [executions] [seed]
 //!
-//! Exits non-zero on any panic or broken invariant. See bench/README.md.
+//! Exits non-zero on any panic or broken invariant (README.md, "Test it").
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
