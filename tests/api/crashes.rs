@@ -69,11 +69,13 @@ async fn a_kill_mid_import_keeps_the_old_data_and_loses_no_acknowledged_entry() 
     let acked = acked.lock().unwrap().clone();
     // Postgres ends the dead process's sessions (and their locks) when it sees them close.
     time_until(Duration::from_secs(10), "dead sessions gone", || async {
-        let locks: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
-                .fetch_one(&app.state.db)
-                .await
-                .unwrap();
+        let locks: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
         locks == 0
     })
     .await;
