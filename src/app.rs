@@ -1,15 +1,18 @@
 //! Application state, the router, and serving it until shutdown.
 
 use std::future::Future;
+use std::io;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use futures_util::{stream, StreamExt};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -38,7 +41,7 @@ pub struct Settings {
     /// Registries with settings of their own (the others use the defaults).
     pub registries: Vec<RegistryConfig>,
     pub sync_retry_delay: Duration,
-    /// How long a request (other than a registry upload) may take; then 408.
+    /// How long a request may take (then 408); for uploads, the longest pause in the body.
     pub request_timeout: Duration,
 }
 
@@ -174,16 +177,20 @@ impl MakeRequestId for SequentialIds {
 /// Answers 408 with our error body when a request (a slow client sending its body, or a
 /// handler stuck on the database) takes longer than TARCZA_REQUEST_TIMEOUT. Dropping the
 /// handler's future rolls back any transaction it had open, so nothing is half-written.
+/// An upload may take as long as it needs, but not stall: a pause longer than the same
+/// limit between two pieces of its body fails the import (and frees the registry).
 async fn request_timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.settings.request_timeout;
     let is_upload = req.method() == Method::POST
         && req
             .extensions()
             .get::<MatchedPath>()
             .is_some_and(|p| p.as_str() == UPLOAD_ROUTE);
     if is_upload {
-        return next.run(req).await;
+        let (parts, body) = req.into_parts();
+        let body = with_idle_timeout(body, limit);
+        return next.run(Request::from_parts(parts, body)).await;
     }
-    let limit = state.settings.request_timeout;
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::client(
@@ -193,6 +200,26 @@ async fn request_timeout(State(state): State<AppState>, req: Request, next: Next
         )
         .into_response(),
     }
+}
+
+/// `body`, failing with a read error when no data arrives for `idle`.
+fn with_idle_timeout(body: Body, idle: Duration) -> Body {
+    let chunks = body.into_data_stream();
+    Body::from_stream(stream::unfold(Some(chunks), move |state| async move {
+        let mut chunks = state?;
+        match tokio::time::timeout(idle, chunks.next()).await {
+            Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(chunks))),
+            Ok(Some(Err(e))) => Some((Err(io::Error::other(e)), None)),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the client sent nothing for {idle:?}"),
+                )),
+                None,
+            )),
+        }
+    }))
 }
 
 /// Connection-level limits, enforced by hyper before a request reaches the router.

@@ -129,7 +129,8 @@ pub struct Config {
     #[arg(long, env = "TARCZA_MAX_SHRINK", default_value_t = 0.05, value_parser = parse_share, global = true)]
     pub max_shrink: f64,
 
-    /// How long a request may take before it is answered 408 (registry uploads exempt).
+    /// How long a request may take before it is answered 408; for registry uploads, the
+    /// longest pause allowed between two pieces of the body.
     #[arg(long, env = "TARCZA_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration, global = true)]
     pub request_timeout: Duration,
 

@@ -275,6 +275,28 @@ async fn slow_clients_and_oversized_heads_are_cut_off() {
         assert!((400..500).contains(&r.status), "{}", r.status);
     }
 
+    // An upload that stalls fails (its import is marked failed) and frees the registry.
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/registries/robinson/imports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_KEY}\r\n\
+         Content-Type: text/csv\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n601234567\n"
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), sock.read_to_end(&mut raw))
+        .await
+        .expect("the server gives up on a stalled upload")
+        .ok();
+    let r = parse_reply(&raw).unwrap();
+    assert_eq!(r.body["status"], "failed", "{:?}", r.body);
+    assert!(
+        r.body["error"].as_str().unwrap().contains("sent nothing"),
+        "{:?}",
+        r.body
+    );
+    let r = app.upload("robinson", "", b"501234567\n".to_vec()).await;
+    assert_eq!(r.body["status"], "succeeded", "{}", r.body);
+
     // Still serving the well-behaved.
     let r = request(
         addr,
