@@ -69,6 +69,38 @@ pub fn parse_reply(raw: &[u8]) -> std::io::Result<Reply> {
     })
 }
 
+/// A private copy of the binary cargo built for this test run, taken at first use: the
+/// target directory may be shared with other checkouts whose builds replace the binary.
+fn binary() -> &'static std::path::Path {
+    static COPY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        remove_leftovers();
+        let copy = std::env::temp_dir().join(format!("tarcza-bin-{}", std::process::id()));
+        std::fs::copy(env!("CARGO_BIN_EXE_tarcza"), &copy).expect("copy the tarcza binary");
+        copy
+    })
+}
+
+/// Removes binary copies and process logs of earlier test runs that are gone.
+fn remove_leftovers() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix("tarcza-bin-")
+            .or_else(|| name.strip_prefix("tarcza-proc-"))
+            .and_then(|rest| rest.split(['-', '.']).next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
 /// A `tarcza serve` process on `127.0.0.1:<free port>`, killed (SIGKILL) when dropped.
 pub struct Tarcza {
     child: Child,
@@ -79,11 +111,13 @@ impl Tarcza {
     /// Starts the binary against `db_url` and waits until `/readyz` answers 200.
     pub async fn start(db_url: &str) -> Tarcza {
         let addr = free_port().await;
-        let log = std::fs::File::create(
-            std::env::temp_dir().join(format!("tarcza-proc-{}.log", addr.port())),
-        )
+        let log = std::fs::File::create(std::env::temp_dir().join(format!(
+            "tarcza-proc-{}-{}.log",
+            std::process::id(),
+            addr.port()
+        )))
         .expect("process log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_tarcza"))
+        let child = Command::new(binary())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("DATABASE_URL", db_url)
