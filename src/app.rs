@@ -226,7 +226,8 @@ fn with_idle_timeout(body: Body, idle: Duration) -> Body {
 #[derive(Clone, Copy, Debug)]
 pub struct ServeOptions {
     /// Time a client has to send a request's complete head (request line and headers);
-    /// a slow-loris connection is closed after it.
+    /// a slow-loris connection is closed after it. hyper starts the clock as soon as it
+    /// waits for a head, so it is also the idle timeout of a keep-alive connection.
     pub header_read_timeout: Duration,
     /// Largest request head (request line, query string and headers) in bytes; a bigger
     /// one is answered 431 and the connection closed.
