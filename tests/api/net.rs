@@ -111,12 +111,12 @@ impl Tarcza {
     /// Starts the binary against `db_url` and waits until `/readyz` answers 200.
     pub async fn start(db_url: &str) -> Tarcza {
         let addr = free_port().await;
-        let log = std::fs::File::create(std::env::temp_dir().join(format!(
+        let log_path = std::env::temp_dir().join(format!(
             "tarcza-proc-{}-{}.log",
             std::process::id(),
             addr.port()
-        )))
-        .expect("process log file");
+        ));
+        let log = std::fs::File::create(&log_path).expect("process log file");
         let child = Command::new(binary())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -130,7 +130,7 @@ impl Tarcza {
             .stderr(log)
             .spawn()
             .expect("start the tarcza binary");
-        let t = Tarcza { child, addr };
+        let mut t = Tarcza { child, addr };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(r) = t.call("GET", "/readyz", None).await {
@@ -138,10 +138,16 @@ impl Tarcza {
                     return t;
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "tarcza on {addr} never became ready"
-            );
+            let exited = t.child.try_wait().expect("poll the child");
+            if exited.is_some() || Instant::now() > deadline {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                panic!(
+                    "tarcza on {addr} never became ready ({exited:?}); its log:\n{log}\n\
+                     (\"migration N … missing\" means {} was built from another checkout \
+                     sharing the target dir)",
+                    env!("CARGO_BIN_EXE_tarcza")
+                );
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
