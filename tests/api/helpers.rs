@@ -89,13 +89,7 @@ pub struct Response {
 impl TestApp {
     /// A fresh database, migrated, with the admin key in place and the snapshot loaded.
     pub async fn spawn() -> TestApp {
-        let app = TestApp::spawn_unloaded().await;
-        app.state
-            .index
-            .refresh(&app.state.db)
-            .await
-            .expect("first snapshot");
-        app
+        TestApp::spawn_with(|_| {}).await
     }
 
     /// Like `spawn`, with the configuration changed by `configure` first.
