@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::extract::{from_json, ApiQuery, AsDialer, JsonBytes};
+use super::extract::{from_json, ApiQuery, AsDialer, JsonBytes, NoQuery};
 use super::freshness::{self, Warning};
 use crate::app::AppState;
 use crate::domain::{NumberError, PhoneNumber, Scope};
@@ -107,6 +107,7 @@ struct BatchResponse<'a> {
 async fn check_batch(
     _caller: AsDialer,
     State(state): State<AppState>,
+    _: NoQuery,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;

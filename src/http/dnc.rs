@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, AsAdmin, AsAgent};
+use super::extract::{ApiJson, ApiPath, ApiQuery, AsAdmin, AsAgent, NoQuery};
 use crate::app::AppState;
 use crate::domain::{PhoneNumber, Scope};
 use crate::error::ApiError;
@@ -109,6 +109,7 @@ fn text(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> 
 async fn add(
     caller: AsAgent,
     State(state): State<AppState>,
+    _: NoQuery,
     ApiJson(req): ApiJson<AddRequest>,
 ) -> Result<Response, ApiError> {
     let number = PhoneNumber::parse(&req.number, state.settings.region)
@@ -167,6 +168,7 @@ async fn one(
     _caller: AsAgent,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
+    _: NoQuery,
 ) -> Result<Json<EntryView>, ApiError> {
     dnc::get(&state.db, id)
         .await?
@@ -184,6 +186,7 @@ async fn remove(
     caller: AsAdmin,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
+    _: NoQuery,
     ApiJson(req): ApiJson<RemoveRequest>,
 ) -> Result<Json<EntryView>, ApiError> {
     let reason = text("reason", req.reason)?.ok_or_else(|| {

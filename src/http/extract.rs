@@ -1,9 +1,9 @@
 //! Cross-cutting request facts as extractors: the caller's key and role, and JSON,
-//! query and path input whose rejections speak our error format.
+//! query (see `query.rs`) and path input whose rejections speak our error format.
 
 use std::marker::PhantomData;
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
@@ -14,6 +14,8 @@ use crate::domain::Role;
 use crate::error::ApiError;
 use crate::index::Principal;
 use crate::store::keys::hash_key;
+
+pub use super::query::{ApiQuery, NoQuery};
 
 /// The least role a route needs, as a type.
 pub trait MinRole {
@@ -114,20 +116,6 @@ fn json_error(rejection: JsonRejection) -> ApiError {
             format!("the body could not be read: {detail}"),
         ),
         _ => ApiError::bad_request("invalid_body", detail),
-    }
-}
-
-/// `axum::extract::Query` with our error body on rejection.
-pub struct ApiQuery<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|e: QueryRejection| ApiError::bad_request("invalid_query", e.body_text()))
     }
 }
 

@@ -6,6 +6,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::extract::NoQuery;
 use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -14,13 +15,13 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
-async fn healthz() -> Json<Value> {
+async fn healthz(_: NoQuery) -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// 200 while `/check` can answer (even from memory with the database down, which is
 /// reported as `degraded`); 503 before the first snapshot is loaded.
-async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+async fn readyz(State(state): State<AppState>, _: NoQuery) -> (StatusCode, Json<Value>) {
     let Some(snapshot) = state.index.current() else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::extract::{ApiJson, ApiPath, AsAdmin};
+use super::extract::{ApiJson, ApiPath, AsAdmin, NoQuery};
 use crate::app::AppState;
 use crate::domain::Role;
 use crate::error::ApiError;
@@ -55,6 +55,7 @@ impl From<ApiKey> for KeyView {
 async fn create(
     caller: AsAdmin,
     State(state): State<AppState>,
+    _: NoQuery,
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let name = req.name.trim();
@@ -79,6 +80,7 @@ async fn create(
 async fn list(
     _caller: AsAdmin,
     State(state): State<AppState>,
+    _: NoQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let keys: Vec<KeyView> = keys::list(&state.db)
         .await?
@@ -92,6 +94,7 @@ async fn revoke(
     caller: AsAdmin,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
+    _: NoQuery,
 ) -> Result<Json<KeyView>, ApiError> {
     match keys::revoke(&state.db, caller.0.id, id).await? {
         Revoked::Done(key) => {

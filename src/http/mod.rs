@@ -7,6 +7,7 @@ pub mod extract;
 pub mod freshness;
 mod health;
 mod keys;
+mod query;
 mod registries;
 
 use axum::http::StatusCode;

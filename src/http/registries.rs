@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::extract::{ApiPath, ApiQuery, AsDialer, AsOps};
+use super::extract::{ApiPath, ApiQuery, AsDialer, AsOps, NoQuery};
 use super::freshness::fresh_until;
 use crate::app::AppState;
 use crate::domain::HashScheme;
@@ -100,6 +100,7 @@ async fn view(state: &AppState, r: Registry) -> Result<RegistryView, ApiError> {
 async fn list(
     _caller: AsDialer,
     State(state): State<AppState>,
+    _: NoQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let mut out = Vec::new();
     for r in registries::list(&state.db).await? {
@@ -122,6 +123,7 @@ async fn one(
     _caller: AsDialer,
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
+    _: NoQuery,
 ) -> Result<Json<RegistryView>, ApiError> {
     let r = registry(&state, &name).await?;
     Ok(Json(view(&state, r).await?))
@@ -326,6 +328,7 @@ async fn one_import(
     _caller: AsOps,
     State(state): State<AppState>,
     ApiPath((name, id)): ApiPath<(String, i64)>,
+    _: NoQuery,
 ) -> Result<Json<ImportView>, ApiError> {
     let registry = registry(&state, &name).await?;
     let import = imports::get(&state.db, registry.id, id)
@@ -340,6 +343,7 @@ async fn sync_now(
     _caller: AsOps,
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
+    _: NoQuery,
 ) -> Result<Json<ImportView>, ApiError> {
     registry(&state, &name).await?;
     // Its own task: a client that hangs up must not cancel the import half-way.

@@ -102,7 +102,7 @@ async fn the_audit_log_is_filtered_by_time_and_paged() {
         ("limit=0".to_string(), "invalid_limit"),
         ("limit=100000".to_string(), "invalid_limit"),
         ("from=yesterday".to_string(), "invalid_query"),
-        ("colour=red".to_string(), "invalid_query"),
+        ("colour=red".to_string(), "unknown_parameter"),
     ];
     for (q, code) in bad {
         let r = app.get(&uri(q.clone()), ADMIN_KEY).await;

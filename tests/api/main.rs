@@ -14,5 +14,6 @@ mod imports;
 mod net;
 mod outage;
 mod privacy;
+mod queries;
 mod replicas;
 mod sync;
