@@ -8,4 +8,4 @@ pub mod scope;
 pub use hash::HashScheme;
 pub use phone::{warm_up_fast_path, NumberError, NumberErrorKind, PhoneNumber, Region};
 pub use role::Role;
-pub use scope::{Scope, ScopeError};
+pub use scope::{scope_key, Scope, ScopeError, ScopeName};

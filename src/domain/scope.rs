@@ -1,23 +1,86 @@
 //! Where a do-not-call entry applies: everywhere, for one client, or for one campaign.
 
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use caseless::Caseless;
 use serde::Serialize;
+use unicode_normalization::UnicodeNormalization;
 
 /// Longest client or campaign identifier we accept (matches the database constraint).
 pub const MAX_SCOPE_ID_LEN: usize = 200;
+
+/// The key under which client and campaign names compare: Unicode canonical caseless
+/// matching (NFD, full case folding), stored in NFC. "ACME", "Acme" and "acme" are one
+/// client, so are "ŁÓDŹ" and "łódź", a composed "é" and "e" + U+0301, and, by full case
+/// folding, "Straße" and "STRASSE" (matching more never unblocks anyone). Compatibility
+/// forms stay apart: full-width "ＡＣＭＥ" is not "acme".
+///
+/// Migration 0004 defines the same function in SQL (`scope_key`, a table generated from
+/// this one), and the unique index of active entries is built on it; tests/api/scopes.rs
+/// checks that the two agree on every character that has a case folding.
+pub fn scope_key(name: &str) -> String {
+    if name.is_ascii() {
+        return name.to_ascii_lowercase();
+    }
+    name.nfd().default_case_fold().nfc().collect()
+}
+
+/// A client or campaign name: the spelling it was given with, kept for display, and its
+/// [`scope_key`], under which names compare (`==` and `Hash` use the key only).
+#[derive(Clone, Debug)]
+pub struct ScopeName {
+    spelling: Arc<str>,
+    key: Arc<str>,
+}
+
+impl ScopeName {
+    fn new(spelling: &str) -> ScopeName {
+        let spelling: Arc<str> = Arc::from(spelling);
+        let key = scope_key(&spelling);
+        let key = if *key == *spelling {
+            spelling.clone()
+        } else {
+            Arc::from(key)
+        };
+        ScopeName { spelling, key }
+    }
+
+    /// The name as it was written.
+    pub fn as_str(&self) -> &str {
+        &self.spelling
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl PartialEq for ScopeName {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for ScopeName {}
+
+impl Hash for ScopeName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Scope {
     Global,
     Client {
-        client: Arc<str>,
+        client: ScopeName,
     },
     /// A campaign, optionally qualified by its client (campaign ids are often only unique
     /// within a client).
     Campaign {
-        client: Option<Arc<str>>,
-        campaign: Arc<str>,
+        client: Option<ScopeName>,
+        campaign: ScopeName,
     },
 }
 
@@ -46,35 +109,56 @@ impl Scope {
         }
     }
 
-    pub fn client(&self) -> Option<&str> {
+    fn client_name(&self) -> Option<&ScopeName> {
         match self {
             Scope::Global => None,
             Scope::Client { client } => Some(client),
-            Scope::Campaign { client, .. } => client.as_deref(),
+            Scope::Campaign { client, .. } => client.as_ref(),
         }
     }
 
-    pub fn campaign(&self) -> Option<&str> {
+    fn campaign_name(&self) -> Option<&ScopeName> {
         match self {
             Scope::Campaign { campaign, .. } => Some(campaign),
             _ => None,
         }
     }
 
-    /// Whether an entry with this scope blocks a call made for `client` / `campaign`.
-    pub fn applies_to(&self, client: Option<&str>, campaign: Option<&str>) -> bool {
+    /// The client as written.
+    pub fn client(&self) -> Option<&str> {
+        self.client_name().map(ScopeName::as_str)
+    }
+
+    /// The campaign as written.
+    pub fn campaign(&self) -> Option<&str> {
+        self.campaign_name().map(ScopeName::as_str)
+    }
+
+    pub fn client_key(&self) -> Option<&str> {
+        self.client_name().map(ScopeName::key)
+    }
+
+    pub fn campaign_key(&self) -> Option<&str> {
+        self.campaign_name().map(ScopeName::key)
+    }
+
+    /// Whether an entry with this scope blocks a call made for `call` (the client and
+    /// campaign the call is for, as a scope). Names compare by their [`scope_key`].
+    pub fn applies_to(&self, call: &Scope) -> bool {
         match self {
             Scope::Global => true,
-            Scope::Client { client: c } => client == Some(&**c),
-            Scope::Campaign {
-                client: c,
-                campaign: k,
-            } => campaign == Some(&**k) && c.as_deref().is_none_or(|c| client == Some(c)),
+            Scope::Client { client } => call.client_key() == Some(client.key()),
+            Scope::Campaign { client, campaign } => {
+                call.campaign_key() == Some(campaign.key())
+                    && client
+                        .as_ref()
+                        .is_none_or(|c| call.client_key() == Some(c.key()))
+            }
         }
     }
 }
 
-fn clean(field: &str, value: Option<&str>) -> Result<Option<Arc<str>>, ScopeError> {
+fn clean(field: &str, value: Option<&str>) -> Result<Option<ScopeName>, ScopeError> {
     let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
@@ -86,7 +170,7 @@ fn clean(field: &str, value: Option<&str>) -> Result<Option<Arc<str>>, ScopeErro
     if value.chars().any(char::is_control) {
         return Err(ScopeError(format!("{field} contains control characters")));
     }
-    Ok(Some(Arc::from(value)))
+    Ok(Some(ScopeName::new(value)))
 }
 
 /// The JSON shape of a scope inside entries and reasons.
@@ -111,6 +195,10 @@ impl<'a> From<&'a Scope> for ScopeView<'a> {
 mod tests {
     use super::*;
 
+    fn scope(client: Option<&str>, campaign: Option<&str>) -> Scope {
+        Scope::from_parts(client, campaign).unwrap()
+    }
+
     #[test]
     fn blank_fields_make_a_global_scope() {
         assert_eq!(Scope::from_parts(Some("  "), None), Ok(Scope::Global));
@@ -119,30 +207,63 @@ mod tests {
     #[test]
     fn global_entries_apply_to_every_call() {
         let s = Scope::Global;
-        assert!(s.applies_to(None, None));
-        assert!(s.applies_to(Some("acme"), Some("summer")));
+        assert!(s.applies_to(&scope(None, None)));
+        assert!(s.applies_to(&scope(Some("acme"), Some("summer"))));
     }
 
     #[test]
     fn client_entries_apply_only_to_that_client() {
-        let s = Scope::from_parts(Some("acme"), None).unwrap();
-        assert!(s.applies_to(Some("acme"), None));
-        assert!(s.applies_to(Some("acme"), Some("summer")));
-        assert!(!s.applies_to(Some("other"), None));
-        assert!(!s.applies_to(None, None));
+        let s = scope(Some("acme"), None);
+        assert!(s.applies_to(&scope(Some("acme"), None)));
+        assert!(s.applies_to(&scope(Some("acme"), Some("summer"))));
+        assert!(!s.applies_to(&scope(Some("other"), None)));
+        assert!(!s.applies_to(&scope(None, None)));
     }
 
     #[test]
     fn campaign_entries_apply_to_that_campaign_and_client() {
-        let bare = Scope::from_parts(None, Some("summer")).unwrap();
-        assert!(bare.applies_to(Some("acme"), Some("summer")));
-        assert!(bare.applies_to(None, Some("summer")));
-        assert!(!bare.applies_to(Some("acme"), Some("winter")));
+        let bare = scope(None, Some("summer"));
+        assert!(bare.applies_to(&scope(Some("acme"), Some("summer"))));
+        assert!(bare.applies_to(&scope(None, Some("summer"))));
+        assert!(!bare.applies_to(&scope(Some("acme"), Some("winter"))));
 
-        let qualified = Scope::from_parts(Some("acme"), Some("summer")).unwrap();
-        assert!(qualified.applies_to(Some("acme"), Some("summer")));
-        assert!(!qualified.applies_to(Some("other"), Some("summer")));
-        assert!(!qualified.applies_to(None, Some("summer")));
+        let qualified = scope(Some("acme"), Some("summer"));
+        assert!(qualified.applies_to(&scope(Some("acme"), Some("summer"))));
+        assert!(!qualified.applies_to(&scope(Some("other"), Some("summer"))));
+        assert!(!qualified.applies_to(&scope(None, Some("summer"))));
+    }
+
+    #[test]
+    fn names_compare_case_insensitively_and_unicode_normalised() {
+        for (a, b) in [
+            ("ACME", "acme"),
+            ("Acme", "aCME"),
+            ("ŁÓDŹ", "łódź"),
+            ("Straße", "STRASSE"),
+            ("Caf\u{e9}", "CAFE\u{301}"),
+            ("ΣΊΣΥΦΟΣ", "σίσυφος"),
+            ("ǄEMAL", "ǅemal"),
+        ] {
+            assert_eq!(scope_key(a), scope_key(b), "{a} / {b}");
+            assert!(scope(Some(a), Some(b)).applies_to(&scope(Some(b), Some(a))));
+        }
+        assert_ne!(scope_key("acme"), scope_key("acne"));
+        assert_ne!(
+            scope_key("ＡＣＭＥ"),
+            scope_key("acme"),
+            "full-width stays apart"
+        );
+        // The key is NFC: composed, whatever the input was.
+        assert_eq!(scope_key("E\u{301}"), "\u{e9}");
+    }
+
+    #[test]
+    fn the_spelling_is_kept_for_display() {
+        let s = scope(Some(" ŁÓDŹ Energia "), Some("Lato"));
+        assert_eq!(s.client(), Some("ŁÓDŹ Energia"));
+        assert_eq!(s.client_key(), Some("łódź energia"));
+        assert_eq!(s.campaign(), Some("Lato"));
+        assert_eq!(s.campaign_key(), Some("lato"));
     }
 
     #[test]

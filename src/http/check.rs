@@ -57,7 +57,7 @@ async fn check_one(
     let scope = scope_of(q.client.as_deref(), q.campaign.as_deref())?;
     let now = Utc::now();
     let warnings = freshness::gate(&snapshot, &state.settings, now)?;
-    let reasons = snapshot.check(number, scope.client(), scope_campaign(&scope), now);
+    let reasons = snapshot.check(number, &scope, now);
     tracing::debug!(number = %state.loggable(number), blocked = !reasons.is_empty(), "checked");
     let body = CheckResponse {
         number,
@@ -147,7 +147,7 @@ fn check_item<'a>(
 ) -> BatchItem<'a> {
     match PhoneNumber::parse(input, state.settings.region) {
         Ok(number) => {
-            let reasons = snapshot.check(number, scope.client(), scope_campaign(scope), now);
+            let reasons = snapshot.check(number, scope, now);
             BatchItem::Checked {
                 input,
                 number,
@@ -177,8 +177,4 @@ fn scope_of(client: Option<&str>, campaign: Option<&str>) -> Result<Scope, ApiEr
 fn json_response(body: &impl Serialize) -> Result<Response, ApiError> {
     let bytes = serde_json::to_vec(body).map_err(anyhow::Error::from)?;
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
-}
-
-fn scope_campaign(scope: &Scope) -> Option<&str> {
-    scope.campaign()
 }

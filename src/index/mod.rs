@@ -37,8 +37,8 @@ pub struct DncBlock {
 }
 
 impl DncBlock {
-    fn blocks(&self, client: Option<&str>, campaign: Option<&str>, now: DateTime<Utc>) -> bool {
-        self.expires_at.is_none_or(|t| t > now) && self.scope.applies_to(client, campaign)
+    fn blocks(&self, call: &Scope, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|t| t > now) && self.scope.applies_to(call)
     }
 }
 
@@ -98,19 +98,13 @@ pub enum Reason<'a> {
 }
 
 impl Snapshot {
-    /// Every reason `number` may not be called for `client` / `campaign` at `now`;
-    /// empty means it may be called.
-    pub fn check(
-        &self,
-        number: PhoneNumber,
-        client: Option<&str>,
-        campaign: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Vec<Reason<'_>> {
+    /// Every reason `number` may not be called at `now` in a call for `call` (the
+    /// client and campaign it is made for); empty means it may be called.
+    pub fn check(&self, number: PhoneNumber, call: &Scope, now: DateTime<Utc>) -> Vec<Reason<'_>> {
         let digits = number.digits();
         let mut reasons = Vec::new();
         if let Some(blocks) = self.dnc.get(&digits) {
-            for b in blocks.iter().filter(|b| b.blocks(client, campaign, now)) {
+            for b in blocks.iter().filter(|b| b.blocks(call, now)) {
                 reasons.push(Reason::Dnc {
                     entry_id: b.id,
                     scope: b.scope.kind(),

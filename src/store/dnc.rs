@@ -81,13 +81,14 @@ async fn add_once(
     new: &NewEntry,
 ) -> Result<Added, sqlx::Error> {
     let digits = new.number.digits() as i64;
+    // Scopes compare by their keys (the database computes the same ones: migration 0004).
     let existing: Option<DncEntry> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM dnc_entries WHERE number = $1 AND coalesce(client, '') = $2 \
-         AND coalesce(campaign, '') = $3 AND active FOR UPDATE"
+        "SELECT {COLUMNS} FROM dnc_entries WHERE number = $1 AND coalesce(client_key, '') = $2 \
+         AND coalesce(campaign_key, '') = $3 AND active FOR UPDATE"
     ))
     .bind(digits)
-    .bind(new.scope.client().unwrap_or(""))
-    .bind(new.scope.campaign().unwrap_or(""))
+    .bind(new.scope.client_key().unwrap_or(""))
+    .bind(new.scope.campaign_key().unwrap_or(""))
     .fetch_optional(&mut *conn)
     .await?;
 

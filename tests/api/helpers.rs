@@ -109,25 +109,7 @@ impl TestApp {
     }
 
     async fn spawn_unloaded_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-        let name = format!(
-            "t_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        let db_name = name.clone();
-        let (admin_url, db_url) =
-            tokio::task::spawn_blocking(move || (server_url("postgres"), server_url(&db_name)))
-                .await
-                .unwrap();
-        {
-            let _one_at_a_time = CREATE_DB.lock().await;
-            tarcza::db::create_database(&admin_url, &name)
-                .await
-                .expect("create test database");
-        }
-        let pool = tarcza::db::connect(&db_url)
-            .await
-            .expect("connect to test database");
+        let (db_url, pool) = empty_database().await;
         let mut config = Config::defaults();
         config.bootstrap_admin_key = Some(ADMIN_KEY.into());
         configure(&mut config);
@@ -260,6 +242,30 @@ impl TestApp {
             .unwrap();
         self.send(req).await
     }
+}
+
+/// A fresh, empty database (no migrations applied): its URL and a pool on it.
+pub async fn empty_database() -> (String, sqlx::PgPool) {
+    let name = format!(
+        "t_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    let db_name = name.clone();
+    let (admin_url, db_url) =
+        tokio::task::spawn_blocking(move || (server_url("postgres"), server_url(&db_name)))
+            .await
+            .unwrap();
+    {
+        let _one_at_a_time = CREATE_DB.lock().await;
+        tarcza::db::create_database(&admin_url, &name)
+            .await
+            .expect("create test database");
+    }
+    let pool = tarcza::db::connect(&db_url)
+        .await
+        .expect("connect to test database");
+    (db_url, pool)
 }
 
 pub fn urlencode(s: &str) -> String {

@@ -16,4 +16,5 @@ mod outage;
 mod privacy;
 mod queries;
 mod replicas;
+mod scopes;
 mod sync;
