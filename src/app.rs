@@ -43,6 +43,8 @@ pub struct Settings {
     pub sync_retry_delay: Duration,
     /// How long a request may take (then 408); for uploads, the longest pause in the body.
     pub request_timeout: Duration,
+    /// How long the snapshot may go unconfirmed before `/check` answers 503 stale_snapshot.
+    pub max_snapshot_lag: Duration,
 }
 
 impl Settings {
@@ -67,6 +69,7 @@ impl From<&Config> for Settings {
             registries: c.registries.clone(),
             sync_retry_delay: c.sync_retry_delay,
             request_timeout: c.request_timeout,
+            max_snapshot_lag: c.max_snapshot_lag,
         }
     }
 }

@@ -121,9 +121,15 @@ pub struct Config {
     pub max_upload_bytes: u64,
 
     /// How often each process re-reads the database version as a backstop to
-    /// LISTEN/NOTIFY (e.g. "1s", "500ms").
-    #[arg(long, env = "TARCZA_RECONCILE_INTERVAL", default_value = "1s", value_parser = parse_duration, global = true)]
+    /// LISTEN/NOTIFY (e.g. "1s", "500ms"; more than zero).
+    #[arg(long, env = "TARCZA_RECONCILE_INTERVAL", default_value = "1s", value_parser = parse_interval, global = true)]
     pub reconcile_interval: Duration,
+
+    /// Longest time the snapshot may go without being confirmed current against a
+    /// reachable database before /check and /readyz answer 503 stale_snapshot (longer
+    /// than TARCZA_RECONCILE_INTERVAL).
+    #[arg(long, env = "TARCZA_MAX_SNAPSHOT_LAG", default_value = "10s", value_parser = parse_interval, global = true)]
+    pub max_snapshot_lag: Duration,
 
     /// Largest share of the current entries a snapshot import may remove without force=true.
     #[arg(long, env = "TARCZA_MAX_SHRINK", default_value_t = 0.05, value_parser = parse_share, global = true)]
@@ -131,12 +137,12 @@ pub struct Config {
 
     /// How long a request may take before it is answered 408; for registry uploads, the
     /// longest pause allowed between two pieces of the body.
-    #[arg(long, env = "TARCZA_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration, global = true)]
+    #[arg(long, env = "TARCZA_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_interval, global = true)]
     pub request_timeout: Duration,
 
     /// Time a client has to send the request line and headers before its connection is
     /// closed (slow-loris protection).
-    #[arg(long, env = "TARCZA_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    #[arg(long, env = "TARCZA_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_interval, global = true)]
     pub header_timeout: Duration,
 
     /// Largest share of rejected rows an import may have before it is refused.
@@ -165,6 +171,19 @@ impl Config {
         Cli::parse_from(["tarcza"]).config
     }
 
+    /// Checks the settings that depend on each other; the error names the variables.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.max_snapshot_lag <= self.reconcile_interval {
+            anyhow::bail!(
+                "TARCZA_MAX_SNAPSHOT_LAG ({:?}) must be longer than TARCZA_RECONCILE_INTERVAL \
+                 ({:?}): a healthy process confirms its snapshot once per interval",
+                self.max_snapshot_lag,
+                self.reconcile_interval
+            );
+        }
+        Ok(())
+    }
+
     /// Reads the per-registry variables from the environment; the error names the bad one.
     pub fn load_registries(&mut self) -> anyhow::Result<()> {
         self.registries = registries::from_vars(std::env::vars()).map_err(anyhow::Error::msg)?;
@@ -187,6 +206,14 @@ fn parse_share(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
         _ => Err(format!("{s:?} is not a share between 0 and 1 (e.g. 0.05)")),
+    }
+}
+
+/// A duration that must be more than zero: a period, a timeout or a limit of time.
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err(format!("{s:?} is zero; it must be more than zero")),
+        d => Ok(d),
     }
 }
 
@@ -227,6 +254,35 @@ mod tests {
     }
 
     #[test]
+    fn intervals_and_timeouts_must_be_more_than_zero() {
+        assert!(parse_interval("0ms").is_err());
+        assert!(parse_interval("0").is_err());
+        assert_eq!(parse_interval("1ms"), Ok(Duration::from_millis(1)));
+        for var in [
+            "TARCZA_RECONCILE_INTERVAL",
+            "TARCZA_MAX_SNAPSHOT_LAG",
+            "TARCZA_REQUEST_TIMEOUT",
+            "TARCZA_HEADER_TIMEOUT",
+        ] {
+            let flag = format!(
+                "--{}",
+                var["TARCZA_".len()..].to_lowercase().replace('_', "-")
+            );
+            let e = Cli::try_parse_from(["tarcza", &flag, "0ms"]).unwrap_err();
+            assert!(e.to_string().contains("zero"), "{var}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_snapshot_lag_must_exceed_the_reconcile_interval() {
+        let mut c = Config::defaults();
+        assert!(c.validate().is_ok());
+        c.max_snapshot_lag = c.reconcile_interval;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("TARCZA_MAX_SNAPSHOT_LAG"), "{e}");
+    }
+
+    #[test]
     fn regions_and_shares_are_checked() {
         assert!(parse_region("pl").is_ok());
         assert!(parse_region("XX").is_err());
@@ -240,5 +296,6 @@ mod tests {
         assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(c.default_region, Region::PL);
         assert_eq!(c.max_shrink, 0.05);
+        assert_eq!(c.max_snapshot_lag, Duration::from_secs(10));
     }
 }

@@ -65,6 +65,7 @@ pub async fn prepare(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result<()>
 /// `tarcza serve`: runs until `shutdown` is cancelled, then drains requests, stops the
 /// background jobs and, last, the embedded PostgreSQL.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    config.validate()?;
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("binding TARCZA_BIND={}", config.bind))?;
@@ -113,13 +114,18 @@ async fn serve_with(
             _ = tokio::time::sleep(delay) => delay = (delay * 2).min(Duration::from_secs(5)),
         }
     }
-    let follower = tokio::spawn(jobs::changes::follow(
-        state.clone(),
-        config.reconcile_interval,
-        shutdown.clone(),
-    ));
-
-    let scheduler = tokio::spawn(jobs::sync::schedule(state.clone(), shutdown.clone()));
+    // Supervised: restarted if they panic. Should the follower still fail to keep the
+    // snapshot current, /check and /readyz answer 503 stale_snapshot after
+    // TARCZA_MAX_SNAPSHOT_LAG (http/freshness.rs).
+    let follower = tokio::spawn(jobs::supervise("change follower", shutdown.clone(), {
+        let (state, interval, shutdown) =
+            (state.clone(), config.reconcile_interval, shutdown.clone());
+        move || jobs::changes::follow(state.clone(), interval, shutdown.clone())
+    }));
+    let scheduler = tokio::spawn(jobs::supervise("sync scheduler", shutdown.clone(), {
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        move || jobs::sync::schedule(state.clone(), shutdown.clone())
+    }));
 
     let served = server.await.context("server task")?;
     shutdown.cancel();

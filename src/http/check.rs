@@ -50,6 +50,7 @@ async fn check_one(
     ApiQuery(q): ApiQuery<CheckQuery>,
 ) -> Result<Response, ApiError> {
     let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
+    freshness::snapshot_gate(&state.index, &state.settings)?;
     let raw = q.number.ok_or_else(|| {
         ApiError::bad_request("missing_number", "the number parameter is required")
     })?;
@@ -111,6 +112,7 @@ async fn check_batch(
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
+    freshness::snapshot_gate(&state.index, &state.settings)?;
     let req: BatchRequest = from_json(&body)?;
     if req.numbers.len() > MAX_BATCH {
         return Err(ApiError::client(

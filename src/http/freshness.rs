@@ -1,6 +1,7 @@
 //! The freshness gate of `/check`: registry data older than its maximum age must not be
-//! answered from as if it were current (fail closed), and a registry whose source is
-//! configured must have been loaded before anything is answered.
+//! answered from as if it were current (fail closed), a registry whose source is
+//! configured must have been loaded before anything is answered, and a snapshot that
+//! this process has stopped keeping current must not be answered from either.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -8,7 +9,7 @@ use serde::Serialize;
 use crate::app::Settings;
 use crate::config::registries::{StalePolicy, DEFAULT_MAX_AGE};
 use crate::error::ApiError;
-use crate::index::{RegistryIndex, Snapshot};
+use crate::index::{Index, RegistryIndex, Snapshot};
 
 /// A caveat attached to a 200 answer (stale data under the `warn` policy).
 #[derive(Debug, Serialize)]
@@ -29,6 +30,29 @@ pub fn fresh_until(
     let produced = source_time.or(loaded_at)?;
     let age = chrono::Duration::from_std(max_age?).ok()?;
     produced.checked_add_signed(age)
+}
+
+/// Refuses to answer (503 `stale_snapshot`) when the snapshot has not been confirmed
+/// current for longer than `TARCZA_MAX_SNAPSHOT_LAG` while the database is reachable:
+/// the change follower died or hangs, and a block added elsewhere could be missed.
+pub fn snapshot_gate(index: &Index, settings: &Settings) -> Result<(), ApiError> {
+    match index.stale_for(settings.max_snapshot_lag) {
+        None => Ok(()),
+        Some(lag) => Err(ApiError::Unavailable {
+            code: "stale_snapshot",
+            message: stale_snapshot_message(lag, settings),
+        }),
+    }
+}
+
+pub fn stale_snapshot_message(lag: std::time::Duration, settings: &Settings) -> String {
+    format!(
+        "this process's data was last confirmed current {:.1} s ago (the limit is {:?}, \
+         TARCZA_MAX_SNAPSHOT_LAG) and the database is not known to be down: it may miss \
+         recent blocks; do not call",
+        lag.as_secs_f64(),
+        settings.max_snapshot_lag
+    )
 }
 
 /// Whether `/check` may answer from `snapshot` at `now`, and with which warnings.

@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::extract::NoQuery;
+use super::freshness::stale_snapshot_message;
 use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -20,7 +21,8 @@ async fn healthz(_: NoQuery) -> Json<Value> {
 }
 
 /// 200 while `/check` can answer (even from memory with the database down, which is
-/// reported as `degraded`); 503 before the first snapshot is loaded.
+/// reported as `degraded`); 503 before the first snapshot is loaded, and while the
+/// snapshot is stale (see `freshness::snapshot_gate`).
 async fn readyz(State(state): State<AppState>, _: NoQuery) -> (StatusCode, Json<Value>) {
     let Some(snapshot) = state.index.current() else {
         return (
@@ -40,19 +42,28 @@ async fn readyz(State(state): State<AppState>, _: NoQuery) -> (StatusCode, Json<
             })
         })
         .collect();
-    let (status, database) = match state.index.db_problem() {
-        None => ("ready", json!({ "ok": true })),
-        Some(problem) => ("degraded", json!({ "ok": false, "error": problem })),
+    let database = match state.index.db_problem() {
+        None => json!({ "ok": true }),
+        Some(problem) => json!({ "ok": false, "error": problem }),
     };
-    (
-        StatusCode::OK,
-        Json(json!({
-            "status": status,
-            "database": database,
-            "snapshot_version": snapshot.version,
-            "snapshot_loaded_at": snapshot.loaded_at,
-            "dnc_numbers": snapshot.dnc_numbers(),
-            "registries": registries,
-        })),
-    )
+    let stale = state.index.stale_for(state.settings.max_snapshot_lag);
+    let (code, status) = match stale {
+        Some(_) => (StatusCode::SERVICE_UNAVAILABLE, "stale_snapshot"),
+        None if database["ok"] == false => (StatusCode::OK, "degraded"),
+        None => (StatusCode::OK, "ready"),
+    };
+    let mut body = json!({
+        "status": status,
+        "database": database,
+        // Time since the snapshot was last confirmed current against the database.
+        "snapshot_lag_ms": state.index.lag().map(|l| l.as_millis() as u64),
+        "snapshot_version": snapshot.version,
+        "snapshot_loaded_at": snapshot.loaded_at,
+        "dnc_numbers": snapshot.dnc_numbers(),
+        "registries": registries,
+    });
+    if let Some(lag) = stale {
+        body["reason"] = json!(stale_snapshot_message(lag, &state.settings));
+    }
+    (code, Json(body))
 }

@@ -8,8 +8,9 @@ mod members;
 mod refresh;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
@@ -152,6 +153,40 @@ pub struct Index {
     staged: Mutex<HashMap<i64, Arc<Members>>>,
     db_ok: AtomicBool,
     last_db_error: Mutex<Option<String>>,
+    freshness: Freshness,
+}
+
+/// How current the snapshot is known to be: read on every `/check`, so atomics.
+struct Freshness {
+    epoch: Instant,
+    /// When a refresh last found the snapshot current (it read the database's version
+    /// and caught up to it), in ms since `epoch` plus one; 0 = never.
+    confirmed: AtomicU64,
+    /// When the last refresh ended, successful or not (same unit).
+    attempted: AtomicU64,
+    /// Whether the last refresh failed because the database could not be reached.
+    unreachable: AtomicBool,
+}
+
+impl Default for Freshness {
+    fn default() -> Self {
+        Freshness {
+            epoch: Instant::now(),
+            confirmed: AtomicU64::new(0),
+            attempted: AtomicU64::new(0),
+            unreachable: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Freshness {
+    fn stamp(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_millis() as u64 + 1
+    }
+
+    fn since(&self, stamp: u64, now: u64) -> Option<Duration> {
+        (stamp > 0).then(|| Duration::from_millis(now.saturating_sub(stamp)))
+    }
 }
 
 impl Index {
@@ -179,6 +214,51 @@ impl Index {
     pub fn set_db_status(&self, result: Result<(), String>) {
         self.db_ok.store(result.is_ok(), Ordering::Relaxed);
         *self.last_db_error.lock().expect("db error lock") = result.err();
+    }
+
+    /// Records that the snapshot was current as of `as_of` (a refresh that started then
+    /// has caught up with the database).
+    fn confirm(&self, as_of: Instant) {
+        let stamp = self.freshness.stamp(as_of);
+        self.freshness.confirmed.fetch_max(stamp, Ordering::Relaxed);
+    }
+
+    /// Records the end of a refresh: `unreachable` when it failed to reach the database.
+    fn attempted(&self, unreachable: bool) {
+        let stamp = self.freshness.stamp(Instant::now());
+        self.freshness.attempted.fetch_max(stamp, Ordering::Relaxed);
+        self.freshness
+            .unreachable
+            .store(unreachable, Ordering::Relaxed);
+    }
+
+    /// Time since the snapshot was last confirmed current; `None` before the first load.
+    pub fn lag(&self) -> Option<Duration> {
+        let now = self.freshness.stamp(Instant::now());
+        let confirmed = self.freshness.confirmed.load(Ordering::Relaxed);
+        self.freshness.since(confirmed, now)
+    }
+
+    /// `Some(lag)` when the snapshot has not been confirmed current for longer than
+    /// `max_lag` although the database is reachable, or although nothing has tried to
+    /// reach it for that long (the change follower died or hangs): answers from it could
+    /// miss a block, so they must not be given. `None` while within the limit, and while
+    /// the database is known to be down (then memory is the best there is, and `/readyz`
+    /// says `degraded`).
+    pub fn stale_for(&self, max_lag: Duration) -> Option<Duration> {
+        let now = self.freshness.stamp(Instant::now());
+        let lag = self
+            .freshness
+            .since(self.freshness.confirmed.load(Ordering::Relaxed), now)?;
+        if lag <= max_lag {
+            return None;
+        }
+        let tried = self
+            .freshness
+            .since(self.freshness.attempted.load(Ordering::Relaxed), now);
+        let outage = self.freshness.unreachable.load(Ordering::Relaxed)
+            && tried.is_some_and(|t| t <= max_lag);
+        (!outage).then_some(lag)
     }
 
     /// `None` when the database answered last time, else the error it gave.

@@ -48,11 +48,14 @@ impl Index {
     pub async fn refresh(&self, pool: &PgPool) -> Result<i64, sqlx::Error> {
         let result = self.refresh_inner(pool).await;
         self.set_db_status(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+        self.attempted(result.as_ref().is_err_and(crate::error::is_unavailable));
         result
     }
 
     async fn refresh_inner(&self, pool: &PgPool) -> Result<i64, sqlx::Error> {
         let _one_builder = self.loader.lock().await;
+        // What this refresh reads is the database as of (at least) now.
+        let as_of = std::time::Instant::now();
         let old = self.current();
         let mut tx = pool.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -63,6 +66,7 @@ impl Index {
             .await?;
         if let Some(old) = &old {
             if old.version == version {
+                self.confirm(as_of);
                 return Ok(version);
             }
         }
@@ -83,6 +87,7 @@ impl Index {
             registries,
             keys,
         })));
+        self.confirm(as_of);
         tracing::debug!(version, since, "snapshot refreshed");
         Ok(version)
     }

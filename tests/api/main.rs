@@ -17,4 +17,5 @@ mod privacy;
 mod queries;
 mod replicas;
 mod scopes;
+mod supervision;
 mod sync;

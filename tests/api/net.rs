@@ -71,7 +71,7 @@ pub fn parse_reply(raw: &[u8]) -> std::io::Result<Reply> {
 
 /// A private copy of the binary cargo built for this test run, taken at first use: the
 /// target directory may be shared with other checkouts whose builds replace the binary.
-fn binary() -> &'static std::path::Path {
+pub fn binary() -> &'static std::path::Path {
     static COPY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     COPY.get_or_init(|| {
         remove_leftovers();
@@ -110,6 +110,11 @@ pub struct Tarcza {
 impl Tarcza {
     /// Starts the binary against `db_url` and waits until `/readyz` answers 200.
     pub async fn start(db_url: &str) -> Tarcza {
+        Tarcza::start_with(db_url, &[]).await
+    }
+
+    /// [`Tarcza::start`] with more environment variables (later ones win).
+    pub async fn start_with(db_url: &str, env: &[(&str, &str)]) -> Tarcza {
         let addr = free_port().await;
         let log_path = std::env::temp_dir().join(format!(
             "tarcza-proc-{}-{}.log",
@@ -125,6 +130,7 @@ impl Tarcza {
             .env("TARCZA_BOOTSTRAP_ADMIN_KEY", ADMIN_KEY)
             .env("TARCZA_RECONCILE_INTERVAL", "1s")
             .env("TARCZA_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
