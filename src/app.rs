@@ -1,13 +1,16 @@
 //! Application state, the router, and serving it until shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderName, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -92,11 +95,29 @@ impl AppState {
     }
 
     /// Brings this process's snapshot up to date after a committed write, so the write is
-    /// visible to `/check` before its response is sent. The write stands even if this
-    /// fails (the database vanished in between); reconciliation then catches up.
-    pub async fn sync_after_write(&self) {
-        if let Err(e) = self.index.refresh(&self.db).await {
-            tracing::warn!(error = %e, "refresh after a write failed; reconciliation will retry");
+    /// visible to `/check` before its response is sent, waiting until `answer_by` at most
+    /// (see [`WriteProgress`]): the refresh (a large registry reload can take long) goes on
+    /// in its own task and lands later. Returns whether this process's `/check` shows the
+    /// write now. The write stands either way; if the refresh fails (the database vanished
+    /// in between), reconciliation catches up.
+    pub async fn sync_after_write(&self, answer_by: Option<tokio::time::Instant>) -> bool {
+        let (index, db) = (self.index.clone(), self.db.clone());
+        let refresh = tokio::spawn(async move {
+            let result = index.refresh(&db).await;
+            if let Err(e) = &result {
+                tracing::warn!(error = %e, "refresh after a write failed; reconciliation will retry");
+            }
+            result.is_ok()
+        });
+        let Some(answer_by) = answer_by else {
+            return refresh.await.unwrap_or(false);
+        };
+        match tokio::time::timeout_at(answer_by, refresh).await {
+            Ok(done) => done.unwrap_or(false),
+            Err(_) => {
+                tracing::warn!("refresh after a write is slow; answering that it is stored");
+                false
+            }
         }
     }
 
@@ -184,12 +205,103 @@ impl MakeRequestId for SequentialIds {
     }
 }
 
+/// How far a request's write has got, shared by a write handler (which reports it) and
+/// the request-timeout middleware (which answers a timeout truthfully from it): before
+/// the write, dropping the handler rolls it back and "nothing was changed" is true; once
+/// a transaction that may commit is under way it is not. It also tells the handler when
+/// to answer by, so that a committed write is answered with its result, never timed out.
+#[derive(Clone, Debug)]
+pub struct WriteProgress {
+    answer_by: Option<tokio::time::Instant>,
+    stage: Arc<AtomicU8>,
+}
+
+const NOT_WRITING: u8 = 0;
+const WRITING: u8 = 1;
+const COMMITTED: u8 = 2;
+
+impl WriteProgress {
+    fn new(answer_by: Option<tokio::time::Instant>) -> Self {
+        WriteProgress {
+            answer_by,
+            stage: Arc::new(AtomicU8::new(NOT_WRITING)),
+        }
+    }
+
+    /// A transaction that may commit is about to start (or work that will write goes on
+    /// in a task of its own).
+    pub fn writing(&self) {
+        self.stage.fetch_max(WRITING, Ordering::SeqCst);
+    }
+
+    /// The change is committed: from now on the answer must say it was made.
+    pub fn committed(&self) {
+        self.stage.store(COMMITTED, Ordering::SeqCst);
+    }
+
+    /// When the handler must answer by to beat the request timeout (`None`: no limit).
+    pub fn answer_by(&self) -> Option<tokio::time::Instant> {
+        self.answer_by
+    }
+
+    /// The answer to a request that ran out of time at this stage.
+    fn timed_out(&self, limit: Duration) -> Response {
+        match self.stage.load(Ordering::SeqCst) {
+            NOT_WRITING => ApiError::client(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!("the request took longer than {limit:?}; nothing was changed"),
+            )
+            .into_response(),
+            WRITING => ApiError::client(
+                StatusCode::REQUEST_TIMEOUT,
+                "outcome_unknown",
+                format!(
+                    "the request took longer than {limit:?} while its change was being \
+                     written: it may have been made. Look it up before repeating it (adding a \
+                     do-not-call entry again is safe: it returns the existing one)"
+                ),
+            )
+            .into_response(),
+            _ => (
+                StatusCode::ACCEPTED,
+                axum::Json(serde_json::json!({
+                    "status": "stored",
+                    "message": format!(
+                        "the change was stored, but answering took longer than {limit:?}: \
+                         look it up for the result. This process's /v1/check shows it within \
+                         TARCZA_MAX_SNAPSHOT_LAG"
+                    ),
+                })),
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// Handlers take it as an argument; outside the request-timeout middleware (uploads),
+/// there is no time limit.
+impl<S: Send + Sync> FromRequestParts<S> for WriteProgress {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(parts
+            .extensions
+            .get::<WriteProgress>()
+            .cloned()
+            .unwrap_or_else(|| WriteProgress::new(None)))
+    }
+}
+
 /// Answers 408 with our error body when a request (a slow client sending its body, or a
 /// handler stuck on the database) takes longer than TARCZA_REQUEST_TIMEOUT. Dropping the
-/// handler's future rolls back any transaction it had open, so nothing is half-written.
+/// handler's future rolls back any transaction it had open, so nothing is half-written;
+/// whether "nothing was changed" can be promised depends on how far a write got
+/// ([`WriteProgress`]). Write handlers answer a little before the limit (a tenth of it,
+/// at most 1 s) once their change is committed, so that it is answered as made.
 /// An upload may take as long as it needs, but not stall: a pause longer than the same
 /// limit between two pieces of its body fails the import (and frees the registry).
-async fn request_timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn request_timeout(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let limit = state.settings.request_timeout;
     let is_upload = req.method() == Method::POST
         && req
@@ -201,14 +313,12 @@ async fn request_timeout(State(state): State<AppState>, req: Request, next: Next
         let body = with_idle_timeout(body, limit);
         return next.run(Request::from_parts(parts, body)).await;
     }
-    match tokio::time::timeout(limit, next.run(req)).await {
+    let deadline = tokio::time::Instant::now() + limit;
+    let progress = WriteProgress::new(Some(deadline - (limit / 10).min(Duration::from_secs(1))));
+    req.extensions_mut().insert(progress.clone());
+    match tokio::time::timeout_at(deadline, next.run(req)).await {
         Ok(response) => response,
-        Err(_) => ApiError::client(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            format!("the request took longer than {limit:?}; nothing was changed"),
-        )
-        .into_response(),
+        Err(_) => progress.timed_out(limit),
     }
 }
 

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, AsAdmin, AsAgent, NoQuery};
-use crate::app::AppState;
+use super::written;
+use crate::app::{AppState, WriteProgress};
 use crate::domain::{PhoneNumber, Scope};
 use crate::error::ApiError;
 use crate::store::dnc::{self, Added, Deactivated, DncEntry, NewEntry};
@@ -110,6 +111,7 @@ async fn add(
     caller: AsAgent,
     State(state): State<AppState>,
     _: NoQuery,
+    progress: WriteProgress,
     ApiJson(req): ApiJson<AddRequest>,
 ) -> Result<Response, ApiError> {
     let number = PhoneNumber::parse(&req.number, state.settings.region)
@@ -130,15 +132,18 @@ async fn add(
         note: text("note", req.note)?,
         expires_at: req.expires_at,
     };
+    progress.writing();
     let added = dnc::add(&state.db, caller.0.id, &new).await?;
-    // The answer goes out only once this process's /check sees the entry.
-    state.sync_after_write().await;
+    progress.committed();
+    // The answer goes out once this process's /check sees the entry, or says it will soon.
+    let visible = state.sync_after_write(progress.answer_by()).await;
     let (status, entry) = match added {
         Added::Created(e) => (StatusCode::CREATED, e),
         Added::Existing(e) | Added::Extended(e) => (StatusCode::OK, e),
     };
     tracing::info!(entry_id = entry.id, number = %state.loggable(number), status = status.as_u16(), "dnc entry added");
-    Ok((status, Json(EntryView::from(entry))).into_response())
+    let body = written(EntryView::from(entry), visible, &state.settings)?;
+    Ok((status, Json(body)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -187,19 +192,23 @@ async fn remove(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
     _: NoQuery,
+    progress: WriteProgress,
     ApiJson(req): ApiJson<RemoveRequest>,
-) -> Result<Json<EntryView>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let reason = text("reason", req.reason)?.ok_or_else(|| {
         ApiError::unprocessable(
             "missing_reason",
             "a reason is required to deactivate an entry (it is kept in the audit log)",
         )
     })?;
+    progress.writing();
     match dnc::deactivate(&state.db, caller.0.id, id, &reason).await? {
         Deactivated::Done(entry) => {
-            state.sync_after_write().await;
+            progress.committed();
+            let visible = state.sync_after_write(progress.answer_by()).await;
             tracing::info!(entry_id = id, "dnc entry deactivated");
-            Ok(Json(entry.into()))
+            let body = written(EntryView::from(entry), visible, &state.settings)?;
+            Ok(Json(body))
         }
         Deactivated::NotFound => Err(ApiError::not_found(format!("no do-not-call entry {id}"))),
         Deactivated::AlreadyInactive(_) => Err(ApiError::conflict(

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::extract::{ApiJson, ApiPath, AsAdmin, NoQuery};
-use crate::app::AppState;
+use super::written;
+use crate::app::{AppState, WriteProgress};
 use crate::domain::Role;
 use crate::error::ApiError;
 use crate::store::keys::{self, ApiKey, Revoked};
@@ -56,6 +57,7 @@ async fn create(
     caller: AsAdmin,
     State(state): State<AppState>,
     _: NoQuery,
+    progress: WriteProgress,
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let name = req.name.trim();
@@ -69,10 +71,12 @@ async fn create(
         .role
         .parse()
         .map_err(|e: String| ApiError::unprocessable("invalid_role", e))?;
+    progress.writing();
     let (key, secret) = keys::create(&state.db, Some(caller.0.id), name, role).await?;
-    state.sync_after_write().await;
+    progress.committed();
+    let visible = state.sync_after_write(progress.answer_by()).await;
     tracing::info!(key_id = key.id, role = %role, "api key created");
-    let mut body = serde_json::to_value(KeyView::from(key)).map_err(anyhow::Error::from)?;
+    let mut body = written(KeyView::from(key), visible, &state.settings)?;
     body["key"] = json!(secret);
     Ok((StatusCode::CREATED, Json(body)))
 }
@@ -95,12 +99,15 @@ async fn revoke(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
     _: NoQuery,
-) -> Result<Json<KeyView>, ApiError> {
+    progress: WriteProgress,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    progress.writing();
     match keys::revoke(&state.db, caller.0.id, id).await? {
         Revoked::Done(key) => {
-            state.sync_after_write().await;
+            progress.committed();
+            let visible = state.sync_after_write(progress.answer_by()).await;
             tracing::info!(key_id = id, "api key revoked");
-            Ok(Json(key.into()))
+            Ok(Json(written(KeyView::from(key), visible, &state.settings)?))
         }
         Revoked::NotFound => Err(ApiError::not_found(format!("no API key {id}"))),
         Revoked::AlreadyRevoked(_) => Err(ApiError::conflict(

@@ -12,8 +12,10 @@ mod registries;
 
 use axum::http::StatusCode;
 use axum::Router;
+use serde::Serialize;
+use serde_json::{json, Value};
 
-use crate::app::AppState;
+use crate::app::{AppState, Settings};
 use crate::error::ApiError;
 
 pub use check::MAX_BATCH;
@@ -29,6 +31,25 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// The answer to a committed write: `body`, with a `not_yet_visible` warning when this
+/// process's `/check` does not show the change yet (its snapshot refresh outlasted the
+/// request's time; see `AppState::sync_after_write`).
+fn written(body: impl Serialize, visible: bool, settings: &Settings) -> Result<Value, ApiError> {
+    let mut body = serde_json::to_value(body).map_err(anyhow::Error::from)?;
+    if !visible {
+        body["warnings"] = json!([{
+            "code": "not_yet_visible",
+            "message": format!(
+                "stored; this process is still refreshing its data, so its /v1/check may not \
+                 show the change yet. Within TARCZA_MAX_SNAPSHOT_LAG ({:?}) it answers with \
+                 it, or 503 stale_snapshot",
+                settings.max_snapshot_lag
+            ),
+        }]);
+    }
+    Ok(body)
 }
 
 async fn not_found() -> ApiError {

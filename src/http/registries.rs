@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::extract::{ApiPath, ApiQuery, AsDialer, AsOps, NoQuery};
 use super::freshness::fresh_until;
-use crate::app::AppState;
+use crate::app::{AppState, WriteProgress};
 use crate::domain::HashScheme;
 use crate::error::ApiError;
 use crate::import::{self, Format, ImportRequest, Mode};
@@ -344,8 +344,11 @@ async fn sync_now(
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
     _: NoQuery,
+    progress: WriteProgress,
 ) -> Result<Json<ImportView>, ApiError> {
     registry(&state, &name).await?;
+    // The sync runs on if this request times out: its outcome is not "nothing changed".
+    progress.writing();
     // Its own task: a client that hangs up must not cancel the import half-way.
     let task_state = state.clone();
     let task_name = name.clone();

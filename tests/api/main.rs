@@ -5,6 +5,7 @@ mod helpers;
 mod audit;
 mod auth;
 mod check;
+mod committed;
 mod crashes;
 mod dnc;
 mod formats;
