@@ -93,6 +93,39 @@ impl Members {
         b.finish()
     }
 
+    /// Builds the set from keys that `keys()` yields strictly ascending, in the smaller of
+    /// the two forms (as [`Members::from_unsorted`] chooses). `keys` is called twice, to
+    /// count and then to build, so no copy of the keys is held: merging large sets costs
+    /// only the result.
+    ///
+    /// # Panics
+    /// If the keys are not strictly ascending.
+    pub fn from_ascending<I: Iterator<Item = u64>>(keys: impl Fn() -> I) -> Members {
+        let (mut len, mut containers, mut last) = (0usize, 0usize, None);
+        for key in keys() {
+            len += 1;
+            if last != Some(key >> 16) {
+                containers += 1;
+                last = Some(key >> 16);
+            }
+        }
+        if containers * 16 + len * 2 < len * 8 {
+            return Members::from_sorted(keys());
+        }
+        let mut plain = Vec::with_capacity(len);
+        for key in keys() {
+            assert!(
+                plain.last().is_none_or(|&l| l < key),
+                "keys must be strictly ascending"
+            );
+            plain.push(key);
+        }
+        Members {
+            len: plain.len(),
+            repr: Repr::Plain(plain.into_boxed_slice()),
+        }
+    }
+
     pub fn contains(&self, key: u64) -> bool {
         match &self.repr {
             Repr::Plain(keys) => keys.binary_search(&key).is_ok(),
@@ -109,18 +142,19 @@ impl Members {
     }
 
     /// The keys in ascending order.
-    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        let (plain, split) = match &self.repr {
-            Repr::Plain(keys) => (Some(keys.iter().copied()), None),
-            Repr::Split(s) => (
-                None,
-                Some((0..s.highs.len()).flat_map(move |i| s.container(i))),
-            ),
-        };
-        plain
-            .into_iter()
-            .flatten()
-            .chain(split.into_iter().flatten())
+    pub fn iter(&self) -> Iter<'_> {
+        match &self.repr {
+            Repr::Plain(keys) => Iter::Plain(keys.iter()),
+            Repr::Split(split) => Iter::Split(SplitIter {
+                split,
+                next_container: 0,
+                high: 0,
+                at: 0,
+                end: 0,
+                bitmap: false,
+                word: 0,
+            }),
+        }
     }
 
     /// Bytes of heap this set holds (for the memory figures of the benchmark).
@@ -190,31 +224,78 @@ impl Split {
             search_lows(&self.lows[start..start + len as usize], low)
         }
     }
+}
 
-    /// The keys of container `i`, ascending.
-    fn container(&self, i: usize) -> impl Iterator<Item = u64> + '_ {
-        let high = self.highs[i] << 16;
-        let (start, len) = self.slots[i];
-        let start = start as usize;
-        let (array, bitmap) = if len == BITMAP {
-            let words = &self.bitmaps[start..start + BITMAP_WORDS];
-            let bits = words.iter().enumerate().flat_map(|(w, &word)| {
-                (0..64u64)
-                    .filter(move |b| word >> b & 1 == 1)
-                    .map(move |b| (w as u64) * 64 + b)
-            });
-            (None, Some(bits))
-        } else {
-            let lows = self.lows[start..start + len as usize]
-                .iter()
-                .map(|&l| u64::from(l));
-            (Some(lows), None)
-        };
-        array
-            .into_iter()
-            .flatten()
-            .chain(bitmap.into_iter().flatten())
-            .map(move |low| high | low)
+/// The keys of a [`Members`], ascending. Written out by hand rather than as nested
+/// adapters: imports merge sets of millions of keys through it, several times over.
+pub enum Iter<'a> {
+    Plain(std::slice::Iter<'a, u64>),
+    Split(SplitIter<'a>),
+}
+
+impl Iterator for Iter<'_> {
+    type Item = u64;
+
+    #[inline]
+    fn next(&mut self) -> Option<u64> {
+        match self {
+            Iter::Plain(keys) => keys.next().copied(),
+            Iter::Split(s) => s.next(),
+        }
+    }
+}
+
+pub struct SplitIter<'a> {
+    split: &'a Split,
+    next_container: usize,
+    /// `high << 16` of the current container.
+    high: u64,
+    /// Array: the next index into `lows`. Bitmap: the index into `bitmaps` of `word`.
+    at: usize,
+    /// One past the current container's last `lows` index or bitmap word.
+    end: usize,
+    bitmap: bool,
+    /// The bits of the current bitmap word not yet yielded.
+    word: u64,
+}
+
+impl SplitIter<'_> {
+    #[inline]
+    fn next(&mut self) -> Option<u64> {
+        loop {
+            if self.bitmap {
+                while self.word == 0 && self.at + 1 < self.end {
+                    self.at += 1;
+                    self.word = self.split.bitmaps[self.at];
+                }
+                if self.word != 0 {
+                    let bit = u64::from(self.word.trailing_zeros());
+                    self.word &= self.word - 1;
+                    let offset = (self.at + BITMAP_WORDS - self.end) as u64;
+                    return Some(self.high | (offset * 64) | bit);
+                }
+            } else if self.at < self.end {
+                let low = self.split.lows[self.at];
+                self.at += 1;
+                return Some(self.high | u64::from(low));
+            }
+            let i = self.next_container;
+            if i >= self.split.highs.len() {
+                return None;
+            }
+            self.next_container += 1;
+            self.high = self.split.highs[i] << 16;
+            let (start, len) = self.split.slots[i];
+            let start = start as usize;
+            self.bitmap = len == BITMAP;
+            self.at = start;
+            if self.bitmap {
+                self.end = start + BITMAP_WORDS;
+                self.word = self.split.bitmaps[start];
+            } else {
+                self.end = start + len as usize;
+            }
+        }
     }
 }
 
@@ -451,6 +532,11 @@ mod tests {
         let h = Members::from_unsorted(spread);
         assert!(matches!(h.repr, Repr::Plain(_)));
         assert_eq!(h.heap_bytes(), 10_000 * 8);
+        let merged = Members::from_ascending(|| h.iter());
+        assert!(matches!(merged.repr, Repr::Plain(_)));
+        let merged = Members::from_ascending(|| m.iter());
+        assert!(matches!(merged.repr, Repr::Split(_)));
+        assert_eq!(merged.heap_bytes(), m.heap_bytes());
     }
 
     #[test]
@@ -488,6 +574,9 @@ mod tests {
             for p in probes.iter().map(|o| base.saturating_add(*o)) {
                 prop_assert_eq!(m.contains(p), reference.binary_search(&p).is_ok());
             }
+            let ascending = Members::from_ascending(|| reference.iter().copied());
+            prop_assert_eq!(ascending.len(), reference.len());
+            prop_assert_eq!(ascending.iter().collect::<Vec<_>>(), reference.clone());
             let split = Members::from_sorted(reference.iter().copied());
             for p in probes.iter().map(|o| base.saturating_add(*o)) {
                 prop_assert_eq!(split.contains(p), reference.binary_search(&p).is_ok());
