@@ -39,6 +39,8 @@ pub struct Settings {
     pub region: Region,
     pub log_numbers: bool,
     pub max_upload_bytes: u64,
+    pub max_decompressed_bytes: u64,
+    pub max_import_lines: u64,
     pub max_shrink: f64,
     pub max_reject_rate: f64,
     /// Registries with settings of their own (the others use the defaults).
@@ -67,6 +69,8 @@ impl From<&Config> for Settings {
             region: c.default_region,
             log_numbers: c.log_numbers,
             max_upload_bytes: c.max_upload_bytes,
+            max_decompressed_bytes: c.max_decompressed_bytes,
+            max_import_lines: c.max_import_lines,
             max_shrink: c.max_shrink,
             max_reject_rate: c.max_reject_rate,
             registries: c.registries.clone(),

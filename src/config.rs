@@ -120,6 +120,20 @@ pub struct Config {
     #[arg(long, env = "TARCZA_MAX_UPLOAD_BYTES", default_value_t = 8 << 30, global = true)]
     pub max_upload_bytes: u64,
 
+    /// Largest registry file once unzipped and gunzipped, in bytes; a compressed upload
+    /// may also expand at most 1000 times (past its first 16 MiB).
+    #[arg(long, env = "TARCZA_MAX_DECOMPRESSED_BYTES", default_value_t = 64 << 30, global = true)]
+    pub max_decompressed_bytes: u64,
+
+    /// Most lines a registry file may have (the header and blank lines count).
+    #[arg(
+        long,
+        env = "TARCZA_MAX_IMPORT_LINES",
+        default_value_t = 600_000_000,
+        global = true
+    )]
+    pub max_import_lines: u64,
+
     /// How often each process re-reads the database version as a backstop to
     /// LISTEN/NOTIFY (e.g. "1s", "500ms"; more than zero).
     #[arg(long, env = "TARCZA_RECONCILE_INTERVAL", default_value = "1s", value_parser = parse_interval, global = true)]

@@ -7,6 +7,7 @@
 //! the registry is pointed at it in the same transaction that records success, so a
 //! failed, refused or killed import leaves the previous data serving.
 
+mod collect;
 pub mod csv;
 mod format;
 pub mod hashed;
@@ -29,9 +30,8 @@ use crate::store::audit::{self, AuditEvent};
 use crate::store::imports::{self, Import, Outcome, IMPORT_LOCK_CLASS, ONE_RUNNING};
 use crate::store::registries::Registry;
 use crate::store::{bump_version, is_unique_violation};
-use csv::Op;
 pub use format::{encoding, Format};
-use upload::{ReadOptions, Upload};
+use upload::{Limits, ReadOptions, Upload, UploadError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -140,18 +140,28 @@ async fn run_locked(
     .await?;
     tracing::info!(import_id = import.id, registry = %registry.name, mode = req.mode.as_str(), "import started");
 
+    let settings = &state.settings;
     let options = ReadOptions {
-        region: state.settings.region,
-        max_bytes: state.settings.max_upload_bytes,
+        region: settings.region,
+        mode: req.mode,
         format: req.format,
         encoding: req.encoding,
+        limits: Limits {
+            sent_bytes: settings.max_upload_bytes,
+            text_bytes: settings.max_decompressed_bytes,
+            lines: settings.max_import_lines,
+        },
     };
     let upload = match upload::read(body, options).await {
         Ok(upload) => upload,
         Err(e) => {
+            let status = match e {
+                UploadError::Refused(_) => "refused",
+                UploadError::Failed(_) => "failed",
+            };
             let outcome = Outcome {
-                status: "failed",
-                error: Some(e.0),
+                status,
+                error: Some(e.to_string()),
                 ..Outcome::default()
             };
             return conclude(conn, req, import.id, outcome, &[]).await;
@@ -161,7 +171,7 @@ async fn run_locked(
         status: "running",
         rows_total: upload.rows_total as i64,
         rows_rejected: upload.rows_rejected as i64,
-        rows_accepted: upload.rows.len() as i64,
+        rows_accepted: upload.rows_accepted as i64,
         bytes: upload.bytes as i64,
         checksum: Some(upload.checksum.clone()),
         ..Outcome::default()
@@ -194,11 +204,29 @@ async fn run_locked(
         ));
         return conclude(conn, req, import.id, outcome, &upload.rejects).await;
     }
-    let (members, duplicates) = build_members(&current, &upload, req.mode);
-    outcome.rows_duplicate = duplicates as i64;
+    let Upload {
+        keys,
+        rejects,
+        rows_accepted,
+        ..
+    } = upload;
+    let mode = req.mode;
+    let before = current.clone();
+    let (members, distinct, removed) = tokio::task::spawn_blocking(move || {
+        let distinct = keys.distinct();
+        let members = match mode {
+            Mode::Snapshot => keys.adds,
+            Mode::Delta => keys.applied_to(&before),
+        };
+        let removed = before.count_missing_from(&members);
+        crate::index::return_free_memory();
+        (members, distinct, removed)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("building the new members failed: {e}")))?;
+    outcome.rows_duplicate = rows_accepted.saturating_sub(distinct as u64) as i64;
     outcome.entries_before = Some(current.len() as i64);
     outcome.entries_after = Some(members.len() as i64);
-    let removed = current.count_missing_from(&members);
     if req.mode == Mode::Snapshot
         && !req.force
         && removed as f64 > req.max_shrink * current.len() as f64
@@ -212,20 +240,20 @@ async fn run_locked(
             100.0 * removed as f64 / current.len() as f64,
             100.0 * req.max_shrink
         ));
-        return conclude(conn, req, import.id, outcome, &upload.rejects).await;
+        return conclude(conn, req, import.id, outcome, &rejects).await;
     }
-    drop(upload.rows);
+    drop(current);
 
     let members = Arc::new(members);
     outcome.status = "succeeded";
     match swap_in(conn, req, import.id, &members, &outcome).await {
         Ok(done) => {
-            imports::save_rejects(&mut *conn, import.id, &upload.rejects).await?;
+            imports::save_rejects(&mut *conn, import.id, &rejects).await?;
             state.index.stage_members(import.id, members);
             if let Err(e) = state.index.refresh(&state.db).await {
                 tracing::warn!(error = %e, "refresh after import failed; reconciliation will retry");
             }
-            drop(upload.rejects);
+            drop(rejects);
             crate::index::return_free_memory();
             tracing::info!(
                 import_id = import.id,
@@ -238,7 +266,7 @@ async fn run_locked(
             tracing::error!(import_id = import.id, error = %e, "import failed while writing");
             outcome.status = "failed";
             outcome.error = Some(format!("writing the data failed: {e}"));
-            conclude(conn, req, import.id, outcome, &upload.rejects).await
+            conclude(conn, req, import.id, outcome, &rejects).await
         }
     }
 }
@@ -293,7 +321,7 @@ fn unacceptable(upload: &Upload, req: &ImportRequest) -> Option<(&'static str, S
             ),
         ));
     }
-    if req.mode == Mode::Snapshot && upload.rows.iter().any(|&(_, op)| op == Op::Remove) {
+    if upload.snapshot_removes > 0 {
         return Some((
             "refused",
             "a snapshot cannot remove numbers; send rows with a remove operation as mode=delta"
@@ -322,48 +350,6 @@ async fn already_live(
     .bind(format.hash_scheme().map(HashScheme::as_str))
     .fetch_one(conn)
     .await
-}
-
-/// The members after the import, and how many rows repeated a number already given.
-fn build_members(current: &Members, upload: &Upload, mode: Mode) -> (Members, usize) {
-    match mode {
-        Mode::Snapshot => {
-            let numbers: Vec<u64> = upload.rows.iter().map(|&(n, _)| n).collect();
-            let rows = numbers.len();
-            let members = Members::from_unsorted(numbers);
-            let duplicates = rows - members.len();
-            (members, duplicates)
-        }
-        Mode::Delta => {
-            // The last operation on a number wins.
-            let mut ops: Vec<(u64, usize, Op)> = upload
-                .rows
-                .iter()
-                .enumerate()
-                .map(|(i, &(n, op))| (n, i, op))
-                .collect();
-            ops.sort_unstable_by_key(|&(n, i, _)| (n, i));
-            let mut last: Vec<(u64, Op)> = Vec::with_capacity(ops.len());
-            for (n, _, op) in ops {
-                match last.last_mut() {
-                    Some(prev) if prev.0 == n => prev.1 = op,
-                    _ => last.push((n, op)),
-                }
-            }
-            let duplicates = upload.rows.len() - last.len();
-            let removed: Vec<u64> = last
-                .iter()
-                .filter(|x| x.1 == Op::Remove)
-                .map(|x| x.0)
-                .collect();
-            let kept = current.iter().filter(|n| removed.binary_search(n).is_err());
-            let added = last.iter().filter(|x| x.1 == Op::Add).map(|x| x.0);
-            (
-                Members::from_unsorted(kept.chain(added).collect()),
-                duplicates,
-            )
-        }
-    }
 }
 
 /// Writes the members into a new table and makes it the registry's live generation,

@@ -116,7 +116,7 @@ async fn a_zip_holding_one_file_is_read_and_one_holding_two_is_refused() {
     let r = app
         .upload("robinson", "", zip_of(&[("a.csv", csv), ("b.csv", csv)]))
         .await;
-    assert_eq!(r.body["status"], "failed", "{}", r.body);
+    assert_eq!(r.body["status"], "refused", "{}", r.body);
     assert!(r.body["error"].as_str().unwrap().contains("2 files"));
 
     let mut truncated = zip_of(&[("robinson.csv", b"601000009\n")]);

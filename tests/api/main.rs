@@ -4,6 +4,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod bombs;
 mod check;
 mod committed;
 mod crashes;
