@@ -145,7 +145,8 @@ pub struct Config {
     #[arg(long, env = "TARCZA_MAX_SNAPSHOT_LAG", default_value = "10s", value_parser = parse_interval, global = true)]
     pub max_snapshot_lag: Duration,
 
-    /// Largest share of the current entries a snapshot import may remove without force=true.
+    /// Largest share of the current entries an import (snapshot or delta) may remove
+    /// without force=true.
     #[arg(long, env = "TARCZA_MAX_SHRINK", default_value_t = 0.05, value_parser = parse_share, global = true)]
     pub max_shrink: f64,
 

@@ -55,7 +55,7 @@ pub struct ImportRequest {
     pub mode: Mode,
     pub format: Format,
     pub encoding: Option<&'static Encoding>,
-    /// Accept a snapshot even if it removes more than `max_shrink` of the entries.
+    /// Accept an import even if it removes more than `max_shrink` of the entries.
     pub force: bool,
     pub max_shrink: f64,
     pub max_reject_rate: f64,
@@ -227,15 +227,15 @@ async fn run_locked(
     outcome.rows_duplicate = rows_accepted.saturating_sub(distinct as u64) as i64;
     outcome.entries_before = Some(current.len() as i64);
     outcome.entries_after = Some(members.len() as i64);
-    if req.mode == Mode::Snapshot
-        && !req.force
-        && removed as f64 > req.max_shrink * current.len() as f64
-    {
+    // A truncated snapshot and a broken or tampered delta feed alike must not unblock
+    // people wholesale.
+    if !req.force && removed as f64 > req.max_shrink * current.len() as f64 {
         outcome.status = "refused";
         outcome.error = Some(format!(
-            "this snapshot would remove {removed} of the {} current entries ({:.1}%), more than \
-             max_shrink ({:.1}%); a truncated file must not unblock people. If the removal is \
-             intended, upload again with force=true",
+            "this {} would remove {removed} of the {} current entries ({:.1}%), more than \
+             max_shrink ({:.1}%); a truncated or damaged file must not unblock people. If the \
+             removal is intended, upload again with force=true",
+            req.mode.as_str(),
             current.len(),
             100.0 * removed as f64 / current.len() as f64,
             100.0 * req.max_shrink

@@ -206,13 +206,14 @@ async fn a_snapshot_that_would_wipe_the_list_is_refused_unless_forced() {
 #[tokio::test]
 async fn a_delta_adds_and_removes() {
     let app = TestApp::spawn().await;
-    app.upload("robinson", "", csv(&numbers(10, 0))).await;
+    // 100 entries: removing one stays within max_shrink (5%).
+    app.upload("robinson", "", csv(&numbers(100, 0))).await;
     let delta = "numer;op\n600000000;D\n501234567;A\n600000001;-\n600000001;+\n"
         .as_bytes()
         .to_vec();
     let r = app.upload("robinson", "mode=delta", delta.clone()).await;
     assert_eq!(r.body["status"], "succeeded", "{}", r.body);
-    assert_eq!(r.body["entries_after"], 10);
+    assert_eq!(r.body["entries_after"], 100);
     assert!(app.allowed("600000000").await);
     assert!(
         !app.allowed("600000001").await,
@@ -221,9 +222,43 @@ async fn a_delta_adds_and_removes() {
     assert!(!app.allowed("501234567").await);
     let again = app.upload("robinson", "mode=delta", delta).await;
     assert_eq!(
-        again.body["entries_after"], 10,
+        again.body["entries_after"], 100,
         "applying a delta twice changes nothing"
     );
+}
+
+#[tokio::test]
+async fn a_delta_that_would_empty_the_registry_is_refused_unless_forced() {
+    let app = TestApp::spawn().await;
+    app.upload("robinson", "", csv(&numbers(1000, 0))).await;
+    let mut wipe = String::from("numer;op\n");
+    for n in numbers(1000, 0) {
+        wipe.push_str(&format!("{n};D\n"));
+    }
+    let r = app
+        .upload("robinson", "mode=delta", wipe.clone().into_bytes())
+        .await;
+    assert_eq!(r.body["status"], "refused", "{}", r.body);
+    assert_eq!(r.body["forced"], false);
+    let error = r.body["error"].as_str().unwrap();
+    assert!(error.contains("remove 1000 of the 1000"), "{error}");
+    assert!(error.contains("max_shrink"), "{error}");
+    assert!(!app.allowed("600000500").await, "nothing was removed");
+
+    // Removals within max_shrink go through; beyond it, force=true says they are meant.
+    let mut few = String::from("numer;op\n");
+    for n in numbers(10, 0) {
+        few.push_str(&format!("{n};D\n"));
+    }
+    let r = app.upload("robinson", "mode=delta", few.into_bytes()).await;
+    assert_eq!(r.body["status"], "succeeded", "{}", r.body);
+    assert_eq!(r.body["entries_after"], 990);
+    let r = app
+        .upload("robinson", "mode=delta&force=true", wipe.into_bytes())
+        .await;
+    assert_eq!(r.body["status"], "succeeded", "{}", r.body);
+    assert_eq!(r.body["entries_after"], 0);
+    assert!(app.allowed("600000500").await);
 }
 
 #[tokio::test]

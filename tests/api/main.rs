@@ -19,5 +19,6 @@ mod privacy;
 mod queries;
 mod replicas;
 mod scopes;
+mod sources;
 mod supervision;
 mod sync;
