@@ -23,7 +23,7 @@ use serde_json::json;
 use sqlx::{Connection, PgConnection};
 
 use crate::app::AppState;
-use crate::domain::HashScheme;
+use crate::domain::{HashScheme, Region};
 use crate::error::ApiError;
 use crate::index::{table_name, Members};
 use crate::store::audit::{self, AuditEvent};
@@ -32,6 +32,12 @@ use crate::store::registries::Registry;
 use crate::store::{bump_version, is_unique_violation};
 pub use format::{encoding, Format};
 use upload::{Limits, ReadOptions, Upload, UploadError};
+
+/// Version of the way files are read into keys. Part of an import's [`reading`]: bump it
+/// when a change to parsing (numbers, CSV, hashes) changes which keys a file yields, so
+/// that the same file sent again after an upgrade is imported again, not taken for
+/// unchanged.
+pub const READER_VERSION: u32 = 1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -69,6 +75,21 @@ pub struct ImportRequest {
     pub source: Option<String>,
     /// When the source says the data was produced (Last-Modified, file mtime).
     pub source_time: Option<DateTime<Utc>>,
+}
+
+/// Everything that decides which keys a file yields besides its bytes: the same bytes
+/// with the same reading are the same import. Stored with each import.
+pub fn reading(req: &ImportRequest, region: Region) -> String {
+    let format = match req.format.hash_scheme() {
+        Some(scheme) => format!("sha256:{scheme}"),
+        None => "csv".to_string(),
+    };
+    format!(
+        "{format} mode={} encoding={} region={} reader={READER_VERSION}",
+        req.mode.as_str(),
+        req.encoding.unwrap_or(encoding_rs::UTF_8).name(),
+        region.as_ref(),
+    )
 }
 
 /// Runs an import to its end and returns its record. Spawned by the caller so that a
@@ -115,15 +136,20 @@ async fn run_locked(
     .bind(registry.id)
     .execute(&mut *conn)
     .await?;
-    let import = imports::create(&mut *conn, registry.id, &imports::NewImport::of(req))
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e, ONE_RUNNING) {
-                in_progress(&registry.name)
-            } else {
-                e.into()
-            }
-        })?;
+    let reading = reading(req, state.settings.region);
+    let import = imports::create(
+        &mut *conn,
+        registry.id,
+        &imports::NewImport::of(req, &reading),
+    )
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e, ONE_RUNNING) {
+            in_progress(&registry.name)
+        } else {
+            e.into()
+        }
+    })?;
     audit::record(
         &mut *conn,
         AuditEvent {
@@ -187,7 +213,7 @@ async fn run_locked(
     let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
     let live = snapshot.registry(&registry.name);
     let current = live.map(|r| r.members.clone()).unwrap_or_default();
-    if already_live(conn, registry.id, &upload.checksum, req.format).await? {
+    if already_live(conn, registry.id, &upload.checksum, &reading).await? {
         outcome.status = "succeeded";
         outcome.unchanged = true;
         outcome.entries_before = Some(current.len() as i64);
@@ -331,23 +357,22 @@ fn unacceptable(upload: &Upload, req: &ImportRequest) -> Option<(&'static str, S
     None
 }
 
-/// Whether the registry's live data came from a file with this checksum and format: then
-/// importing it again would change nothing.
+/// Whether the registry's live data came from a file with this checksum, read the same
+/// way: then importing it again would change nothing. (Imports recorded before readings
+/// were kept have none, so they never match.)
 async fn already_live(
     conn: &mut PgConnection,
     registry_id: i32,
     checksum: &str,
-    format: Format,
+    reading: &str,
 ) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM registries r JOIN imports i ON i.id = r.last_import_id \
-         WHERE r.id = $1 AND r.generation IS NOT NULL AND i.checksum = $2 AND i.format = $3 \
-         AND i.hash_scheme IS NOT DISTINCT FROM $4)",
+         WHERE r.id = $1 AND r.generation IS NOT NULL AND i.checksum = $2 AND i.reading = $3)",
     )
     .bind(registry_id)
     .bind(checksum)
-    .bind(format.as_str())
-    .bind(format.hash_scheme().map(HashScheme::as_str))
+    .bind(reading)
     .fetch_one(conn)
     .await
 }

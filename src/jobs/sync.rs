@@ -62,14 +62,31 @@ pub async fn run_once(state: &AppState, name: &str) -> Result<Import, ApiError> 
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no registry named {name:?}")))?;
     let described = source.describe();
+    let reading = import::reading(
+        &request(state, &config, registry.clone(), described.clone(), None),
+        state.settings.region,
+    );
+    // A 304 or an unchanged checksum speaks of the bytes only. It means "nothing to do"
+    // only while the live data came from those bytes read the way these settings read
+    // them; after a change of settings (encoding, format, mode…) the file is read again.
+    // Not knowing (the database hiccuped) means reading the source again.
+    let live = imports::live_file(&state.db, registry.id)
+        .await
+        .ok()
+        .flatten();
+    let same_file = live
+        .filter(|l| l.reading.as_deref() == Some(reading.as_str()))
+        .and_then(|l| l.checksum)
+        .filter(|c| registry.sync_checksum.as_deref() == Some(c.as_str()));
     let fetched = match &source {
-        Source::Http(url) => fetch_http(state, url, &registry).await,
-        Source::Path(path) => fetch_file(path, &registry).await,
+        Source::Http(url) => fetch_http(state, url, &registry, same_file.is_some()).await,
+        Source::Path(path) => fetch_file(path, same_file.as_deref()).await,
     };
     let record = |checksum: Option<String>, error: Option<String>| {
         let req = request(state, &config, registry.clone(), described.clone(), None);
+        let reading = reading.clone();
         async move {
-            let new = NewImport::of(&req);
+            let new = NewImport::of(&req, &reading);
             imports::record_run(
                 &state.db,
                 registry.id,
@@ -87,7 +104,7 @@ pub async fn run_once(state: &AppState, name: &str) -> Result<Import, ApiError> 
         }
         Ok(Fetched::Unchanged { checksum }) => {
             tracing::info!(registry = name, source = %described, "sync: source unchanged");
-            Ok(record(checksum, None).await?)
+            Ok(record(checksum.or(same_file), None).await?)
         }
         Ok(Fetched::Data {
             body,
@@ -149,19 +166,20 @@ fn client() -> &'static reqwest::Client {
     })
 }
 
-/// A conditional GET, tried up to [`HTTP_ATTEMPTS`] times with doubling delays when the
-/// server cannot be reached or answers 5xx/429. Other answers are final.
+/// A GET, conditional (`If-None-Match`/`If-Modified-Since`) when `conditional`, tried up
+/// to [`HTTP_ATTEMPTS`] times with doubling delays when the server cannot be reached or
+/// answers 5xx/429. Other answers are final.
 async fn fetch_http(
     state: &AppState,
     url: &reqwest::Url,
     registry: &Registry,
+    conditional: bool,
 ) -> Result<Fetched, String> {
     let mut delay = state.settings.sync_retry_delay;
     let mut last_error = String::new();
     for attempt in 1..=HTTP_ATTEMPTS {
         let mut req = client().get(url.clone());
-        // Only when the data they describe is live: a refused file is fetched again.
-        if registry.generation.is_some() {
+        if conditional {
             if let Some(etag) = &registry.sync_etag {
                 req = req.header(IF_NONE_MATCH, etag);
             }
@@ -170,7 +188,7 @@ async fn fetch_http(
             }
         }
         match req.send().await {
-            Ok(resp) if resp.status() == StatusCode::NOT_MODIFIED => {
+            Ok(resp) if resp.status() == StatusCode::NOT_MODIFIED && conditional => {
                 return Ok(Fetched::Unchanged { checksum: None })
             }
             Ok(resp) if resp.status().is_success() => {
@@ -222,9 +240,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// A local file, or the newest file in a directory. Re-imported only when its checksum
-/// differs from the last one imported from it.
-async fn fetch_file(path: &Path, registry: &Registry) -> Result<Fetched, String> {
+/// A local file, or the newest file in a directory. `Unchanged` when its checksum is
+/// `unchanged_if` (that of the file behind the live data, read the same way).
+async fn fetch_file(path: &Path, unchanged_if: Option<&str>) -> Result<Fetched, String> {
     let path = path.to_path_buf();
     let (file, modified, checksum) = tokio::task::spawn_blocking(move || {
         let (file, modified) = newest_file(&path)?;
@@ -240,7 +258,7 @@ async fn fetch_file(path: &Path, registry: &Registry) -> Result<Fetched, String>
     .await
     .map_err(|e| e.to_string())?
     .map_err(|e| e.to_string())?;
-    if registry.generation.is_some() && registry.sync_checksum.as_deref() == Some(&checksum) {
+    if unchanged_if == Some(checksum.as_str()) {
         return Ok(Fetched::Unchanged {
             checksum: Some(checksum),
         });

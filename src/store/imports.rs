@@ -7,7 +7,7 @@ pub const ONE_RUNNING: &str = "imports_one_running_per_registry";
 const COLUMNS: &str =
     "id, registry_id, mode, format, status, rows_total, rows_accepted, rows_rejected, \
      rows_duplicate, entries_before, entries_after, bytes, checksum, error, forced, created_at, \
-     finished_at, created_by, source, source_time, unchanged, hash_scheme, encoding";
+     finished_at, created_by, source, source_time, unchanged, hash_scheme, encoding, reading";
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct Import {
@@ -34,6 +34,9 @@ pub struct Import {
     pub unchanged: bool,
     pub hash_scheme: Option<String>,
     pub encoding: Option<String>,
+    /// How the file was read (see `import::reading`); `None` for imports from before it
+    /// was recorded.
+    pub reading: Option<String>,
 }
 
 #[derive(sqlx::FromRow, Clone, Debug, serde::Serialize)]
@@ -71,10 +74,11 @@ pub struct NewImport<'a> {
     pub actor: Option<i64>,
     pub source: &'a str,
     pub source_time: Option<DateTime<Utc>>,
+    pub reading: &'a str,
 }
 
 impl<'a> NewImport<'a> {
-    pub fn of(req: &'a crate::import::ImportRequest) -> NewImport<'a> {
+    pub fn of(req: &'a crate::import::ImportRequest, reading: &'a str) -> NewImport<'a> {
         NewImport {
             mode: req.mode.as_str(),
             format: req.format.as_str(),
@@ -84,6 +88,7 @@ impl<'a> NewImport<'a> {
             actor: req.actor,
             source: req.source.as_deref().unwrap_or("upload"),
             source_time: req.source_time,
+            reading,
         }
     }
 }
@@ -95,8 +100,8 @@ pub async fn create(
 ) -> Result<Import, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO imports (registry_id, mode, format, status, forced, created_by, source, \
-         source_time, hash_scheme, encoding) \
-         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
+         source_time, hash_scheme, encoding, reading) \
+         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
     ))
     .bind(registry_id)
     .bind(new.mode)
@@ -107,6 +112,7 @@ pub async fn create(
     .bind(new.source_time)
     .bind(new.hash_scheme)
     .bind(new.encoding)
+    .bind(new.reading)
     .fetch_one(conn)
     .await
 }
@@ -190,6 +196,25 @@ pub async fn save_rejects(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The file behind a registry's live data, as its import recorded it.
+#[derive(sqlx::FromRow, Debug)]
+pub struct LiveFile {
+    pub checksum: Option<String>,
+    /// `None` for data imported before readings were recorded.
+    pub reading: Option<String>,
+}
+
+/// The file the registry's live data came from; `None` without live data.
+pub async fn live_file(pool: &PgPool, registry_id: i32) -> Result<Option<LiveFile>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT i.checksum, i.reading FROM registries r JOIN imports i ON i.id = r.last_import_id \
+         WHERE r.id = $1 AND r.generation IS NOT NULL",
+    )
+    .bind(registry_id)
+    .fetch_optional(pool)
+    .await
 }
 
 pub async fn get(pool: &PgPool, registry_id: i32, id: i64) -> Result<Option<Import>, sqlx::Error> {

@@ -202,3 +202,56 @@ async fn a_declared_checksum_or_row_count_that_does_not_match_refuses_the_import
     assert_eq!(r.body["status"], "succeeded", "{}", r.body);
     assert!(!app.allowed("601000001").await);
 }
+
+#[tokio::test]
+async fn the_same_bytes_read_another_way_are_imported_again() {
+    let app = TestApp::spawn().await;
+    let mut text = String::from("Nazwisko;Telefon\n");
+    for i in 0..8 {
+        text.push_str(&format!("Jan Nowak;60100000{i}\n"));
+    }
+    text.push_str("Łukasz Żółć;601000008\nŻaneta Ćwik;601000009\n");
+    let (bytes, _, _) = encoding_rs::WINDOWS_1250.encode(&text);
+    let bytes = bytes.to_vec();
+
+    // Read as UTF-8, the two Polish rows are rejected; the rest is live.
+    let first = app
+        .upload("robinson", "max_reject_rate=0.5", bytes.clone())
+        .await;
+    assert_eq!(first.body["status"], "succeeded", "{}", first.body);
+    assert_eq!(first.body["rows_rejected"], 2);
+    assert!(app.allowed("601000009").await);
+
+    // The same bytes in their encoding: read again, all ten rows live.
+    let second = app
+        .upload("robinson", "encoding=windows-1250", bytes.clone())
+        .await;
+    assert_eq!(second.body["status"], "succeeded", "{}", second.body);
+    assert_eq!(second.body["unchanged"], false, "{}", second.body);
+    assert_eq!(second.body["rows_accepted"], 10);
+    assert_eq!(second.body["entries_after"], 10);
+    assert!(!app.allowed("601000009").await);
+    assert!(!app.allowed("601000008").await);
+
+    // Same bytes, same reading (an alias of the encoding is the same reading): unchanged.
+    let third = app
+        .upload("robinson", "encoding=cp1250", bytes.clone())
+        .await;
+    assert_eq!(third.body["unchanged"], true, "{}", third.body);
+    assert_eq!(third.body["rows_accepted"], 10);
+
+    // The same bytes as a delta are another import, not the snapshot again.
+    let delta = app
+        .upload("robinson", "mode=delta&encoding=windows-1250", bytes)
+        .await;
+    assert_eq!(delta.body["status"], "succeeded", "{}", delta.body);
+    assert_eq!(delta.body["unchanged"], false, "{}", delta.body);
+    assert_eq!(delta.body["entries_after"], 10);
+
+    // UTF-8 named or not is one reading.
+    let utf8 = b"numer\n601000001\n601000002\n".to_vec();
+    let r = app.upload("robinson", "force=true", utf8.clone()).await;
+    assert_eq!(r.body["unchanged"], false, "{}", r.body);
+    let r = app.upload("robinson", "encoding=utf-8", utf8).await;
+    assert_eq!(r.body["unchanged"], true, "{}", r.body);
+}
