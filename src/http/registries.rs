@@ -1,13 +1,17 @@
 //! Registries: their state (dialer and up) and imports of their data (ops).
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tokio::sync::oneshot;
 
 use super::extract::{ApiPath, ApiQuery, AsDialer, AsOps, NoQuery};
 use super::freshness::fresh_until;
@@ -338,23 +342,61 @@ async fn one_import(
     Ok(Json(ImportView::new(&name, import, Some(rejects))))
 }
 
-/// `POST /v1/registries/{name}/sync`: fetch the configured source now (ops).
+/// `POST /v1/registries/{name}/sync`: fetch the configured source now (ops). Answers
+/// with the finished import, or, when the sync outlasts what the caller may wait (just
+/// under TARCZA_REQUEST_TIMEOUT), `202` with the running import and `Location` to
+/// follow it: the sync carries on either way, so the answer never says nothing happened.
 async fn sync_now(
-    _caller: AsOps,
+    caller: AsOps,
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
     _: NoQuery,
     progress: WriteProgress,
-) -> Result<Json<ImportView>, ApiError> {
+) -> Result<Response, ApiError> {
     registry(&state, &name).await?;
     // The sync runs on if this request times out: its outcome is not "nothing changed".
     progress.writing();
     // Its own task: a client that hangs up must not cancel the import half-way.
+    let (started_tx, started_rx) = oneshot::channel();
     let task_state = state.clone();
     let task_name = name.clone();
-    let import = tokio::spawn(async move { jobs::sync::run_once(&task_state, &task_name).await })
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("sync task failed: {e}")))??;
+    let actor = Some(caller.0.id);
+    let mut task = tokio::spawn(async move {
+        jobs::sync::run_once_reporting(&task_state, &task_name, actor, Some(started_tx)).await
+    });
+    let limit = state.settings.request_timeout;
+    let answer_within = limit.saturating_sub(Duration::from_secs(1)).max(limit / 2);
+    let import = match tokio::time::timeout(answer_within, &mut task).await {
+        Ok(done) => {
+            done.map_err(|e| ApiError::Internal(anyhow::anyhow!("sync task failed: {e}")))??
+        }
+        Err(_) => return Ok(still_running(&name, started_rx)),
+    };
     let rejects = imports::rejects(&state.db, import.id, REJECTS_SHOWN).await?;
-    Ok(Json(ImportView::new(&name, import, Some(rejects))))
+    Ok(Json(ImportView::new(&name, import, Some(rejects))).into_response())
+}
+
+/// `202`: the sync goes on; where to follow it.
+fn still_running(name: &str, mut started: oneshot::Receiver<Import>) -> Response {
+    match started.try_recv().ok() {
+        Some(import) => {
+            let location = format!("/v1/registries/{name}/imports/{}", import.id);
+            (
+                StatusCode::ACCEPTED,
+                [(header::LOCATION, location)],
+                Json(ImportView::new(name, import, None)),
+            )
+                .into_response()
+        }
+        // Still waiting for the registry's lock or the database: no record yet.
+        None => (
+            StatusCode::ACCEPTED,
+            [(header::LOCATION, format!("/v1/registries/{name}/imports"))],
+            Json(json!({
+                "registry": name, "status": "pending",
+                "message": "the sync has started and is recorded under this registry's imports",
+            })),
+        )
+            .into_response(),
+    }
 }

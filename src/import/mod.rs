@@ -95,27 +95,105 @@ pub fn reading(req: &ImportRequest, region: Region) -> String {
 /// Runs an import to its end and returns its record. Spawned by the caller so that a
 /// client that hangs up mid-commit cannot cancel it half-way.
 pub async fn run(state: AppState, req: ImportRequest, body: Body) -> Result<Import, ApiError> {
+    start(&state, req).await?.load(body).await
+}
+
+/// An import that has begun: it holds its registry's lock (on a connection of its own)
+/// and its record exists, `running`. End it with [`Started::load`] or
+/// [`Started::end_without_data`]; dropped, it leaves the record `running` until the next
+/// import of the registry (or the next start) marks it failed, and changes nothing.
+pub struct Started {
+    state: AppState,
+    req: ImportRequest,
+    conn: PgConnection,
+    import: Import,
+}
+
+/// Takes the registry's import lock and records the import as running (`409
+/// import_in_progress` while another import of the registry runs).
+pub async fn start(state: &AppState, req: ImportRequest) -> Result<Started, ApiError> {
     let mut conn = state.db.acquire().await?.detach();
-    let result = run_locked(&state, &req, body, &mut conn).await;
-    // Unlock explicitly: closing alone releases the lock only when the server gets round
-    // to ending the session, a moment after we answer, so an import right after this one
-    // could be told 409. (Unlocking a lock not held is a harmless no-op; if the connection
-    // is broken, closing it releases the lock anyway.)
+    match begin(state, &req, &mut conn).await {
+        Ok(import) => Ok(Started {
+            state: state.clone(),
+            req,
+            conn,
+            import,
+        }),
+        Err(e) => {
+            release(conn, req.registry.id).await;
+            Err(e)
+        }
+    }
+}
+
+impl Started {
+    /// The import's record as it was when it started.
+    pub fn import(&self) -> &Import {
+        &self.import
+    }
+
+    /// Sets when the data was produced, once the source has said so.
+    pub fn set_source_time(&mut self, time: Option<DateTime<Utc>>) {
+        self.req.source_time = time;
+    }
+
+    /// Reads `body` and ends the import: the data becomes live, or nothing changes.
+    pub async fn load(mut self, body: Body) -> Result<Import, ApiError> {
+        let result = run_locked(&self.state, &self.req, self.import.id, body, &mut self.conn).await;
+        release(self.conn, self.req.registry.id).await;
+        result
+    }
+
+    /// Ends the import without reading data: the source had nothing new (`error` is
+    /// `None`: `succeeded`, `unchanged`) or could not be fetched (`failed`, with why).
+    pub async fn end_without_data(
+        mut self,
+        checksum: Option<String>,
+        error: Option<String>,
+    ) -> Result<Import, ApiError> {
+        let result = async {
+            let entries =
+                crate::store::registries::entries(&mut self.conn, self.req.registry.id).await?;
+            let outcome = Outcome {
+                status: if error.is_some() {
+                    "failed"
+                } else {
+                    "succeeded"
+                },
+                unchanged: error.is_none(),
+                entries_before: Some(entries),
+                entries_after: Some(entries),
+                checksum,
+                error,
+                ..Outcome::default()
+            };
+            conclude(&mut self.conn, &self.req, self.import.id, outcome, &[]).await
+        }
+        .await;
+        release(self.conn, self.req.registry.id).await;
+        result
+    }
+}
+
+/// Unlocks explicitly: closing alone releases the lock only when the server gets round to
+/// ending the session, a moment after we answer, so an import right after this one could
+/// be told 409. (Unlocking a lock not held is a harmless no-op; if the connection is
+/// broken, closing it releases the lock anyway.)
+async fn release(mut conn: PgConnection, registry_id: i32) {
     let _ = sqlx::query("SELECT pg_advisory_unlock($1, $2)")
         .bind(IMPORT_LOCK_CLASS)
-        .bind(req.registry.id)
+        .bind(registry_id)
         .execute(&mut conn)
         .await;
     if let Err(e) = conn.close().await {
         tracing::warn!(error = %e, "closing the import connection");
     }
-    result
 }
 
-async fn run_locked(
+async fn begin(
     state: &AppState,
     req: &ImportRequest,
-    body: Body,
     conn: &mut PgConnection,
 ) -> Result<Import, ApiError> {
     let registry = &req.registry;
@@ -165,7 +243,17 @@ async fn run_locked(
     )
     .await?;
     tracing::info!(import_id = import.id, registry = %registry.name, mode = req.mode.as_str(), "import started");
+    Ok(import)
+}
 
+async fn run_locked(
+    state: &AppState,
+    req: &ImportRequest,
+    import_id: i64,
+    body: Body,
+    conn: &mut PgConnection,
+) -> Result<Import, ApiError> {
+    let registry = &req.registry;
     let settings = &state.settings;
     let options = ReadOptions {
         region: settings.region,
@@ -190,7 +278,7 @@ async fn run_locked(
                 error: Some(e.to_string()),
                 ..Outcome::default()
             };
-            return conclude(conn, req, import.id, outcome, &[]).await;
+            return conclude(conn, req, import_id, outcome, &[]).await;
         }
     };
     let mut outcome = Outcome {
@@ -205,7 +293,7 @@ async fn run_locked(
     if let Some(problem) = unacceptable(&upload, req) {
         outcome.status = problem.0;
         outcome.error = Some(problem.1);
-        return conclude(conn, req, import.id, outcome, &upload.rejects).await;
+        return conclude(conn, req, import_id, outcome, &upload.rejects).await;
     }
 
     // Compare with what is live now (as Postgres has it, not as this process last saw it).
@@ -213,12 +301,13 @@ async fn run_locked(
     let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
     let live = snapshot.registry(&registry.name);
     let current = live.map(|r| r.members.clone()).unwrap_or_default();
+    let reading = reading(req, settings.region);
     if already_live(conn, registry.id, &upload.checksum, &reading).await? {
         outcome.status = "succeeded";
         outcome.unchanged = true;
         outcome.entries_before = Some(current.len() as i64);
         outcome.entries_after = Some(current.len() as i64);
-        return conclude(conn, req, import.id, outcome, &upload.rejects).await;
+        return conclude(conn, req, import_id, outcome, &upload.rejects).await;
     }
     let live_scheme = live.and_then(|r| r.hash_scheme);
     if req.mode == Mode::Delta && !current.is_empty() && live_scheme != req.format.hash_scheme() {
@@ -228,7 +317,7 @@ async fn run_locked(
              to change the format)",
             live_scheme.map_or("csv (numbers)".to_string(), |s| format!("sha256 ({s})"))
         ));
-        return conclude(conn, req, import.id, outcome, &upload.rejects).await;
+        return conclude(conn, req, import_id, outcome, &upload.rejects).await;
     }
     let Upload {
         keys,
@@ -266,33 +355,29 @@ async fn run_locked(
             100.0 * removed as f64 / current.len() as f64,
             100.0 * req.max_shrink
         ));
-        return conclude(conn, req, import.id, outcome, &rejects).await;
+        return conclude(conn, req, import_id, outcome, &rejects).await;
     }
     drop(current);
 
     let members = Arc::new(members);
     outcome.status = "succeeded";
-    match swap_in(conn, req, import.id, &members, &outcome).await {
+    match swap_in(conn, req, import_id, &members, &outcome).await {
         Ok(done) => {
-            imports::save_rejects(&mut *conn, import.id, &rejects).await?;
-            state.index.stage_members(import.id, members);
+            imports::save_rejects(&mut *conn, import_id, &rejects).await?;
+            state.index.stage_members(import_id, members);
             if let Err(e) = state.index.refresh(&state.db).await {
                 tracing::warn!(error = %e, "refresh after import failed; reconciliation will retry");
             }
             drop(rejects);
             crate::index::return_free_memory();
-            tracing::info!(
-                import_id = import.id,
-                entries = done.entries_after,
-                "import succeeded"
-            );
+            tracing::info!(import_id, entries = done.entries_after, "import succeeded");
             Ok(done)
         }
         Err(e) => {
-            tracing::error!(import_id = import.id, error = %e, "import failed while writing");
+            tracing::error!(import_id, error = %e, "import failed while writing");
             outcome.status = "failed";
             outcome.error = Some(format!("writing the data failed: {e}"));
-            conclude(conn, req, import.id, outcome, &rejects).await
+            conclude(conn, req, import_id, outcome, &rejects).await
         }
     }
 }
@@ -431,7 +516,7 @@ async fn swap_in(
             .execute(&mut *tx)
             .await?;
     }
-    let done = imports::finish(&mut tx, import_id, outcome).await?;
+    let done = imports::finish(&mut tx, import_id, outcome, req.source_time).await?;
     audit::record(&mut tx, outcome_event(req, import_id, outcome)).await?;
     tx.commit().await?;
     Ok(done)
@@ -447,7 +532,7 @@ async fn conclude(
 ) -> Result<Import, ApiError> {
     tracing::info!(import_id, status = outcome.status, error = ?outcome.error, "import ended without changes");
     let mut tx = conn.begin().await?;
-    let done = imports::finish(&mut tx, import_id, &outcome).await?;
+    let done = imports::finish(&mut tx, import_id, &outcome, req.source_time).await?;
     imports::save_rejects(&mut tx, import_id, rejects).await?;
     audit::record(&mut tx, outcome_event(req, import_id, &outcome)).await?;
     tx.commit().await?;

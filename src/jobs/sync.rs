@@ -15,6 +15,7 @@ use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::io::ReaderStream;
 use tokio_util::sync::CancellationToken;
@@ -23,7 +24,7 @@ use crate::app::AppState;
 use crate::config::{RegistryConfig, Source};
 use crate::error::ApiError;
 use crate::import::{self, ImportRequest};
-use crate::store::imports::{self, Import, NewImport};
+use crate::store::imports::{self, Import};
 use crate::store::registries::{self, Registry};
 
 /// Advisory lock key (class, object) of "this session runs the scheduled re-sync".
@@ -49,8 +50,24 @@ enum Fetched {
 
 /// Syncs registry `name` from its source once, now, and returns the import recorded for
 /// the run (`unchanged: true` when the source had nothing new, `failed` when it could not
-/// be fetched: the current data keeps serving).
-pub async fn run_once(state: &AppState, name: &str) -> Result<Import, ApiError> {
+/// be fetched: the current data keeps serving). `actor` is the key that asked for it
+/// (`None` for the schedule).
+pub async fn run_once(
+    state: &AppState,
+    name: &str,
+    actor: Option<i64>,
+) -> Result<Import, ApiError> {
+    run_once_reporting(state, name, actor, None).await
+}
+
+/// [`run_once`], telling `started` the import's record as soon as it exists (before the
+/// source is fetched), so that a caller who cannot wait can say where to follow it.
+pub async fn run_once_reporting(
+    state: &AppState,
+    name: &str,
+    actor: Option<i64>,
+    started: Option<oneshot::Sender<Import>>,
+) -> Result<Import, ApiError> {
     let config = state.settings.registry(name);
     let Some(source) = config.source.clone() else {
         return Err(ApiError::conflict(
@@ -62,10 +79,13 @@ pub async fn run_once(state: &AppState, name: &str) -> Result<Import, ApiError> 
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no registry named {name:?}")))?;
     let described = source.describe();
-    let reading = import::reading(
-        &request(state, &config, registry.clone(), described.clone(), None),
-        state.settings.region,
-    );
+    let req = request(state, &config, registry.clone(), described.clone(), actor);
+    let reading = import::reading(&req, state.settings.region);
+    // The registry is locked from here on: nothing else changes its data meanwhile.
+    let mut run = import::start(state, req).await?;
+    if let Some(started) = started {
+        let _ = started.send(run.import().clone());
+    }
     // A 304 or an unchanged checksum speaks of the bytes only. It means "nothing to do"
     // only while the live data came from those bytes read the way these settings read
     // them; after a change of settings (encoding, format, mode…) the file is read again.
@@ -82,29 +102,15 @@ pub async fn run_once(state: &AppState, name: &str) -> Result<Import, ApiError> 
         Source::Http(url) => fetch_http(state, url, &registry, same_file.is_some()).await,
         Source::Path(path) => fetch_file(path, same_file.as_deref()).await,
     };
-    let record = |checksum: Option<String>, error: Option<String>| {
-        let req = request(state, &config, registry.clone(), described.clone(), None);
-        let reading = reading.clone();
-        async move {
-            let new = NewImport::of(&req, &reading);
-            imports::record_run(
-                &state.db,
-                registry.id,
-                &new,
-                checksum.as_deref(),
-                error.as_deref(),
-            )
-            .await
-        }
-    };
     match fetched {
         Err(e) => {
             tracing::warn!(registry = name, source = %described, error = %e, "sync: fetching the source failed; the current data keeps serving");
-            Ok(record(None, Some(format!("fetching {described} failed: {e}"))).await?)
+            run.end_without_data(None, Some(format!("fetching {described} failed: {e}")))
+                .await
         }
         Ok(Fetched::Unchanged { checksum }) => {
             tracing::info!(registry = name, source = %described, "sync: source unchanged");
-            Ok(record(checksum.or(same_file), None).await?)
+            run.end_without_data(checksum.or(same_file), None).await
         }
         Ok(Fetched::Data {
             body,
@@ -112,8 +118,8 @@ pub async fn run_once(state: &AppState, name: &str) -> Result<Import, ApiError> 
             etag,
             last_modified,
         }) => {
-            let req = request(state, &config, registry.clone(), described, source_time);
-            let import = import::run(state.clone(), req, body).await?;
+            run.set_source_time(source_time);
+            let import = run.load(body).await?;
             if import.status == "succeeded" {
                 registries::save_sync_state(
                     &state.db,
@@ -135,7 +141,7 @@ fn request(
     config: &RegistryConfig,
     registry: Registry,
     source: String,
-    source_time: Option<DateTime<Utc>>,
+    actor: Option<i64>,
 ) -> ImportRequest {
     ImportRequest {
         registry,
@@ -145,11 +151,11 @@ fn request(
         force: false,
         max_shrink: state.settings.max_shrink,
         max_reject_rate: state.settings.max_reject_rate,
-        actor: None,
+        actor,
         expected_sha256: None,
         expected_rows: None,
         source: Some(source),
-        source_time,
+        source_time: None,
     }
 }
 
@@ -395,7 +401,7 @@ pub async fn schedule(state: AppState, shutdown: CancellationToken) {
                     // before its commit (nothing changes) and marked failed later.
                     let run = tokio::select! {
                         _ = shutdown.cancelled() => break,
-                        run = run_once(&state, &r.name) => run,
+                        run = run_once(&state, &r.name, None) => run,
                     };
                     let next = match run {
                         Ok(i) if i.status == "succeeded" => r.interval,

@@ -117,44 +117,19 @@ pub async fn create(
     .await
 }
 
-/// Records a scheduled sync that ended before any data was read: its source was
-/// unchanged (304 Not Modified, or a file whose checksum was already imported), or it
-/// could not be fetched (`error`). Either way nothing was changed.
-pub async fn record_run(
-    pool: &PgPool,
-    registry_id: i32,
-    new: &NewImport<'_>,
-    checksum: Option<&str>,
-    error: Option<&str>,
+/// Records how import `id` ended, and when its data was produced if the source said so
+/// only after the import began.
+pub async fn finish(
+    conn: &mut PgConnection,
+    id: i64,
+    o: &Outcome,
+    source_time: Option<DateTime<Utc>>,
 ) -> Result<Import, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "INSERT INTO imports (registry_id, mode, format, status, forced, created_by, source, \
-         source_time, hash_scheme, encoding, checksum, error, unchanged, finished_at, \
-         entries_before, entries_after) \
-         SELECT $1, $2, $3, CASE WHEN $11::text IS NULL THEN 'succeeded' ELSE 'failed' END, $4, \
-         $5, $6, $7, $8, $9, $10, $11, $11::text IS NULL, now(), entries, entries \
-         FROM registries WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(registry_id)
-    .bind(new.mode)
-    .bind(new.format)
-    .bind(new.forced)
-    .bind(new.actor)
-    .bind(new.source)
-    .bind(new.source_time)
-    .bind(new.hash_scheme)
-    .bind(new.encoding)
-    .bind(checksum)
-    .bind(error)
-    .fetch_one(pool)
-    .await
-}
-
-pub async fn finish(conn: &mut PgConnection, id: i64, o: &Outcome) -> Result<Import, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE imports SET status = $2, rows_total = $3, rows_accepted = $4, rows_rejected = $5, \
          rows_duplicate = $6, entries_before = $7, entries_after = $8, bytes = $9, checksum = $10, \
-         error = $11, unchanged = $12, finished_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+         error = $11, unchanged = $12, source_time = coalesce($13, source_time), \
+         finished_at = now() WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
     .bind(o.status)
@@ -168,6 +143,7 @@ pub async fn finish(conn: &mut PgConnection, id: i64, o: &Outcome) -> Result<Imp
     .bind(&o.checksum)
     .bind(&o.error)
     .bind(o.unchanged)
+    .bind(source_time)
     .fetch_one(conn)
     .await
 }

@@ -73,6 +73,14 @@ pub async fn save_sync_state(
     Ok(())
 }
 
+/// How many entries the registry's live data has.
+pub async fn entries(conn: &mut sqlx::PgConnection, id: i32) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT entries FROM registries WHERE id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
 pub async fn by_name(pool: &PgPool, name: &str) -> Result<Option<Registry>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM registries WHERE name = $1"))
         .bind(name)

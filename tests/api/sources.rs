@@ -1,14 +1,69 @@
 //! Registry sources tarcza does not control: changed settings read an unchanged source
-//! again, and a broken or tampered delta feed cannot empty a registry.
+//! again, a broken or tampered delta feed cannot empty a registry, and a manual sync that
+//! takes long says where to follow it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
 use tarcza::app::AppState;
 use tarcza::config::registries::from_vars;
 use tarcza::config::Config;
+use tower::ServiceExt;
 
-use crate::helpers::TestApp;
-use crate::sync::{app_with, numbers, sync, write_file, FileServer, DAY};
+use crate::helpers::{TestApp, ADMIN_KEY};
+use crate::sync::{app_with, csv, numbers, sync, write_file, FileServer, DAY};
+
+/// A source host with a file, redirects, and a slow answer.
+struct Host {
+    base: String,
+    port: u16,
+    file: Vec<u8>,
+    file_hits: AtomicUsize,
+}
+
+async fn host(file: Vec<u8>) -> Arc<Host> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let host = Arc::new(Host {
+        base: format!("http://127.0.0.1:{port}"),
+        port,
+        file,
+        file_hits: AtomicUsize::new(0),
+    });
+    let serve_file = |State(h): State<Arc<Host>>| async move {
+        h.file_hits.fetch_add(1, Ordering::SeqCst);
+        h.file.clone()
+    };
+    let router = Router::new()
+        .route("/list.csv", get(serve_file))
+        .route("/moved", get(|| async { Redirect::to("/list.csv") }))
+        .route(
+            "/away",
+            get(|State(h): State<Arc<Host>>| async move {
+                // The same server by another name: only the host differs.
+                let to = format!("http://localhost:{}/list.csv?sig=zzz-secret", h.port);
+                Redirect::to(&to)
+            }),
+        )
+        .route(
+            "/slow.csv",
+            get(|State(h): State<Arc<Host>>| async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                h.file.clone().into_response()
+            }),
+        )
+        .with_state(host.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    host
+}
 
 /// An app whose registries are configured by `vars`, with `configure` applied.
 async fn app_configured(vars: &[(&str, String)], configure: impl FnOnce(&mut Config)) -> TestApp {
@@ -111,4 +166,90 @@ async fn a_delta_feed_cannot_empty_a_registry() {
     assert_eq!(refused["status"], "refused", "{refused}");
     assert!(refused["error"].as_str().unwrap().contains("max_shrink"));
     assert!(!app.allowed("600000050").await);
+}
+
+#[tokio::test]
+async fn a_manual_sync_that_outlasts_the_request_timeout_answers_202_and_names_who_asked() {
+    let host = host(csv(&numbers(10, 0))).await;
+    let app = app_configured(
+        &[("ROBINSON_SOURCE", format!("{}/slow.csv", host.base))],
+        |c| c.request_timeout = Duration::from_secs(1),
+    )
+    .await;
+    let (ops_id, secret) = ops_key(&app).await;
+    let res = sync_as(&app, &secret).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let location = res.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let running: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(running["status"], "running", "{running}");
+    assert_eq!(running["created_by"], ops_id, "{running}");
+    let id = running["id"].clone();
+    assert_eq!(location, format!("/v1/registries/robinson/imports/{id}"));
+
+    // The sync carries on and records its result, and who asked for it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let done = loop {
+        let now = app.get(&location, ADMIN_KEY).await.body;
+        if now["status"] != "running" {
+            break now;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{now}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["created_by"], ops_id);
+    assert!(!app.allowed("600000005").await);
+    let audit = app.get("/v1/audit", ADMIN_KEY).await.body;
+    let events: Vec<&Value> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == format!("import:{id}"))
+        .collect();
+    assert_eq!(events.len(), 2, "{audit}");
+    for e in events {
+        assert_eq!(e["actor"]["id"], ops_id, "{e}");
+    }
+
+    // A sync that finishes in time answers with its record, also naming the caller.
+    let quick = app_with(&[("ROBINSON_SOURCE", format!("{}/list.csv", host.base))]).await;
+    let (ops_id, secret) = ops_key(&quick).await;
+    let res = sync_as(&quick, &secret).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let done: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["created_by"], ops_id, "{done}");
+}
+
+/// A new ops key: its id and its secret.
+async fn ops_key(app: &TestApp) -> (Value, String) {
+    let key = app
+        .post(
+            "/v1/keys",
+            ADMIN_KEY,
+            json!({"name": "ops-1", "role": "ops"}),
+        )
+        .await
+        .body;
+    (key["id"].clone(), key["key"].as_str().unwrap().to_string())
+}
+
+/// `POST /v1/registries/robinson/sync` with `key`, the whole response.
+async fn sync_as(app: &TestApp, key: &str) -> Response {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/registries/robinson/sync")
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap();
+    app.router.clone().oneshot(req).await.unwrap()
 }
