@@ -56,19 +56,25 @@ impl Source {
         )))
     }
 
-    /// How the source is shown in import records and the registry view: a URL loses any
-    /// password and query string (they may hold credentials).
+    /// How the source is shown in import records, logs, the audit log and the registry
+    /// view: a URL without its user, password, query and fragment (they may hold
+    /// credentials).
     pub fn describe(&self) -> String {
         match self {
-            Source::Http(url) => {
-                let mut url = url.clone();
-                let _ = url.set_password(None);
-                url.set_query(None);
-                url.to_string()
-            }
+            Source::Http(url) => redact_url(url),
             Source::Path(path) => path.display().to_string(),
         }
     }
+}
+
+/// `url` without user, password, query and fragment.
+pub fn redact_url(url: &reqwest::Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    url.to_string()
 }
 
 /// What `/check` does when a registry's data is older than its maximum age.
@@ -281,7 +287,9 @@ mod tests {
 
     #[test]
     fn urls_are_shown_without_credentials() {
-        let s = Source::parse("https://ops:secret@example.org/list.csv?token=abc").unwrap();
-        assert_eq!(s.describe(), "https://ops@example.org/list.csv");
+        let s = Source::parse("https://ops:secret@example.org/list.csv?token=abc#x").unwrap();
+        assert_eq!(s.describe(), "https://example.org/list.csv");
+        let s = Source::parse("https://tok3n@example.org/list.csv").unwrap();
+        assert_eq!(s.describe(), "https://example.org/list.csv");
     }
 }

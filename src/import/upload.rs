@@ -33,6 +33,9 @@ use crate::store::imports::Reject;
 pub const MAX_LINE_BYTES: usize = 4096;
 /// How many rejected rows are kept for the import report (all are counted).
 pub const MAX_STORED_REJECTS: usize = 1000;
+/// How much of a rejected line is shown back (`rejects[].raw`): enough to find the row,
+/// with its line number, not a copy of the file.
+pub const RAW_CHARS: usize = 40;
 /// How many lines are parsed between two yields to the scheduler.
 const YIELD_EVERY: u64 = 4096;
 /// A compressed upload may expand at most this many times (deflate itself tops out
@@ -210,10 +213,7 @@ pub async fn read(body: Body, opts: ReadOptions) -> Result<Upload, UploadError> 
                 if upload.rejects.len() < MAX_STORED_REJECTS {
                     upload.rejects.push(Reject {
                         line: line_no as i64,
-                        raw: String::from_utf8_lossy(
-                            &raw_text(&text)[..raw_text(&text).len().min(200)],
-                        )
-                        .replace('\0', "\u{fffd}"),
+                        raw: shown(raw_text(&text)),
                         reason: reason.to_string(),
                         message,
                     });
@@ -521,6 +521,18 @@ fn raw_text(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+/// What `rejects[].raw` shows of a rejected line: its first [`RAW_CHARS`] characters,
+/// with `…` when cut.
+fn shown(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&line[..line.len().min(RAW_CHARS * 4)]);
+    let text = text.replace('\0', "\u{fffd}");
+    match text.char_indices().nth(RAW_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None if line.len() > RAW_CHARS * 4 => format!("{text}…"),
+        None => text,
+    }
+}
+
 fn read_error(e: io::Error) -> UploadError {
     match e
         .get_ref()
@@ -601,5 +613,15 @@ mod tests {
             "{err}"
         );
         assert!(check_zip_directory(&mut zip64_end(1)).is_ok());
+    }
+
+    #[test]
+    fn a_rejected_line_is_shown_only_in_part() {
+        assert_eq!(shown(b"601 234 56x"), "601 234 56x");
+        let long = "tajne: ".repeat(20);
+        let cut = shown(long.as_bytes());
+        assert_eq!(cut.chars().count(), RAW_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(shown(b"a\0b"), "a\u{fffd}b");
     }
 }

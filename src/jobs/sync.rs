@@ -21,6 +21,7 @@ use tokio_util::io::ReaderStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
+use crate::config::registries::redact_url;
 use crate::config::{RegistryConfig, Source};
 use crate::error::ApiError;
 use crate::import::{self, ImportRequest};
@@ -34,6 +35,9 @@ const LEADER_POLL: Duration = Duration::from_secs(10);
 /// A failed sync is tried again after this long, or after the interval if shorter.
 const RETRY_FAILED: Duration = Duration::from_secs(300);
 const HTTP_ATTEMPTS: u32 = 3;
+
+/// Most redirects followed (each within the source's scheme, host and port).
+const MAX_REDIRECTS: usize = 5;
 
 /// What fetching a source came to.
 enum Fetched {
@@ -167,14 +171,40 @@ fn client() -> &'static reqwest::Client {
             .connect_timeout(Duration::from_secs(10))
             // Between reads: a stalled download fails, a long one does not.
             .read_timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let from = attempt.previous().first().cloned();
+                match from {
+                    _ if attempt.previous().len() > MAX_REDIRECTS => {
+                        attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+                    }
+                    Some(from) if !redirect_allowed(&from, attempt.url()) => {
+                        let to = redact_url(attempt.url());
+                        attempt.error(format!(
+                            "the source redirected to {to}; redirects are followed only \
+                             within the source's own scheme, host and port"
+                        ))
+                    }
+                    _ => attempt.follow(),
+                }
+            }))
             .build()
             .expect("the HTTP client's configuration is static")
     })
 }
 
+/// Whether a redirect from `from` to `to` is followed: only to the same scheme, host and
+/// port. A registry host cannot send tarcza to an internal address, nor an `https`
+/// source to plain `http`.
+pub fn redirect_allowed(from: &reqwest::Url, to: &reqwest::Url) -> bool {
+    from.scheme() == to.scheme()
+        && from.host_str() == to.host_str()
+        && from.port_or_known_default() == to.port_or_known_default()
+}
+
 /// A GET, conditional (`If-None-Match`/`If-Modified-Since`) when `conditional`, tried up
 /// to [`HTTP_ATTEMPTS`] times with doubling delays when the server cannot be reached or
-/// answers 5xx/429. Other answers are final.
+/// answers 5xx/429. Other answers are final. Errors never show the URL's credentials or
+/// query.
 async fn fetch_http(
     state: &AppState,
     url: &reqwest::Url,
@@ -224,7 +254,7 @@ async fn fetch_http(
                 last_error = format!("the server answered {}", resp.status());
             }
             Ok(resp) => return Err(format!("the server answered {}", resp.status())),
-            Err(e) => last_error = error_chain(&e),
+            Err(e) => last_error = scrub(&error_chain(&e.without_url()), url),
         }
         if attempt < HTTP_ATTEMPTS {
             tracing::debug!(attempt, error = %last_error, "sync: fetch failed; retrying");
@@ -242,6 +272,17 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         out.push_str(": ");
         out.push_str(&s.to_string());
         source = s.source();
+    }
+    out
+}
+
+/// `text` with anything secret of `url` (its credentials, its query) taken out, should
+/// an error have quoted it.
+fn scrub(text: &str, url: &reqwest::Url) -> String {
+    let mut out = text.replace(url.as_str(), &redact_url(url));
+    let secrets = [url.query(), url.password(), Some(url.username())];
+    for secret in secrets.into_iter().flatten().filter(|s| s.len() >= 3) {
+        out = out.replace(secret, "…");
     }
     out
 }
@@ -423,5 +464,49 @@ pub async fn schedule(state: AppState, shutdown: CancellationToken) {
     }
     if let Some(l) = leadership {
         l.release().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_stay_on_the_sources_scheme_host_and_port() {
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        let from = url("https://data.example.pl/robinson/latest.csv?token=t");
+        assert!(redirect_allowed(
+            &from,
+            &url("https://data.example.pl/robinson/2026-11.csv")
+        ));
+        assert!(redirect_allowed(
+            &from,
+            &url("https://data.example.pl:443/x")
+        ));
+        assert!(!redirect_allowed(
+            &from,
+            &url("http://data.example.pl/robinson/latest.csv")
+        ));
+        assert!(!redirect_allowed(
+            &from,
+            &url("https://169.254.169.254/latest/meta-data")
+        ));
+        assert!(!redirect_allowed(
+            &from,
+            &url("https://data.example.pl:8443/x")
+        ));
+    }
+
+    #[test]
+    fn errors_lose_what_is_secret_in_the_url() {
+        let url =
+            reqwest::Url::parse("http://ops:pa55word@host.example/l.csv?token=s3cr3t").unwrap();
+        let said = format!("error sending request for url ({url}): connection refused");
+        let scrubbed = scrub(&said, &url);
+        assert_eq!(
+            scrubbed,
+            "error sending request for url (http://host.example/l.csv): connection refused"
+        );
+        assert_eq!(scrub("pa55word and token=s3cr3t", &url), "… and …");
     }
 }

@@ -1,6 +1,7 @@
-//! Registry sources tarcza does not control: changed settings read an unchanged source
-//! again, a broken or tampered delta feed cannot empty a registry, and a manual sync that
-//! takes long says where to follow it.
+//! Registry sources tarcza does not control: secrets in their URLs stay out of what
+//! tarcza shows, redirects stay on the source's host, a synced file is echoed only in
+//! part, changed settings read an unchanged source again, a delta feed cannot empty a
+//! registry, and a manual sync that takes long says where to follow it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,7 +20,8 @@ use tarcza::config::Config;
 use tower::ServiceExt;
 
 use crate::helpers::{TestApp, ADMIN_KEY};
-use crate::sync::{app_with, csv, numbers, sync, write_file, FileServer, DAY};
+use crate::privacy::Captured;
+use crate::sync::{app_with, csv, imports, numbers, sync, write_file, FileServer, DAY};
 
 /// A source host with a file, redirects, and a slow answer.
 struct Host {
@@ -78,6 +80,101 @@ async fn app_configured(vars: &[(&str, String)], configure: impl FnOnce(&mut Con
         configure(c);
     })
     .await
+}
+
+#[tokio::test]
+async fn a_source_url_is_shown_without_its_credentials_or_query() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("http://ops:pa55word@127.0.0.1:{port}/list.csv?token=s3cr3t-token");
+    let app = app_with(&[("ROBINSON_SOURCE", url)]).await;
+
+    let log = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let failed = sync(&app, "robinson").await;
+    drop(guard);
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("http://127.0.0.1:{port}/list.csv")),
+        "{error}"
+    );
+
+    let shown = [
+        failed.to_string(),
+        imports(&app, "robinson").await[0].to_string(),
+        app.get("/v1/registries/robinson", ADMIN_KEY)
+            .await
+            .body
+            .to_string(),
+        app.get("/v1/audit", ADMIN_KEY).await.body.to_string(),
+        log.text(),
+    ];
+    assert!(
+        shown[4].contains("sync"),
+        "the log was captured: {}",
+        shown[4]
+    );
+    for text in shown {
+        for secret in ["s3cr3t", "pa55word", "ops:", "token="] {
+            assert!(!text.contains(secret), "{secret:?} shown in {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn redirects_are_followed_only_within_the_sources_host() {
+    let host = host(csv(&numbers(10, 0))).await;
+    let app = app_with(&[
+        ("MOVED_SOURCE", format!("{}/moved", host.base)),
+        ("AWAY_SOURCE", format!("{}/away", host.base)),
+    ])
+    .await;
+    let done = sync(&app, "moved").await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(host.file_hits.load(Ordering::SeqCst), 1);
+
+    let refused = sync(&app, "away").await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    let error = refused["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!(
+            "redirected to http://localhost:{}/list.csv;",
+            host.port
+        )),
+        "{error}"
+    );
+    assert!(error.contains("only within"), "{error}");
+    assert!(!error.contains("zzz-secret"), "{error}");
+    assert_eq!(host.file_hits.load(Ordering::SeqCst), 1, "not followed");
+}
+
+#[tokio::test]
+async fn a_synced_file_is_echoed_only_in_part() {
+    let mut file = String::from("numer\n");
+    for n in numbers(300, 0) {
+        file.push_str(&n);
+        file.push('\n');
+    }
+    file.push_str(
+        "<!doctype html><html><head><title>Admin</title></head><body>api_key=abcdef0123456789\n",
+    );
+    let host = host(file.into_bytes()).await;
+    let app = app_with(&[("ROBINSON_SOURCE", format!("{}/list.csv", host.base))]).await;
+    let done = sync(&app, "robinson").await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let rejects = done["rejects"].as_array().unwrap();
+    assert_eq!(rejects.len(), 1, "{done}");
+    assert_eq!(rejects[0]["line"], 302);
+    let raw = rejects[0]["raw"].as_str().unwrap();
+    assert_eq!(raw, "<!doctype html><html><head><title>Admin<…");
+    assert!(!done.to_string().contains("abcdef0123456789"), "{done}");
 }
 
 /// Syncs a windows-1250 file first without its encoding, then (another process on the
