@@ -2,14 +2,14 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
-use super::datadir::{chown, open_log};
+use super::datadir::{open_log, open_nofollow, server_dir, Owners};
 use super::unix::RunAs;
 use super::{unix_now, Options, LOG_TAIL_LINES, SUPERUSER};
 
@@ -25,23 +25,19 @@ pub(super) fn init_cluster(
     pgdata: &Path,
     log_path: &Path,
     run_as: Option<RunAs>,
+    owners: &Owners,
     options: &Options,
 ) -> Result<()> {
     let tmp = dir.join("pgdata.initdb-tmp");
-    let mut log = open_log(log_path)?;
+    let mut log = open_log(log_path, owners)?;
     let mut last_error = String::new();
     for locale in ["C.UTF-8", "C"] {
         // A leftover from an interrupted initdb: ours (we hold the lock), discard it.
-        if tmp.exists() {
+        // (remove_dir_all removes a link itself, never what it points at.)
+        if fs::symlink_metadata(&tmp).is_ok() {
             fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
         }
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
-        if let Some(user) = run_as {
-            chown(&tmp, user)?;
-        }
+        server_dir(&tmp, owners)?;
         let mut cmd = Command::new(&bins.initdb);
         cmd.arg("-D")
             .arg(&tmp)
@@ -146,7 +142,7 @@ fn is_executable(path: &Path) -> bool {
 /// Last [`LOG_TAIL_LINES`] lines of the log (reading at most its last 64 KiB).
 pub(super) fn log_tail(path: &Path) -> String {
     let read = || -> io::Result<String> {
-        let mut file = File::open(path)?;
+        let mut file = open_nofollow(path)?;
         let len = file.metadata()?.len();
         file.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)))?;
         let mut bytes = Vec::new();

@@ -54,8 +54,7 @@ mod process;
 mod unix;
 
 use std::fs::{self, File};
-use std::io::{self, Write};
-use std::os::unix::fs::DirBuilderExt;
+use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -67,7 +66,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context, Result};
 
 use cluster::{find_binaries, init_cluster, log_tail};
-use datadir::{check_owner, check_reachable, chown, lock_dir, open_log};
+use datadir::{check_owner, check_reachable, lock_dir, open_log, Owners};
 use process::spawn_from_keeper_thread;
 use unix::{is_root, lookup_user, set_parent_death_signal};
 
@@ -121,8 +120,22 @@ impl EmbeddedPostgres {
     /// Like [`start`](Self::start), with [`Options`].
     pub fn start_with(dir: &Path, options: Options) -> Result<EmbeddedPostgres> {
         let bins = find_binaries()?;
+        let run_as = if is_root() {
+            let user = lookup_user(SERVER_USER)?.ok_or_else(|| {
+                anyhow!(
+                    "running as root, but there is no `{SERVER_USER}` user to run PostgreSQL as \
+                     (PostgreSQL refuses to run as root): create it, run tarcza as a normal user, \
+                     or set DATABASE_URL"
+                )
+            })?;
+            Some(user)
+        } else {
+            None
+        };
+        let owners = Owners::new(run_as);
 
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        datadir::check_links(dir, &owners)?;
+        datadir::create(dir, &owners)?;
         let dir = fs::canonicalize(dir).with_context(|| format!("resolving {}", dir.display()))?;
         let pgdata = dir.join("pgdata");
         let run_dir = dir.join("run");
@@ -138,45 +151,26 @@ impl EmbeddedPostgres {
             );
         }
 
-        let lock = lock_dir(&dir)?;
-
-        let run_as = if is_root() {
-            let user = lookup_user(SERVER_USER)?.ok_or_else(|| {
-                anyhow!(
-                    "running as root, but there is no `{SERVER_USER}` user to run PostgreSQL as \
-                     (PostgreSQL refuses to run as root): create it, run tarcza as a normal user, \
-                     or set DATABASE_URL"
-                )
-            })?;
+        datadir::check(&dir, &owners)?;
+        let lock = lock_dir(&dir, &owners)?;
+        if let Some(user) = run_as {
             check_reachable(&dir, user)?;
-            Some(user)
-        } else {
-            None
-        };
+        }
 
         if !pgdata.join("PG_VERSION").exists() {
-            if pgdata.exists() {
+            if fs::symlink_metadata(&pgdata).is_ok() {
                 bail!(
                     "{} exists but is not a PostgreSQL cluster (no PG_VERSION); \
                      move it away or use another TARCZA_DATA_DIR",
                     pgdata.display()
                 );
             }
-            init_cluster(&bins, &dir, &pgdata, &log_path, run_as, &options)?;
+            init_cluster(&bins, &dir, &pgdata, &log_path, run_as, &owners, &options)?;
         }
-        check_owner(&pgdata, run_as)?;
+        check_owner(&pgdata, &owners)?;
 
-        match fs::DirBuilder::new().mode(0o700).create(&run_dir) {
-            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-                return Err(e).with_context(|| format!("creating {}", run_dir.display()));
-            }
-            _ => {}
-        }
-        let log = open_log(&log_path)?;
-        if let Some(user) = run_as {
-            chown(&run_dir, user)?;
-            chown(&log_path, user)?;
-        }
+        datadir::server_dir(&run_dir, &owners)?;
+        let log = open_log(&log_path, &owners)?;
         writeln!(
             &log,
             "--- tarcza: starting postgres at unix time {}",
@@ -269,7 +263,7 @@ impl EmbeddedPostgres {
             // postmaster.pid: line 1 is the postmaster's PID, line 8 its status
             // ("starting", "stopping", "ready", "standby"). Checking the PID
             // ignores a stale file left by a crashed earlier run.
-            let ready = fs::read_to_string(&pid_file).is_ok_and(|text| {
+            let ready = read_to_string_nofollow(&pid_file).is_ok_and(|text| {
                 let lines: Vec<&str> = text.lines().collect();
                 lines.first().map(|l| l.trim()) == Some(pid.as_str())
                     && lines.get(7).map(|l| l.trim()) == Some("ready")
@@ -305,6 +299,13 @@ impl std::fmt::Debug for EmbeddedPostgres {
             .field("pid", &self.child.as_ref().map(Child::id))
             .finish()
     }
+}
+
+/// The server user owns `pgdata`: read its files without following a link it put there.
+fn read_to_string_nofollow(path: &Path) -> io::Result<String> {
+    let mut text = String::new();
+    datadir::open_nofollow(path)?.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 fn socket_path(run_dir: &Path) -> PathBuf {
