@@ -39,10 +39,24 @@ pub async fn prepare(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result<()>
         if key.trim().len() < 16 {
             anyhow::bail!("TARCZA_BOOTSTRAP_ADMIN_KEY must be at least 16 characters long");
         }
-        store::keys::bootstrap(pool, key.trim())
+        use store::keys::Bootstrap;
+        match store::keys::bootstrap(pool, key.trim())
             .await
-            .context("creating the bootstrap admin key")?;
-        tracing::info!("bootstrap admin key is in place");
+            .context("creating the bootstrap admin key")?
+        {
+            Bootstrap::Created(id) | Bootstrap::Rotated(id) | Bootstrap::Unchanged(id) => {
+                tracing::info!(key_id = id, "bootstrap admin key is in place");
+            }
+            Bootstrap::Revoked(id) => tracing::warn!(
+                key_id = id,
+                "TARCZA_BOOTSTRAP_ADMIN_KEY names key {id}, which was revoked: it stays revoked \
+                 and no admin key is made from it; unset the variable (or set a new secret)"
+            ),
+            Bootstrap::OtherKey(id) => anyhow::bail!(
+                "TARCZA_BOOTSTRAP_ADMIN_KEY is the secret of key {id}, which is not the \
+                 bootstrap admin key; choose another secret"
+            ),
+        }
     }
     for registry in &config.registries {
         if store::registries::ensure(pool, &registry.name)

@@ -126,53 +126,90 @@ pub async fn revoke(pool: &PgPool, actor: i64, id: i64) -> Result<Revoked, sqlx:
     Ok(Revoked::Done(key))
 }
 
-#[derive(sqlx::FromRow)]
-struct BootstrapRow {
-    id: i64,
-    key_hash: Vec<u8>,
-    revoked_at: Option<DateTime<Utc>>,
-    role: String,
+/// What [`bootstrap`] found, and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// There was no active bootstrap key: key `id` was made with the secret.
+    Created(i64),
+    /// The active bootstrap key `id` now has the secret; its old secret stops working.
+    Rotated(i64),
+    /// The secret already is the active bootstrap key `id`.
+    Unchanged(i64),
+    /// The secret is that of key `id`, which was revoked: revocation wins, it stays
+    /// revoked and nothing is made.
+    Revoked(i64),
+    /// The secret is that of key `id`, which is not the bootstrap key: nothing is done.
+    OtherKey(i64),
 }
 
-/// Makes `secret` a working admin key named [`BOOTSTRAP_KEY_NAME`]: creates it, or
-/// points the existing one at this secret (and un-revokes it). Idempotent.
-pub async fn bootstrap(pool: &PgPool, secret: &str) -> Result<(), sqlx::Error> {
+#[derive(sqlx::FromRow)]
+struct SecretOwner {
+    id: i64,
+    name: String,
+    role: String,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Makes `secret` a working admin key named [`BOOTSTRAP_KEY_NAME`], unless that secret
+/// was revoked: a revoked key never comes back, whatever the environment says. With no
+/// active bootstrap key one is created; an active one with another secret is pointed at
+/// this one. A revoked bootstrap key is left as it is (its revocation is history).
+/// Idempotent; concurrent start-ups of several processes make one key.
+pub async fn bootstrap(pool: &PgPool, secret: &str) -> Result<Bootstrap, sqlx::Error> {
     let hash = hash_key(secret);
     let mut tx = pool.begin().await?;
-    let current: Option<BootstrapRow> = sqlx::query_as(
-        "SELECT id, key_hash, revoked_at, role FROM api_keys WHERE name = $1 ORDER BY id LIMIT 1 FOR UPDATE",
+    // Serialises concurrent start-ups (and orders this change among all others).
+    sqlx::query("SELECT version FROM data_version FOR UPDATE")
+        .execute(&mut *tx)
+        .await?;
+    let owner: Option<SecretOwner> =
+        sqlx::query_as("SELECT id, name, role, revoked_at FROM api_keys WHERE key_hash = $1")
+            .bind(&hash[..])
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some(key) = owner {
+        return Ok(if key.revoked_at.is_some() {
+            Bootstrap::Revoked(key.id)
+        } else if key.name == BOOTSTRAP_KEY_NAME && key.role == "admin" {
+            Bootstrap::Unchanged(key.id)
+        } else {
+            Bootstrap::OtherKey(key.id)
+        });
+    }
+    let active: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM api_keys WHERE name = $1 AND role = 'admin' AND revoked_at IS NULL \
+         ORDER BY id DESC LIMIT 1 FOR UPDATE",
     )
     .bind(BOOTSTRAP_KEY_NAME)
     .fetch_optional(&mut *tx)
     .await?;
-    if let Some(c) = &current {
-        if c.key_hash[..] == hash[..] && c.role == "admin" && c.revoked_at.is_none() {
-            return Ok(());
-        }
-    }
     let version = bump_version(&mut tx).await?;
-    let id: i64 = match current {
-        Some(BootstrapRow { id, .. }) => {
-            sqlx::query_scalar(
-                "UPDATE api_keys SET key_hash = $2, role = 'admin', revoked_at = NULL, revoked_by = NULL, \
-                 version = $3 WHERE id = $1 RETURNING id",
-            )
-            .bind(id)
-            .bind(&hash[..])
-            .bind(version)
-            .fetch_one(&mut *tx)
-            .await?
+    let done = match active {
+        Some(id) => {
+            sqlx::query("UPDATE api_keys SET key_hash = $2, version = $3 WHERE id = $1")
+                .bind(id)
+                .bind(&hash[..])
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            Bootstrap::Rotated(id)
         }
-        None => {
+        None => Bootstrap::Created(
             sqlx::query_scalar(
-                "INSERT INTO api_keys (name, role, key_hash, version) VALUES ($1, 'admin', $2, $3) RETURNING id",
+                "INSERT INTO api_keys (name, role, key_hash, version) VALUES ($1, 'admin', $2, $3) \
+                 RETURNING id",
             )
             .bind(BOOTSTRAP_KEY_NAME)
             .bind(&hash[..])
             .bind(version)
             .fetch_one(&mut *tx)
-            .await?
-        }
+            .await?,
+        ),
+    };
+    let (id, rotated) = match done {
+        Bootstrap::Rotated(id) => (id, true),
+        Bootstrap::Created(id) => (id, false),
+        _ => unreachable!("only creation and rotation write"),
     };
     audit::record(
         &mut tx,
@@ -181,10 +218,10 @@ pub async fn bootstrap(pool: &PgPool, secret: &str) -> Result<(), sqlx::Error> {
             action: "key.bootstrap",
             number: None,
             subject: Some(format!("key:{id}")),
-            details: json!({"name": BOOTSTRAP_KEY_NAME}),
+            details: json!({"name": BOOTSTRAP_KEY_NAME, "rotated": rotated}),
         },
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(done)
 }

@@ -5,6 +5,7 @@ mod helpers;
 mod audit;
 mod auth;
 mod bombs;
+mod bootstrap;
 mod check;
 mod committed;
 mod crashes;

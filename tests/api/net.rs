@@ -105,6 +105,7 @@ fn remove_leftovers() {
 pub struct Tarcza {
     child: Child,
     pub addr: SocketAddr,
+    log_path: std::path::PathBuf,
 }
 
 impl Tarcza {
@@ -132,11 +133,15 @@ impl Tarcza {
             .env("TARCZA_LOG", "warn")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(log.try_clone().expect("process log file"))
             .stderr(log)
             .spawn()
             .expect("start the tarcza binary");
-        let mut t = Tarcza { child, addr };
+        let mut t = Tarcza {
+            child,
+            addr,
+            log_path: log_path.clone(),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(r) = t.call("GET", "/readyz", None).await {
@@ -156,6 +161,11 @@ impl Tarcza {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// What the process has logged so far (at `warn` and above).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
     /// SIGKILL, and wait for the process to be gone.
