@@ -68,6 +68,16 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 
+    /// PostgreSQL URL of the role that owns the schema, for migrations; DATABASE_URL is then
+    /// the role the service runs as, which owns no table (README: "Database roles").
+    #[arg(
+        long,
+        env = "TARCZA_MIGRATION_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub migration_database_url: Option<String>,
+
     /// Address to listen on.
     #[arg(
         long,

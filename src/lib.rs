@@ -27,10 +27,12 @@ use app::{AppState, Settings};
 use config::Config;
 use db::Database;
 
-/// Prepares a database for use: migrations, the bootstrap admin key, and imports left
-/// running by a process that died.
-pub async fn prepare(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result<()> {
-    db::migrate(pool).await?;
+/// Prepares a database for use: migrations (as the schema's owner, see
+/// [`Database::migrate`]), the bootstrap admin key, and imports left running by a
+/// process that died.
+pub async fn prepare(database: &Database, config: &Config) -> anyhow::Result<()> {
+    database.migrate().await?;
+    let pool = &database.pool;
     let bootstrap = config
         .bootstrap_admin_key
         .as_deref()
@@ -98,7 +100,7 @@ async fn serve_with(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    prepare(&database.pool, config).await?;
+    prepare(database, config).await?;
     // Off the request path: ready the Polish fast path of number parsing.
     tokio::task::spawn_blocking(domain::warm_up_fast_path);
     let state = AppState::new(database.pool.clone(), Settings::from(config));

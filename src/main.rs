@@ -39,7 +39,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => {
             let db = tarcza::db::Database::open(&config).await?;
-            let result = tarcza::db::migrate(&db.pool).await;
+            let result = db.migrate().await;
             db.shutdown().await?;
             result?;
             println!("migrations applied");
@@ -54,7 +54,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(KeysCommand::Create { name, role }) => {
             let db = tarcza::db::Database::open(&config).await?;
             let result = async {
-                tarcza::prepare(&db.pool, &config).await?;
+                tarcza::prepare(&db, &config).await?;
                 tarcza::store::keys::create(&db.pool, None, &name, role)
                     .await
                     .map_err(anyhow::Error::from)

@@ -72,6 +72,8 @@ use unix::{is_root, lookup_user, set_parent_death_signal};
 
 /// Superuser created by `initdb` (`-U`); trust auth, so no password.
 const SUPERUSER: &str = "tarcza";
+/// The role the service runs as: no superuser, owns no table it must not rewrite.
+pub const SERVING_ROLE: &str = "tarcza_app";
 /// The port only names the socket file (`.s.PGSQL.5432`): there is no TCP.
 const PORT: u16 = 5432;
 /// `sizeof(sockaddr_un.sun_path)` is 108 on Linux, including the final NUL.
@@ -223,15 +225,28 @@ impl EmbeddedPostgres {
         Ok(pg)
     }
 
-    /// Connection URL for `database`, in the form sqlx 0.8 and libpq accept for
-    /// a Unix socket:
+    /// Connection URL for `database` as the superuser, in the form sqlx 0.8 and libpq
+    /// accept for a Unix socket:
     /// `postgres://tarcza@localhost:5432/<db>?host=<abs run dir>&sslmode=disable`.
     /// The `host` query parameter, being an absolute path, overrides
     /// `localhost` and selects the socket `<run dir>/.s.PGSQL.5432`. Port, user
     /// and sslmode are explicit so `PGPORT`/`PGUSER`/`PGSSLMODE` can't interfere.
+    /// The superuser owns the schema and runs migrations; the service itself runs
+    /// as [`SERVING_ROLE`] ([`serving_url`](Self::serving_url)).
     pub fn url(&self, database: &str) -> String {
+        self.url_as(SUPERUSER, database)
+    }
+
+    /// Connection URL for `database` as [`SERVING_ROLE`], the unprivileged role the
+    /// service runs as (which the caller creates; see `db::roles`).
+    pub fn serving_url(&self, database: &str) -> String {
+        self.url_as(SERVING_ROLE, database)
+    }
+
+    fn url_as(&self, role: &str, database: &str) -> String {
         format!(
-            "postgres://{SUPERUSER}@localhost:{PORT}/{}?host={}&sslmode=disable",
+            "postgres://{}@localhost:{PORT}/{}?host={}&sslmode=disable",
+            percent_encode(role, false),
             percent_encode(database, false),
             percent_encode(&self.run_dir.to_string_lossy(), true)
         )

@@ -2,7 +2,9 @@
 //!
 //! With DATABASE_URL unset, one embedded cluster is started per test process (in the
 //! system temp dir, fsync off) and each test gets its own database in it. With
-//! DATABASE_URL set, the databases are created on that server instead.
+//! DATABASE_URL set (a superuser's), the databases are created on that server instead.
+//! As in production, the schema is migrated by its owner (the superuser) and the service
+//! runs as the unprivileged serving role.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -14,8 +16,9 @@ use axum::Router;
 use serde_json::{json, Value};
 use tarcza::app::{self, AppState, Settings};
 use tarcza::config::Config;
+use tarcza::db::Database;
 use tarcza::domain::Role;
-use tarcza::embedded::{EmbeddedPostgres, Options};
+use tarcza::embedded::{EmbeddedPostgres, Options, SERVING_ROLE};
 use tower::ServiceExt;
 
 pub const ADMIN_KEY: &str = "tz_test_admin_key_0123456789abcdef";
@@ -23,9 +26,11 @@ pub const ADMIN_KEY: &str = "tz_test_admin_key_0123456789abcdef";
 static CLUSTER: OnceLock<EmbeddedPostgres> = OnceLock::new();
 static CREATE_DB: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 static COUNTER: AtomicU32 = AtomicU32::new(0);
+/// With DATABASE_URL: the serving role's password on that (test) server.
+const SERVING_PASSWORD: &str = "tarcza_app_test";
 
 /// URL of a database on the test server, by name.
-fn server_url(database: &str) -> String {
+pub fn server_url(database: &str) -> String {
     if let Ok(url) = std::env::var("DATABASE_URL") {
         // postgres://user@host:port/dbname?params → same with `database`.
         let (base, query) = url
@@ -49,6 +54,31 @@ fn server_url(database: &str) -> String {
             .expect("embedded PostgreSQL for tests")
     });
     cluster.url(database)
+}
+
+/// URL of a database on the test server as the serving role.
+pub fn serving_url(database: &str) -> String {
+    if std::env::var("DATABASE_URL").is_ok() {
+        // postgres://user[:password]@host… → postgres://tarcza_app:…@host…
+        let url = server_url(database);
+        let scheme_end = url.find("://").map_or(0, |i| i + 3);
+        let authority_end = url[scheme_end..]
+            .find('/')
+            .map_or(url.len(), |i| scheme_end + i);
+        let host_start = url[scheme_end..authority_end]
+            .rfind('@')
+            .map_or(scheme_end, |i| scheme_end + i + 1);
+        return format!(
+            "{}{SERVING_ROLE}:{SERVING_PASSWORD}@{}",
+            &url[..scheme_end],
+            &url[host_start..]
+        );
+    }
+    server_url(database);
+    CLUSTER
+        .get()
+        .expect("cluster started")
+        .serving_url(database)
 }
 
 /// Removes the data dirs of earlier test processes that are gone (their lock is free).
@@ -78,7 +108,10 @@ fn remove_stale_clusters() {
 pub struct TestApp {
     pub state: AppState,
     pub router: Router,
+    /// The service's URL: the serving role's.
     pub db_url: String,
+    /// The schema owner's URL (a superuser's).
+    pub owner_url: String,
 }
 
 pub struct Response {
@@ -109,7 +142,10 @@ impl TestApp {
     }
 
     async fn spawn_unloaded_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-        let (db_url, pool) = empty_database().await;
+        let (owner_url, db_url) = new_database().await;
+        let database = Database::connect(&db_url, Some(&owner_url))
+            .await
+            .expect("connect to test database");
         let mut config = Config::defaults();
         config.bootstrap_admin_key = Some(ADMIN_KEY.into());
         // A TestApp runs no change follower: its snapshot is refreshed by the writes made
@@ -117,11 +153,13 @@ impl TestApp {
         // follower that died, would only trip on a slow test. Tests of the gate set it.
         config.max_snapshot_lag = std::time::Duration::from_secs(3600);
         configure(&mut config);
-        tarcza::prepare(&pool, &config)
+        tarcza::prepare(&database, &config)
             .await
             .expect("prepare database");
-        let state = AppState::new(pool, Settings::from(&config));
-        TestApp::with_state(state, db_url)
+        let state = AppState::new(database.pool.clone(), Settings::from(&config));
+        let mut app = TestApp::with_state(state, db_url);
+        app.owner_url = owner_url;
+        app
     }
 
     /// Another process's view of the same database: a second AppState on it.
@@ -135,13 +173,16 @@ impl TestApp {
             .refresh(&state.db)
             .await
             .expect("replica snapshot");
-        TestApp::with_state(state, self.db_url.clone())
+        let mut app = TestApp::with_state(state, self.db_url.clone());
+        app.owner_url = self.owner_url.clone();
+        app
     }
 
     pub fn with_state(state: AppState, db_url: String) -> TestApp {
         TestApp {
             router: app::router(state.clone()),
             state,
+            owner_url: db_url.clone(),
             db_url,
         }
     }
@@ -248,28 +289,49 @@ impl TestApp {
     }
 }
 
-/// A fresh, empty database (no migrations applied): its URL and a pool on it.
+/// A fresh, empty database (no migrations applied): its URL and a pool on it, both the
+/// owner's (a superuser's).
 pub async fn empty_database() -> (String, sqlx::PgPool) {
+    let (owner_url, _) = new_database().await;
+    let pool = tarcza::db::connect(&owner_url)
+        .await
+        .expect("connect to test database");
+    (owner_url, pool)
+}
+
+/// A fresh, empty database, and the serving role on its server: the owner's URL and the
+/// serving role's.
+async fn new_database() -> (String, String) {
+    static ROLE_CREATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     let name = format!(
         "t_{}_{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::SeqCst)
     );
     let db_name = name.clone();
-    let (admin_url, db_url) =
-        tokio::task::spawn_blocking(move || (server_url("postgres"), server_url(&db_name)))
-            .await
-            .unwrap();
-    {
-        let _one_at_a_time = CREATE_DB.lock().await;
-        tarcza::db::create_database(&admin_url, &name)
-            .await
-            .expect("create test database");
-    }
-    let pool = tarcza::db::connect(&db_url)
+    let (admin_url, owner_url, db_url) = tokio::task::spawn_blocking(move || {
+        (
+            server_url("postgres"),
+            server_url(&db_name),
+            serving_url(&db_name),
+        )
+    })
+    .await
+    .unwrap();
+    let _one_at_a_time = CREATE_DB.lock().await;
+    tarcza::db::create_database(&admin_url, &name)
         .await
-        .expect("connect to test database");
-    (db_url, pool)
+        .expect("create test database");
+    if !ROLE_CREATED.load(Ordering::SeqCst) {
+        let password = std::env::var("DATABASE_URL")
+            .is_ok()
+            .then_some(SERVING_PASSWORD);
+        tarcza::db::roles::create_serving_role(&admin_url, SERVING_ROLE, password)
+            .await
+            .expect("create the serving role");
+        ROLE_CREATED.store(true, Ordering::SeqCst);
+    }
+    (owner_url, db_url)
 }
 
 pub fn urlencode(s: &str) -> String {

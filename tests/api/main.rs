@@ -19,6 +19,7 @@ mod outage;
 mod privacy;
 mod queries;
 mod replicas;
+mod roles;
 mod scopes;
 mod sources;
 mod supervision;

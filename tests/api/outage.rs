@@ -7,7 +7,8 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 use tarcza::app::{AppState, Settings};
 use tarcza::config::Config;
-use tarcza::embedded::{EmbeddedPostgres, Options};
+use tarcza::db::Database;
+use tarcza::embedded::{EmbeddedPostgres, Options, SERVING_ROLE};
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{TestApp, ADMIN_KEY};
@@ -36,15 +37,20 @@ async fn a_database_outage_keeps_checks_answering_and_writes_refused_cleanly() {
     let dir = std::env::temp_dir().join(format!("tarcza-outage-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let pg = start_cluster(dir.clone()).await;
-    let url = pg.url("tarcza");
+    let url = pg.serving_url("tarcza");
     tarcza::db::create_database(&pg.url("postgres"), "tarcza")
         .await
         .unwrap();
-    let pool = tarcza::db::connect(&url).await.unwrap();
+    tarcza::db::roles::create_serving_role(&pg.url("postgres"), SERVING_ROLE, None)
+        .await
+        .unwrap();
+    let database = Database::connect(&url, Some(&pg.url("tarcza")))
+        .await
+        .unwrap();
     let mut config = Config::defaults();
     config.bootstrap_admin_key = Some(ADMIN_KEY.into());
-    tarcza::prepare(&pool, &config).await.unwrap();
-    let state = AppState::new(pool, Settings::from(&config));
+    tarcza::prepare(&database, &config).await.unwrap();
+    let state = AppState::new(database.pool.clone(), Settings::from(&config));
     state.index.refresh(&state.db).await.unwrap();
     let app = TestApp::with_state(state.clone(), url.clone());
     let shutdown = CancellationToken::new();
