@@ -28,6 +28,7 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 use crate::config::{Config, RegistryConfig};
+use crate::connection::ClientSocket;
 use crate::domain::Region;
 use crate::error::ApiError;
 use crate::http;
@@ -354,7 +355,7 @@ pub struct ServeOptions {
     /// waits for a head, so it is also the idle timeout of a keep-alive connection.
     pub header_read_timeout: Duration,
     /// Largest request head (request line, query string and headers) in bytes; a bigger
-    /// one is answered 431 and the connection closed.
+    /// one is answered 431 (with our error body) and the connection closed.
     pub max_head_bytes: usize,
 }
 
@@ -400,12 +401,15 @@ pub async fn serve_with(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        // Closes gently (the client reads a 413 it answered before we read its body) and
+        // gives hyper's own 400/414/431 our JSON body: see `connection`.
+        let socket = ClientSocket::new(stream, options.max_head_bytes.max(8192));
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(options.header_read_timeout)
             .max_buf_size(options.max_head_bytes.max(8192))
             .serve_connection(
-                TokioIo::new(stream),
+                TokioIo::new(socket),
                 TowerToHyperService::new(router.clone()),
             );
         let connection = graceful.watch(connection);

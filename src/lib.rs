@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod config;
+pub mod connection;
 pub mod db;
 pub mod domain;
 pub mod embedded;

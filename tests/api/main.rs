@@ -16,6 +16,7 @@ mod hostile;
 mod imports;
 mod net;
 mod outage;
+mod oversized;
 mod privacy;
 mod queries;
 mod replicas;
