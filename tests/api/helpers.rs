@@ -110,7 +110,8 @@ pub struct TestApp {
     pub router: Router,
     /// The service's URL: the serving role's.
     pub db_url: String,
-    /// The schema owner's URL (a superuser's).
+    /// The schema owner's URL (a superuser's); for an app made by `with_state`, the
+    /// same as `db_url`.
     pub owner_url: String,
 }
 

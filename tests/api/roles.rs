@@ -7,6 +7,16 @@ use tarcza::config::Config;
 use tarcza::db::Database;
 
 use crate::helpers::{server_url, serving_url, TestApp};
+use crate::net::Tarcza;
+
+/// A database name no earlier run used (a DATABASE_URL server outlives test runs).
+fn unique(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{tag}_{}_{nanos}", std::process::id())
+}
 
 /// `(id, at, action, details)` of every audit row, as the owner sees them.
 async fn audit_rows(owner_url: &str) -> Vec<(i64, String, String, String)> {
@@ -110,6 +120,13 @@ async fn one_role_for_everything_still_works_and_is_reported() {
         .await
         .unwrap();
     assert!(risks.iter().any(|r| r.contains("superuser")), "{risks:?}");
+    let t = Tarcza::start(&app.owner_url).await;
+    let log = t.log();
+    assert!(
+        log.contains("could rewrite the audit log") && log.contains("is a superuser"),
+        "no warning in:\n{log}"
+    );
+    drop(t);
 
     // A replica with only the serving role's URL: the schema is current, so it starts.
     let replica = Database::connect(&app.db_url, None).await.unwrap();
@@ -119,7 +136,7 @@ async fn one_role_for_everything_still_works_and_is_reported() {
         .expect("a current schema needs no owner");
 
     // The serving role alone on a new database cannot migrate it, and says what to set.
-    let name = format!("roles_fresh_{}", std::process::id());
+    let name = unique("roles_fresh");
     tarcza::db::create_database(&server_url("postgres"), &name)
         .await
         .unwrap();
@@ -146,7 +163,7 @@ async fn one_role_for_everything_still_works_and_is_reported() {
 /// drop it.
 #[tokio::test]
 async fn member_tables_made_under_one_role_pass_to_the_serving_role() {
-    let name = format!("roles_upgrade_{}", std::process::id());
+    let name = unique("roles_upgrade");
     let owner_url = server_url(&name);
     tarcza::db::create_database(&server_url("postgres"), &name)
         .await
