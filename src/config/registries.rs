@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::parse_duration;
-use crate::domain::HashScheme;
-use crate::import::{Format, Mode};
+use crate::domain::{Encoding, Format, HashScheme, Mode};
 
 const PREFIX: &str = "TARCZA_REGISTRY_";
 /// The settings a registry variable may name, longest first so `_MAX_AGE` is not read as
@@ -105,7 +104,7 @@ pub struct RegistryConfig {
     pub stale_policy: StalePolicy,
     pub mode: Mode,
     pub format: Format,
-    pub encoding: Option<&'static encoding_rs::Encoding>,
+    pub encoding: Option<Encoding>,
 }
 
 impl RegistryConfig {
@@ -191,11 +190,10 @@ fn build(
                 }
             }
             "MODE" => {
-                c.mode = match v.to_ascii_lowercase().as_str() {
-                    "snapshot" => Mode::Snapshot,
-                    "delta" => Mode::Delta,
-                    _ => return Err(named(key, format!("{v:?} is not snapshot or delta"))),
-                }
+                c.mode = v
+                    .to_ascii_lowercase()
+                    .parse::<Mode>()
+                    .map_err(|_| named(key, format!("{v:?} is not snapshot or delta")))?
             }
             "FORMAT" => match v.to_ascii_lowercase().as_str() {
                 "csv" => sha256 = false,
@@ -203,7 +201,7 @@ fn build(
                 _ => return Err(named(key, format!("{v:?} is not csv or sha256"))),
             },
             "HASH_SCHEME" => scheme = Some(v.parse::<HashScheme>().map_err(|e| named(key, e))?),
-            "ENCODING" => c.encoding = Some(crate::import::encoding(v).map_err(|e| named(key, e))?),
+            "ENCODING" => c.encoding = Some(v.parse::<Encoding>().map_err(|e| named(key, e))?),
             _ => unreachable!("SETTINGS lists every setting"),
         }
     }

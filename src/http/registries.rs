@@ -16,9 +16,9 @@ use tokio::sync::oneshot;
 use super::extract::{ApiPath, ApiQuery, AsDialer, AsOps, NoQuery};
 use super::freshness::fresh_until;
 use crate::app::{AppState, WriteProgress};
-use crate::domain::HashScheme;
+use crate::domain::{Encoding, Format, HashScheme, ImportStatus, Mode};
 use crate::error::ApiError;
-use crate::import::{self, Format, ImportRequest, Mode};
+use crate::import::{self, ImportRequest};
 use crate::jobs;
 use crate::store::imports::{self, Import, Reject};
 use crate::store::registries::{self, Registry};
@@ -139,7 +139,7 @@ struct ImportView {
     registry: String,
     mode: String,
     format: String,
-    status: String,
+    status: ImportStatus,
     rows_total: i64,
     rows_accepted: i64,
     rows_rejected: i64,
@@ -232,15 +232,14 @@ async fn start_import(
     body: Body,
 ) -> Result<(StatusCode, Json<ImportView>), ApiError> {
     let registry = registry(&state, &name).await?;
-    let mode = match q.mode.as_deref().unwrap_or("snapshot") {
-        "snapshot" => Mode::Snapshot,
-        "delta" => Mode::Delta,
-        other => {
-            return Err(ApiError::unprocessable(
+    let mode = match q.mode.as_deref() {
+        None => Mode::Snapshot,
+        Some(mode) => mode.parse::<Mode>().map_err(|_| {
+            ApiError::unprocessable(
                 "invalid_mode",
-                format!("mode={other:?} is not known; use snapshot or delta"),
-            ))
-        }
+                format!("mode={mode:?} is not known; use snapshot or delta"),
+            )
+        })?,
     };
     let scheme = q
         .hash_scheme
@@ -267,7 +266,7 @@ async fn start_import(
     let encoding = q
         .encoding
         .as_deref()
-        .map(import::encoding)
+        .map(str::parse::<Encoding>)
         .transpose()
         .map_err(|e| ApiError::unprocessable("unsupported_encoding", e))?;
     if let Some(sha) = &q.sha256 {

@@ -10,8 +10,7 @@
 
 use std::iter::Peekable;
 
-use super::csv::Op;
-use super::Mode;
+use crate::domain::{Mode, Op};
 use crate::index::Members;
 
 /// Rows buffered before they are sorted into a run (16 MiB). Small in unit tests, so

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::domain::{NumberErrorKind, PhoneNumber, Region};
+use crate::domain::{NumberErrorKind, Op, PhoneNumber, Region};
 
 const PHONE_COLUMNS: &[&str] = &[
     "phone",
@@ -23,13 +23,6 @@ const PHONE_COLUMNS: &[&str] = &[
 ];
 const OP_COLUMNS: &[&str] = &["op", "operation", "action", "operacja"];
 const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
-
-/// Whether a delta row adds or removes its number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    Add,
-    Remove,
-}
 
 /// What one physical line of the file amounts to.
 #[derive(Debug, PartialEq)]
@@ -102,14 +95,9 @@ impl CsvLines {
         };
         let op = match layout.op.map(|i| fields.get(i).map(|f| f.trim())) {
             None | Some(None) | Some(Some("")) => Op::Add,
-            Some(Some(op)) => match parse_op(op) {
-                Some(op) => op,
-                None => {
-                    return reject(
-                        "invalid_op",
-                        format!("{op:?} is not an operation (use A/+/add or D/-/del/remove)"),
-                    )
-                }
+            Some(Some(op)) => match op.parse() {
+                Ok(op) => op,
+                Err(message) => return reject("invalid_op", message),
             },
         };
         match PhoneNumber::parse(phone, self.region) {
@@ -132,14 +120,6 @@ pub fn reason_code(kind: NumberErrorKind) -> &'static str {
         NumberErrorKind::MultipleNumbers => "multiple_numbers",
         NumberErrorKind::NotANumber => "not_a_number",
         NumberErrorKind::InvalidForRegion => "invalid_number",
-    }
-}
-
-pub(crate) fn parse_op(op: &str) -> Option<Op> {
-    match op.to_ascii_lowercase().as_str() {
-        "a" | "+" | "add" | "i" | "insert" => Some(Op::Add),
-        "d" | "-" | "del" | "delete" | "remove" | "r" => Some(Op::Remove),
-        _ => None,
     }
 }
 
@@ -187,7 +167,7 @@ fn op_by_value(first: &str, delimiter: Option<u8>) -> Option<usize> {
         .iter()
         .enumerate()
         .skip(1)
-        .find(|(_, f)| parse_op(f.trim()).is_some())
+        .find(|(_, f)| f.trim().parse::<Op>().is_ok())
         .map(|(i, _)| i)
 }
 

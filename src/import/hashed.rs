@@ -1,8 +1,8 @@
 //! Reading `format=sha256` files: one 64-hex SHA-256 per line, optionally followed by an
 //! operation (`<hash>;D`) for deltas, optionally under a header line.
 
-use super::csv::{parse_op, Op};
 use crate::domain::hash::key_of_hex;
+use crate::domain::Op;
 
 /// What one physical line of a hash list amounts to: `Ok(None)` is a blank line or the
 /// header, `Ok(Some(..))` a row, `Err((reason, message))` a reject.
@@ -43,10 +43,7 @@ impl HashLines {
         };
         let op = match fields.next().map(|f| f.trim_matches('"')) {
             None | Some("") => Op::Add,
-            Some(op) => parse_op(op).ok_or((
-                "invalid_op",
-                format!("{op:?} is not an operation (use A/+/add or D/-/del/remove)"),
-            ))?,
+            Some(op) => op.parse().map_err(|message| ("invalid_op", message))?,
         };
         Ok(Some((key, op)))
     }

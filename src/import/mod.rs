@@ -9,7 +9,6 @@
 
 mod collect;
 pub mod csv;
-mod format;
 pub mod hashed;
 pub mod upload;
 
@@ -18,19 +17,17 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use chrono::{DateTime, Utc};
-use encoding_rs::Encoding;
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
 
 use crate::app::AppState;
-use crate::domain::{HashScheme, Region};
+use crate::domain::{Encoding, Format, HashScheme, ImportStatus, Mode, Region};
 use crate::error::ApiError;
 use crate::index::{table_name, Members};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::imports::{self, Import, Outcome, IMPORT_LOCK_CLASS, ONE_RUNNING};
 use crate::store::registries::Registry;
 use crate::store::{bump_version, is_unique_violation};
-pub use format::{encoding, Format};
 use upload::{Limits, ReadOptions, Upload, UploadError};
 
 /// Version of the way files are read into keys. Part of an import's [`reading`]: bump it
@@ -39,28 +36,11 @@ use upload::{Limits, ReadOptions, Upload, UploadError};
 /// unchanged.
 pub const READER_VERSION: u32 = 1;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// The file is the whole registry: it replaces the current members.
-    Snapshot,
-    /// The file lists additions and removals (an `op` column).
-    Delta,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Snapshot => "snapshot",
-            Mode::Delta => "delta",
-        }
-    }
-}
-
 pub struct ImportRequest {
     pub registry: Registry,
     pub mode: Mode,
     pub format: Format,
-    pub encoding: Option<&'static Encoding>,
+    pub encoding: Option<Encoding>,
     /// Accept an import even if it removes more than `max_shrink` of the entries.
     pub force: bool,
     pub max_shrink: f64,
@@ -87,7 +67,7 @@ pub fn reading(req: &ImportRequest, region: Region) -> String {
     format!(
         "{format} mode={} encoding={} region={} reader={READER_VERSION}",
         req.mode.as_str(),
-        req.encoding.unwrap_or(encoding_rs::UTF_8).name(),
+        req.encoding.unwrap_or(Encoding::Utf8).name(),
         region.as_ref(),
     )
 }
@@ -157,9 +137,9 @@ impl Started {
                 crate::store::registries::entries(&mut self.conn, self.req.registry.id).await?;
             let outcome = Outcome {
                 status: if error.is_some() {
-                    "failed"
+                    ImportStatus::Failed
                 } else {
-                    "succeeded"
+                    ImportStatus::Succeeded
                 },
                 unchanged: error.is_none(),
                 entries_before: Some(entries),
@@ -270,8 +250,8 @@ async fn run_locked(
         Ok(upload) => upload,
         Err(e) => {
             let status = match e {
-                UploadError::Refused(_) => "refused",
-                UploadError::Failed(_) => "failed",
+                UploadError::Refused(_) => ImportStatus::Refused,
+                UploadError::Failed(_) => ImportStatus::Failed,
             };
             let outcome = Outcome {
                 status,
@@ -282,7 +262,7 @@ async fn run_locked(
         }
     };
     let mut outcome = Outcome {
-        status: "running",
+        status: ImportStatus::Running,
         rows_total: upload.rows_total as i64,
         rows_rejected: upload.rows_rejected as i64,
         rows_accepted: upload.rows_accepted as i64,
@@ -303,7 +283,7 @@ async fn run_locked(
     let current = live.map(|r| r.members.clone()).unwrap_or_default();
     let reading = reading(req, settings.region);
     if already_live(conn, registry.id, &upload.checksum, &reading).await? {
-        outcome.status = "succeeded";
+        outcome.status = ImportStatus::Succeeded;
         outcome.unchanged = true;
         outcome.entries_before = Some(current.len() as i64);
         outcome.entries_after = Some(current.len() as i64);
@@ -311,7 +291,7 @@ async fn run_locked(
     }
     let live_scheme = live.and_then(|r| r.hash_scheme);
     if req.mode == Mode::Delta && !current.is_empty() && live_scheme != req.format.hash_scheme() {
-        outcome.status = "refused";
+        outcome.status = ImportStatus::Refused;
         outcome.error = Some(format!(
             "the registry holds {} data; a delta must be in the same format (send a snapshot \
              to change the format)",
@@ -345,7 +325,7 @@ async fn run_locked(
     // A truncated snapshot and a broken or tampered delta feed alike must not unblock
     // people wholesale.
     if !req.force && removed as f64 > req.max_shrink * current.len() as f64 {
-        outcome.status = "refused";
+        outcome.status = ImportStatus::Refused;
         outcome.error = Some(format!(
             "this {} would remove {removed} of the {} current entries ({:.1}%), more than \
              max_shrink ({:.1}%); a truncated or damaged file must not unblock people. If the \
@@ -360,7 +340,7 @@ async fn run_locked(
     drop(current);
 
     let members = Arc::new(members);
-    outcome.status = "succeeded";
+    outcome.status = ImportStatus::Succeeded;
     match swap_in(conn, req, import_id, &members, &outcome).await {
         Ok(done) => {
             imports::save_rejects(&mut *conn, import_id, &rejects).await?;
@@ -375,7 +355,7 @@ async fn run_locked(
         }
         Err(e) => {
             tracing::error!(import_id, error = %e, "import failed while writing");
-            outcome.status = "failed";
+            outcome.status = ImportStatus::Failed;
             outcome.error = Some(format!("writing the data failed: {e}"));
             conclude(conn, req, import_id, outcome, &rejects).await
         }
@@ -390,11 +370,11 @@ fn in_progress(name: &str) -> ApiError {
 }
 
 /// Refusal or failure decided from the file alone.
-fn unacceptable(upload: &Upload, req: &ImportRequest) -> Option<(&'static str, String)> {
+fn unacceptable(upload: &Upload, req: &ImportRequest) -> Option<(ImportStatus, String)> {
     if let Some(expected) = &req.expected_sha256 {
         if !expected.trim().eq_ignore_ascii_case(&upload.checksum) {
             return Some((
-                "refused",
+                ImportStatus::Refused,
                 format!(
                     "the file's SHA-256 is {}, not the declared {}; it was damaged or is not \
                      the file meant. Nothing was changed",
@@ -407,7 +387,7 @@ fn unacceptable(upload: &Upload, req: &ImportRequest) -> Option<(&'static str, S
     if let Some(expected) = req.expected_rows {
         if expected != upload.rows_total {
             return Some((
-                "refused",
+                ImportStatus::Refused,
                 format!(
                     "the file has {} data rows, not the declared {expected}; nothing was changed",
                     upload.rows_total
@@ -416,12 +396,12 @@ fn unacceptable(upload: &Upload, req: &ImportRequest) -> Option<(&'static str, S
         }
     }
     if upload.rows_total == 0 {
-        return Some(("failed", "the file holds no data rows".into()));
+        return Some((ImportStatus::Failed, "the file holds no data rows".into()));
     }
     let rate = upload.rows_rejected as f64 / upload.rows_total as f64;
     if rate > req.max_reject_rate {
         return Some((
-            "refused",
+            ImportStatus::Refused,
             format!(
                 "{} of {} rows ({:.1}%) were rejected, more than max_reject_rate ({:.1}%); \
                  nothing was changed. See rejects for the reasons",
@@ -434,7 +414,7 @@ fn unacceptable(upload: &Upload, req: &ImportRequest) -> Option<(&'static str, S
     }
     if upload.snapshot_removes > 0 {
         return Some((
-            "refused",
+            ImportStatus::Refused,
             "a snapshot cannot remove numbers; send rows with a remove operation as mode=delta"
                 .into(),
         ));
@@ -530,7 +510,7 @@ async fn conclude(
     outcome: Outcome,
     rejects: &[imports::Reject],
 ) -> Result<Import, ApiError> {
-    tracing::info!(import_id, status = outcome.status, error = ?outcome.error, "import ended without changes");
+    tracing::info!(import_id, status = %outcome.status, error = ?outcome.error, "import ended without changes");
     let mut tx = conn.begin().await?;
     let done = imports::finish(&mut tx, import_id, &outcome, req.source_time).await?;
     imports::save_rejects(&mut tx, import_id, rejects).await?;
@@ -543,9 +523,9 @@ fn outcome_event<'a>(req: &ImportRequest, import_id: i64, o: &'a Outcome) -> Aud
     AuditEvent {
         actor: req.actor,
         action: match o.status {
-            "succeeded" if o.unchanged => "import.unchanged",
-            "succeeded" => "import.succeeded",
-            "refused" => "import.refused",
+            ImportStatus::Succeeded if o.unchanged => "import.unchanged",
+            ImportStatus::Succeeded => "import.succeeded",
+            ImportStatus::Refused => "import.refused",
             _ => "import.failed",
         },
         number: None,

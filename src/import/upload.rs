@@ -12,7 +12,6 @@ use std::task::{ready, Context, Poll};
 
 use async_compression::tokio::bufread::GzipDecoder;
 use axum::body::Body;
-use encoding_rs::Encoding;
 use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::{
@@ -25,8 +24,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 use super::collect::{Collected, Collector};
 use super::csv::{CsvLines, Parsed};
 use super::hashed::{HashLine, HashLines};
-use super::{Format, Mode};
-use crate::domain::Region;
+use crate::domain::{Encoding, Format, Mode, Region};
 use crate::store::imports::Reject;
 
 /// Longest physical line we read; longer lines are rejected, not buffered.
@@ -82,7 +80,7 @@ pub struct ReadOptions {
     pub mode: Mode,
     pub format: Format,
     /// The text encoding of the file, when it is not UTF-8.
-    pub encoding: Option<&'static Encoding>,
+    pub encoding: Option<Encoding>,
     pub limits: Limits,
 }
 
@@ -187,7 +185,8 @@ pub async fn read(body: Body, opts: ReadOptions) -> Result<Upload, UploadError> 
         }
         let text = match opts.encoding {
             Some(e) => Cow::Owned(
-                e.decode_without_bom_handling(&line)
+                e.codec()
+                    .decode_without_bom_handling(&line)
                     .0
                     .into_owned()
                     .into_bytes(),

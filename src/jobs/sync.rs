@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::AppState;
 use crate::config::registries::redact_url;
 use crate::config::{RegistryConfig, Source};
+use crate::domain::ImportStatus;
 use crate::error::ApiError;
 use crate::import::{self, ImportRequest};
 use crate::store::imports::{self, Import};
@@ -124,7 +125,7 @@ pub async fn run_once_reporting(
         }) => {
             run.set_source_time(source_time);
             let import = run.load(body).await?;
-            if import.status == "succeeded" {
+            if import.status == ImportStatus::Succeeded {
                 registries::save_sync_state(
                     &state.db,
                     registry.id,
@@ -445,7 +446,7 @@ pub async fn schedule(state: AppState, shutdown: CancellationToken) {
                         run = run_once(&state, &r.name, None) => run,
                     };
                     let next = match run {
-                        Ok(i) if i.status == "succeeded" => r.interval,
+                        Ok(i) if i.status == ImportStatus::Succeeded => r.interval,
                         Ok(_) => r.interval.min(RETRY_FAILED),
                         Err(e) => {
                             tracing::warn!(registry = %r.name, error = %e, "sync: run failed");

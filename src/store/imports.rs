@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
+use crate::domain::ImportStatus;
+
 pub const ONE_RUNNING: &str = "imports_one_running_per_registry";
 const COLUMNS: &str =
     "id, registry_id, mode, format, status, rows_total, rows_accepted, rows_rejected, \
@@ -15,7 +17,8 @@ pub struct Import {
     pub registry_id: i32,
     pub mode: String,
     pub format: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ImportStatus,
     pub rows_total: i64,
     pub rows_accepted: i64,
     pub rows_rejected: i64,
@@ -50,7 +53,7 @@ pub struct Reject {
 /// What an import came to; written once when it ends.
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
-    pub status: &'static str,
+    pub status: ImportStatus,
     pub rows_total: i64,
     pub rows_accepted: i64,
     pub rows_rejected: i64,
@@ -132,7 +135,7 @@ pub async fn finish(
          finished_at = now() WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
-    .bind(o.status)
+    .bind(o.status.as_str())
     .bind(o.rows_total)
     .bind(o.rows_accepted)
     .bind(o.rows_rejected)
