@@ -115,7 +115,7 @@ async fn run(o: Opts) -> Result<()> {
     step("starting PostgreSQL");
     let pg_dir = work.join("pg");
     let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&pg_dir)).await??;
-    tarcza::db::create_database(&pg.url("postgres"), "tarcza").await?;
+    tarcza::store::schema::create_database(&pg.url("postgres"), "tarcza").await?;
     let url = pg.url("tarcza");
 
     step("starting tarcza (empty)");
@@ -709,7 +709,7 @@ async fn serve_naive(url: &str, pool: &PgPool) -> Result<SocketAddr> {
         sqlx::query_scalar("SELECT generation FROM registries WHERE name = 'robinson'")
             .fetch_one(pool)
             .await?;
-    let table = tarcza::index::table_name(generation);
+    let table = tarcza::store::members::table_name(generation);
     sqlx::query(&format!(
         "CREATE INDEX IF NOT EXISTS bench_naive_idx ON {table} (number)"
     ))

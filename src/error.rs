@@ -63,22 +63,9 @@ impl ApiError {
     }
 }
 
-/// Whether a database error means "the database is not there" rather than "we sent it
-/// something wrong": those become 503 `database_unavailable`, the rest 500.
-pub fn is_unavailable(err: &sqlx::Error) -> bool {
-    matches!(
-        err,
-        sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed
-    ) || matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
-}
-
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        if is_unavailable(&err) {
+        if crate::store::is_unavailable(&err) {
             tracing::warn!(error = %err, "database unavailable");
             ApiError::database_unavailable()
         } else {

@@ -238,7 +238,7 @@ impl EmbeddedPostgres {
     }
 
     /// Connection URL for `database` as [`SERVING_ROLE`], the unprivileged role the
-    /// service runs as (which the caller creates; see `db::roles`).
+    /// service runs as (which the caller creates; see `store::roles`).
     pub fn serving_url(&self, database: &str) -> String {
         self.url_as(SERVING_ROLE, database)
     }

@@ -12,7 +12,6 @@ pub mod csv;
 pub mod hashed;
 pub mod upload;
 
-use std::io::Write;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -21,13 +20,14 @@ use serde_json::json;
 use sqlx::{Connection, PgConnection};
 
 use crate::app::AppState;
-use crate::domain::{Encoding, Format, HashScheme, ImportStatus, Mode, Region};
+use crate::domain::{Encoding, Format, ImportStatus, Mode, Region};
 use crate::error::ApiError;
-use crate::index::{table_name, Members};
+use crate::index::Members;
 use crate::store::audit::{self, AuditEvent};
-use crate::store::imports::{self, Import, Outcome, IMPORT_LOCK_CLASS, ONE_RUNNING};
-use crate::store::registries::Registry;
-use crate::store::{bump_version, is_unique_violation};
+use crate::store::imports::{self, Import, Outcome, ONE_RUNNING};
+use crate::store::locks::SessionLock;
+use crate::store::registries::{self, Registry};
+use crate::store::{bump_version, is_unique_violation, members as member_tables};
 use upload::{Limits, ReadOptions, Upload, UploadError};
 
 /// Version of the way files are read into keys. Part of an import's [`reading`]: bump it
@@ -85,23 +85,25 @@ pub async fn run(state: AppState, req: ImportRequest, body: Body) -> Result<Impo
 pub struct Started {
     state: AppState,
     req: ImportRequest,
-    conn: PgConnection,
+    lock: SessionLock,
     import: Import,
 }
 
 /// Takes the registry's import lock and records the import as running (`409
 /// import_in_progress` while another import of the registry runs).
 pub async fn start(state: &AppState, req: ImportRequest) -> Result<Started, ApiError> {
-    let mut conn = state.db.acquire().await?.detach();
-    match begin(state, &req, &mut conn).await {
+    let Some(mut lock) = SessionLock::try_import(&state.db, req.registry.id).await? else {
+        return Err(in_progress(&req.registry.name));
+    };
+    match begin(state, &req, lock.conn()).await {
         Ok(import) => Ok(Started {
             state: state.clone(),
             req,
-            conn,
+            lock,
             import,
         }),
         Err(e) => {
-            release(conn, req.registry.id).await;
+            lock.release().await;
             Err(e)
         }
     }
@@ -120,8 +122,15 @@ impl Started {
 
     /// Reads `body` and ends the import: the data becomes live, or nothing changes.
     pub async fn load(mut self, body: Body) -> Result<Import, ApiError> {
-        let result = run_locked(&self.state, &self.req, self.import.id, body, &mut self.conn).await;
-        release(self.conn, self.req.registry.id).await;
+        let result = run_locked(
+            &self.state,
+            &self.req,
+            self.import.id,
+            body,
+            self.lock.conn(),
+        )
+        .await;
+        self.lock.release().await;
         result
     }
 
@@ -132,9 +141,9 @@ impl Started {
         checksum: Option<String>,
         error: Option<String>,
     ) -> Result<Import, ApiError> {
+        let conn = self.lock.conn();
         let result = async {
-            let entries =
-                crate::store::registries::entries(&mut self.conn, self.req.registry.id).await?;
+            let entries = registries::entries(&mut *conn, self.req.registry.id).await?;
             let outcome = Outcome {
                 status: if error.is_some() {
                     ImportStatus::Failed
@@ -148,26 +157,11 @@ impl Started {
                 error,
                 ..Outcome::default()
             };
-            conclude(&mut self.conn, &self.req, self.import.id, outcome, &[]).await
+            conclude(conn, &self.req, self.import.id, outcome, &[]).await
         }
         .await;
-        release(self.conn, self.req.registry.id).await;
+        self.lock.release().await;
         result
-    }
-}
-
-/// Unlocks explicitly: closing alone releases the lock only when the server gets round to
-/// ending the session, a moment after we answer, so an import right after this one could
-/// be told 409. (Unlocking a lock not held is a harmless no-op; if the connection is
-/// broken, closing it releases the lock anyway.)
-async fn release(mut conn: PgConnection, registry_id: i32) {
-    let _ = sqlx::query("SELECT pg_advisory_unlock($1, $2)")
-        .bind(IMPORT_LOCK_CLASS)
-        .bind(registry_id)
-        .execute(&mut conn)
-        .await;
-    if let Err(e) = conn.close().await {
-        tracing::warn!(error = %e, "closing the import connection");
     }
 }
 
@@ -177,23 +171,8 @@ async fn begin(
     conn: &mut PgConnection,
 ) -> Result<Import, ApiError> {
     let registry = &req.registry;
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
-        .bind(IMPORT_LOCK_CLASS)
-        .bind(registry.id)
-        .fetch_one(&mut *conn)
-        .await?;
-    if !locked {
-        return Err(in_progress(&registry.name));
-    }
     // We hold the lock, so an import still marked running was left by a dead process.
-    sqlx::query(
-        "UPDATE imports SET status = 'failed', finished_at = now(), \
-         error = 'interrupted: the process running this import stopped before it finished; nothing was changed' \
-         WHERE registry_id = $1 AND status IN ('pending', 'running')",
-    )
-    .bind(registry.id)
-    .execute(&mut *conn)
-    .await?;
+    imports::mark_interrupted(&mut *conn, registry.id).await?;
     let reading = reading(req, state.settings.region);
     let import = imports::create(
         &mut *conn,
@@ -282,7 +261,7 @@ async fn run_locked(
     let live = snapshot.registry(&registry.name);
     let current = live.map(|r| r.members.clone()).unwrap_or_default();
     let reading = reading(req, settings.region);
-    if already_live(conn, registry.id, &upload.checksum, &reading).await? {
+    if imports::already_live(conn, registry.id, &upload.checksum, &reading).await? {
         outcome.status = ImportStatus::Succeeded;
         outcome.unchanged = true;
         outcome.entries_before = Some(current.len() as i64);
@@ -422,26 +401,6 @@ fn unacceptable(upload: &Upload, req: &ImportRequest) -> Option<(ImportStatus, S
     None
 }
 
-/// Whether the registry's live data came from a file with this checksum, read the same
-/// way: then importing it again would change nothing. (Imports recorded before readings
-/// were kept have none, so they never match.)
-async fn already_live(
-    conn: &mut PgConnection,
-    registry_id: i32,
-    checksum: &str,
-    reading: &str,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM registries r JOIN imports i ON i.id = r.last_import_id \
-         WHERE r.id = $1 AND r.generation IS NOT NULL AND i.checksum = $2 AND i.reading = $3)",
-    )
-    .bind(registry_id)
-    .bind(checksum)
-    .bind(reading)
-    .fetch_one(conn)
-    .await
-}
-
 /// Writes the members into a new table and makes it the registry's live generation,
 /// together with the import's success, in one transaction.
 async fn swap_in(
@@ -452,49 +411,19 @@ async fn swap_in(
     outcome: &Outcome,
 ) -> Result<Import, sqlx::Error> {
     let mut tx = conn.begin().await?;
-    let table = table_name(import_id);
-    sqlx::query(&format!("CREATE TABLE {table} (number bigint NOT NULL)"))
-        .execute(&mut *tx)
-        .await?;
-    let mut copy = tx
-        .copy_in_raw(&format!("COPY {table} (number) FROM STDIN"))
-        .await?;
-    let mut buf = Vec::with_capacity(1 << 20);
-    for n in members.iter() {
-        // Hash keys use all 64 bits: stored bit-for-bit in the signed column.
-        writeln!(buf, "{}", n as i64).expect("writing to a Vec");
-        if buf.len() >= (1 << 20) - 32 {
-            copy.send(std::mem::take(&mut buf)).await?;
-        }
-    }
-    if !buf.is_empty() {
-        copy.send(buf).await?;
-    }
-    copy.finish().await?;
-
-    let previous: Option<i64> =
-        sqlx::query_scalar("SELECT generation FROM registries WHERE id = $1 FOR UPDATE")
-            .bind(req.registry.id)
-            .fetch_one(&mut *tx)
-            .await?;
+    member_tables::write(&mut tx, import_id, members.iter()).await?;
+    let previous = registries::lock_generation(&mut tx, req.registry.id).await?;
     let version = bump_version(&mut tx).await?;
-    sqlx::query(
-        "UPDATE registries SET generation = $2, entries = $3, loaded_at = now(), \
-         source_time = coalesce($5, now()), last_import_id = $2, version = $4, hash_scheme = $6 \
-         WHERE id = $1",
-    )
-    .bind(req.registry.id)
-    .bind(import_id)
-    .bind(members.len() as i64)
-    .bind(version)
-    .bind(req.source_time)
-    .bind(req.format.hash_scheme().map(HashScheme::as_str))
-    .execute(&mut *tx)
-    .await?;
+    let live = registries::Live {
+        generation: import_id,
+        entries: members.len() as i64,
+        version,
+        source_time: req.source_time,
+        hash_scheme: req.format.hash_scheme(),
+    };
+    registries::set_live(&mut tx, req.registry.id, &live).await?;
     if let Some(previous) = previous {
-        sqlx::query(&format!("DROP TABLE IF EXISTS {}", table_name(previous)))
-            .execute(&mut *tx)
-            .await?;
+        member_tables::drop(&mut tx, previous).await?;
     }
     let done = imports::finish(&mut tx, import_id, outcome, req.source_time).await?;
     audit::record(&mut tx, outcome_event(req, import_id, outcome)).await?;

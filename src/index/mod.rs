@@ -18,7 +18,6 @@ use serde::Serialize;
 
 use crate::domain::{HashScheme, PhoneNumber, Role, Scope};
 pub use members::{return_free_memory, Members};
-pub use refresh::table_name;
 
 /// Who is calling, as found from their API key.
 #[derive(Clone, Debug)]

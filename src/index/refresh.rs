@@ -4,43 +4,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
+use chrono::Utc;
 use sqlx::{PgConnection, PgPool};
 
 use super::{DncBlock, Index, Members, Principal, RegistryIndex, Snapshot};
 use crate::domain::{Role, Scope};
-
-#[derive(sqlx::FromRow)]
-struct DncRow {
-    id: i64,
-    number: i64,
-    client: Option<String>,
-    campaign: Option<String>,
-    reason: Option<String>,
-    expires_at: Option<DateTime<Utc>>,
-    active: bool,
-}
-
-#[derive(sqlx::FromRow)]
-struct KeyRow {
-    id: i64,
-    name: String,
-    role: String,
-    key_hash: Vec<u8>,
-}
-
-#[derive(sqlx::FromRow)]
-struct RegistryRow {
-    id: i32,
-    name: String,
-    version: i64,
-    generation: Option<i64>,
-    loaded_at: Option<DateTime<Utc>>,
-    source_time: Option<DateTime<Utc>>,
-    last_import_id: Option<i64>,
-    hash_scheme: Option<String>,
-}
+use crate::store::snapshot::{self as reads, DncRow};
+use crate::store::{self, members};
 
 impl Index {
     /// Brings the snapshot up to the database's current version and returns it. Cheap
@@ -48,7 +18,7 @@ impl Index {
     pub async fn refresh(&self, pool: &PgPool) -> Result<i64, sqlx::Error> {
         let result = self.refresh_inner(pool).await;
         self.set_db_status(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
-        self.attempted(result.as_ref().is_err_and(crate::error::is_unavailable));
+        self.attempted(result.as_ref().is_err_and(store::is_unavailable));
         result
     }
 
@@ -57,13 +27,8 @@ impl Index {
         // What this refresh reads is the database as of (at least) now.
         let as_of = std::time::Instant::now();
         let old = self.current();
-        let mut tx = pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-        let version: i64 = sqlx::query_scalar("SELECT version FROM data_version")
-            .fetch_one(&mut *tx)
-            .await?;
+        let mut tx = reads::begin(pool).await?;
+        let version = reads::version(&mut tx).await?;
         if let Some(old) = &old {
             if old.version == version {
                 self.confirm(as_of);
@@ -73,7 +38,7 @@ impl Index {
         let since = old.as_ref().map_or(0, |s| s.version);
 
         let keys = match &old {
-            Some(old) if !keys_changed(&mut tx, since).await? => old.keys.clone(),
+            Some(old) if !reads::keys_changed(&mut tx, since).await? => old.keys.clone(),
             _ => Arc::new(load_keys(&mut tx).await?),
         };
         let dnc = load_dnc(&mut tx, old.as_deref(), since).await?;
@@ -97,14 +62,9 @@ impl Index {
         conn: &mut PgConnection,
         old: Option<&Snapshot>,
     ) -> Result<Vec<Arc<RegistryIndex>>, sqlx::Error> {
-        let rows: Vec<RegistryRow> = sqlx::query_as(
-            "SELECT id, name, version, generation, loaded_at, source_time, last_import_id, \
-             hash_scheme FROM registries ORDER BY name",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
+        let registries = reads::registries(&mut *conn).await?;
+        let mut out = Vec::with_capacity(registries.len());
+        for row in registries {
             let previous = old.and_then(|s| s.registries.iter().find(|r| r.id == row.id));
             if let Some(p) = previous.filter(|p| p.version == row.version) {
                 out.push(p.clone());
@@ -116,7 +76,8 @@ impl Index {
                 (Some(g), _) => match self.take_staged(g) {
                     Some(m) => m,
                     None => {
-                        let members = Arc::new(load_members(conn, g).await?);
+                        let keys = members::read(&mut *conn, g).await?;
+                        let members = Arc::new(Members::from_unsorted(keys));
                         super::return_free_memory();
                         members
                     }
@@ -138,18 +99,8 @@ impl Index {
     }
 }
 
-async fn keys_changed(conn: &mut PgConnection, since: i64) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_keys WHERE version > $1)")
-        .bind(since)
-        .fetch_one(conn)
-        .await
-}
-
 async fn load_keys(conn: &mut PgConnection) -> Result<HashMap<[u8; 32], Principal>, sqlx::Error> {
-    let rows: Vec<KeyRow> =
-        sqlx::query_as("SELECT id, name, role, key_hash FROM api_keys WHERE revoked_at IS NULL")
-            .fetch_all(conn)
-            .await?;
+    let rows = reads::active_keys(conn).await?;
     let mut keys = HashMap::with_capacity(rows.len());
     for row in rows {
         let (Ok(hash), Ok(role)) = (<[u8; 32]>::try_from(row.key_hash), row.role.parse::<Role>())
@@ -176,21 +127,13 @@ async fn load_dnc(
     old: Option<&Snapshot>,
     since: i64,
 ) -> Result<Arc<HashMap<u64, Vec<DncBlock>>>, sqlx::Error> {
-    const COLUMNS: &str = "id, number, client, campaign, reason, expires_at, active";
     let (mut map, rows): (HashMap<u64, Vec<DncBlock>>, Vec<DncRow>) = match old {
         None => {
-            let rows = sqlx::query_as(&format!("SELECT {COLUMNS} FROM dnc_entries WHERE active"))
-                .fetch_all(&mut *conn)
-                .await?;
+            let rows = reads::active_dnc(conn).await?;
             (HashMap::with_capacity(rows.len()), rows)
         }
         Some(old) => {
-            let rows = sqlx::query_as(&format!(
-                "SELECT {COLUMNS} FROM dnc_entries WHERE version > $1 ORDER BY id"
-            ))
-            .bind(since)
-            .fetch_all(&mut *conn)
-            .await?;
+            let rows = reads::dnc_changed(conn, since).await?;
             if rows.is_empty() {
                 return Ok(old.dnc.clone());
             }
@@ -218,42 +161,4 @@ async fn load_dnc(
         });
     }
     Ok(Arc::new(map))
-}
-
-/// Reads a registry's member table with COPY (text), far cheaper than row decoding.
-/// Hash keys above `i64::MAX` are stored as negative bigints (the same 64 bits).
-async fn load_members(conn: &mut PgConnection, generation: i64) -> Result<Members, sqlx::Error> {
-    let mut numbers = Vec::new();
-    let mut partial: u64 = 0;
-    let mut negative = false;
-    let mut stream = conn
-        .copy_out_raw(&format!(
-            "COPY {} (number) TO STDOUT",
-            table_name(generation)
-        ))
-        .await?;
-    while let Some(chunk) = stream.try_next().await? {
-        for &b in chunk.iter() {
-            if b == b'\n' {
-                numbers.push(if negative {
-                    partial.wrapping_neg()
-                } else {
-                    partial
-                });
-                partial = 0;
-                negative = false;
-            } else if b == b'-' {
-                negative = true;
-            } else {
-                partial = partial * 10 + u64::from(b.wrapping_sub(b'0'));
-            }
-        }
-    }
-    Ok(Members::from_unsorted(numbers))
-}
-
-/// The table holding the members written by import `generation`. Generations are
-/// integers we issue, so the name is never user input.
-pub fn table_name(generation: i64) -> String {
-    format!("regdata_{generation}")
 }

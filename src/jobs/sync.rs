@@ -14,7 +14,6 @@ use chrono::{DateTime, Utc};
 use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
-use sqlx::{Connection, PgConnection};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::io::ReaderStream;
@@ -27,10 +26,9 @@ use crate::domain::ImportStatus;
 use crate::error::ApiError;
 use crate::import::{self, ImportRequest};
 use crate::store::imports::{self, Import};
+use crate::store::locks::SessionLock;
 use crate::store::registries::{self, Registry};
 
-/// Advisory lock key (class, object) of "this session runs the scheduled re-sync".
-pub const SCHEDULER_LOCK: (i32, i32) = (0x7a73, 0);
 /// How often a replica that does not run the schedule asks whether it may.
 const LEADER_POLL: Duration = Duration::from_secs(10);
 /// A failed sync is tried again after this long, or after the interval if shorter.
@@ -353,44 +351,6 @@ fn newest_file(path: &Path) -> io::Result<(PathBuf, SystemTime)> {
     })
 }
 
-/// A session holding the scheduler's advisory lock. The lock lives as long as the
-/// connection: if this process dies, another replica takes over.
-pub struct Leadership(PgConnection);
-
-impl Leadership {
-    /// Takes the scheduler lock if no other session holds it.
-    pub async fn try_take(state: &AppState) -> Result<Option<Leadership>, sqlx::Error> {
-        let mut conn = state.db.acquire().await?.detach();
-        let won: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
-            .bind(SCHEDULER_LOCK.0)
-            .bind(SCHEDULER_LOCK.1)
-            .fetch_one(&mut conn)
-            .await?;
-        if won {
-            Ok(Some(Leadership(conn)))
-        } else {
-            let _ = conn.close().await;
-            Ok(None)
-        }
-    }
-
-    /// Whether the session (and so the lock) is still there.
-    pub async fn held(&mut self) -> bool {
-        self.0.ping().await.is_ok()
-    }
-
-    /// Gives the lock up at once (closing alone frees it only when the server ends the
-    /// session, a moment later).
-    pub async fn release(mut self) {
-        let _ = sqlx::query("SELECT pg_advisory_unlock($1, $2)")
-            .bind(SCHEDULER_LOCK.0)
-            .bind(SCHEDULER_LOCK.1)
-            .execute(&mut self.0)
-            .await;
-        let _ = self.0.close().await;
-    }
-}
-
 /// Runs the schedule until `shutdown`: every registry with a source is synced when this
 /// replica becomes the scheduler, then every interval.
 pub async fn schedule(state: AppState, shutdown: CancellationToken) {
@@ -404,7 +364,7 @@ pub async fn schedule(state: AppState, shutdown: CancellationToken) {
     if configured.is_empty() {
         return;
     }
-    let mut leadership: Option<Leadership> = None;
+    let mut leadership: Option<SessionLock> = None;
     let mut due: HashMap<String, Instant> = HashMap::new();
     loop {
         let held = match leadership.as_mut() {
@@ -420,7 +380,7 @@ pub async fn schedule(state: AppState, shutdown: CancellationToken) {
                 leadership = None;
                 false
             }
-            None => match Leadership::try_take(&state).await {
+            None => match SessionLock::try_leadership(&state.db).await {
                 Ok(Some(l)) => {
                     tracing::info!("sync: this replica runs the scheduled re-sync");
                     leadership = Some(l);

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
+use super::locks::{self, LockKey};
 use crate::domain::ImportStatus;
 
 pub const ONE_RUNNING: &str = "imports_one_running_per_registry";
@@ -226,43 +227,62 @@ pub async fn rejects(pool: &PgPool, id: i64, limit: i64) -> Result<Vec<Reject>, 
     .await
 }
 
-/// Advisory lock key of "an import of registry `registry_id` is running". Held on the
-/// importing connection for the whole import, so it vanishes with a crashed process.
-pub const IMPORT_LOCK_CLASS: i32 = 0x7a72;
+/// Marks as failed the imports of registry `registry_id` still marked running: called
+/// holding the registry's import lock, so they were left by a process that died.
+/// Returns how many were marked.
+pub async fn mark_interrupted(
+    conn: &mut PgConnection,
+    registry_id: i32,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE imports SET status = 'failed', finished_at = now(), \
+         error = 'interrupted: the process running this import stopped before it finished; nothing was changed' \
+         WHERE registry_id = $1 AND status IN ('pending', 'running')",
+    )
+    .bind(registry_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
 
 /// Marks as failed the imports left `running` by a process that died: those whose
 /// registry's import lock nobody holds. Returns how many were marked.
 pub async fn fail_interrupted(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    let running: Vec<(i64, i32)> = sqlx::query_as(
-        "SELECT id, registry_id FROM imports WHERE status IN ('pending', 'running')",
+    let registries: Vec<i32> = sqlx::query_scalar(
+        "SELECT DISTINCT registry_id FROM imports WHERE status IN ('pending', 'running')",
     )
     .fetch_all(&mut *conn)
     .await?;
     let mut marked = 0;
-    for (id, registry_id) in running {
-        let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
-            .bind(IMPORT_LOCK_CLASS)
-            .bind(registry_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        if !free {
+    for registry_id in registries {
+        let key = LockKey::import(registry_id);
+        if !locks::try_lock(&mut conn, key).await? {
             continue;
         }
-        let r = sqlx::query(
-            "UPDATE imports SET status = 'failed', finished_at = now(), \
-             error = 'interrupted: the process running this import stopped before it finished; nothing was changed' \
-             WHERE id = $1 AND status IN ('pending', 'running')",
-        )
-        .bind(id)
-        .execute(&mut *conn)
-        .await;
-        sqlx::query("SELECT pg_advisory_unlock($1, $2)")
-            .bind(IMPORT_LOCK_CLASS)
-            .bind(registry_id)
-            .execute(&mut *conn)
-            .await?;
-        marked += r?.rows_affected();
+        let done = mark_interrupted(&mut conn, registry_id).await;
+        locks::unlock(&mut conn, key).await?;
+        marked += done?;
     }
     Ok(marked)
+}
+
+/// Whether the registry's live data came from a file with this checksum, read the same
+/// way: then importing it again would change nothing. (Imports recorded before readings
+/// were kept have none, so they never match.)
+pub async fn already_live(
+    conn: &mut PgConnection,
+    registry_id: i32,
+    checksum: &str,
+    reading: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM registries r JOIN imports i ON i.id = r.last_import_id \
+         WHERE r.id = $1 AND r.generation IS NOT NULL AND i.checksum = $2 AND i.reading = $3)",
+    )
+    .bind(registry_id)
+    .bind(checksum)
+    .bind(reading)
+    .fetch_one(conn)
+    .await
 }

@@ -5,7 +5,12 @@ pub mod audit;
 pub mod dnc;
 pub mod imports;
 pub mod keys;
+pub mod locks;
+pub mod members;
 pub mod registries;
+pub mod roles;
+pub mod schema;
+pub mod snapshot;
 
 use sqlx::PgConnection;
 
@@ -31,4 +36,18 @@ pub async fn bump_version(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
 pub fn is_unique_violation(err: &sqlx::Error, name: &str) -> bool {
     matches!(err, sqlx::Error::Database(db)
         if db.is_unique_violation() && db.constraint() == Some(name))
+}
+
+/// Whether a database error means "the database is not there" rather than "we sent it
+/// something wrong": then `/check` answers from memory and writes are refused (503
+/// `database_unavailable`) rather than failed (500).
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed
+    ) || matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
 }

@@ -1,8 +1,10 @@
-//! Registry metadata. The members themselves live in per-generation tables
-//! (see `index::table_name`) written by the import pipeline.
+//! Registry metadata. The members themselves live in per-generation tables (see
+//! `members`) written by the import pipeline.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+
+use crate::domain::HashScheme;
 
 use super::bump_version;
 
@@ -74,7 +76,7 @@ pub async fn save_sync_state(
 }
 
 /// How many entries the registry's live data has.
-pub async fn entries(conn: &mut sqlx::PgConnection, id: i32) -> Result<i64, sqlx::Error> {
+pub async fn entries(conn: &mut PgConnection, id: i32) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT entries FROM registries WHERE id = $1")
         .bind(id)
         .fetch_one(conn)
@@ -92,4 +94,43 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Registry>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM registries ORDER BY name"))
         .fetch_all(pool)
         .await
+}
+
+/// The registry's live generation, locked until the transaction ends (one generation
+/// goes live at a time).
+pub async fn lock_generation(conn: &mut PgConnection, id: i32) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT generation FROM registries WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
+/// A generation of a registry's members going live.
+pub struct Live {
+    /// The import that wrote the members (and names their table).
+    pub generation: i64,
+    pub entries: i64,
+    /// The data version of the change (see `bump_version`).
+    pub version: i64,
+    /// When the source says the data was produced; `None`: now.
+    pub source_time: Option<DateTime<Utc>>,
+    pub hash_scheme: Option<HashScheme>,
+}
+
+/// Points registry `id` at a new generation of members.
+pub async fn set_live(conn: &mut PgConnection, id: i32, live: &Live) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE registries SET generation = $2, entries = $3, loaded_at = now(), \
+         source_time = coalesce($5, now()), last_import_id = $2, version = $4, hash_scheme = $6 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(live.generation)
+    .bind(live.entries)
+    .bind(live.version)
+    .bind(live.source_time)
+    .bind(live.hash_scheme.map(HashScheme::as_str))
+    .execute(conn)
+    .await?;
+    Ok(())
 }

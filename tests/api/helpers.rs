@@ -320,14 +320,14 @@ async fn new_database() -> (String, String) {
     .await
     .unwrap();
     let _one_at_a_time = CREATE_DB.lock().await;
-    tarcza::db::create_database(&admin_url, &name)
+    tarcza::store::schema::create_database(&admin_url, &name)
         .await
         .expect("create test database");
     if !ROLE_CREATED.load(Ordering::SeqCst) {
         let password = std::env::var("DATABASE_URL")
             .is_ok()
             .then_some(SERVING_PASSWORD);
-        tarcza::db::roles::create_serving_role(&admin_url, SERVING_ROLE, password)
+        tarcza::store::roles::create_serving_role(&admin_url, SERVING_ROLE, password)
             .await
             .expect("create the serving role");
         ROLE_CREATED.store(true, Ordering::SeqCst);

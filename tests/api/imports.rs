@@ -296,7 +296,7 @@ async fn a_second_import_into_a_busy_registry_gets_409() {
     let app = TestApp::spawn().await;
     let mut holder = app.state.db.acquire().await.unwrap();
     sqlx::query("SELECT pg_advisory_lock($1, 1)")
-        .bind(tarcza::store::imports::IMPORT_LOCK_CLASS)
+        .bind(tarcza::store::locks::IMPORT_LOCK_CLASS)
         .execute(&mut *holder)
         .await
         .unwrap();

@@ -38,10 +38,10 @@ async fn a_database_outage_keeps_checks_answering_and_writes_refused_cleanly() {
     let _ = std::fs::remove_dir_all(&dir);
     let pg = start_cluster(dir.clone()).await;
     let url = pg.serving_url("tarcza");
-    tarcza::db::create_database(&pg.url("postgres"), "tarcza")
+    tarcza::store::schema::create_database(&pg.url("postgres"), "tarcza")
         .await
         .unwrap();
-    tarcza::db::roles::create_serving_role(&pg.url("postgres"), SERVING_ROLE, None)
+    tarcza::store::roles::create_serving_role(&pg.url("postgres"), SERVING_ROLE, None)
         .await
         .unwrap();
     let database = Database::connect(&url, Some(&pg.url("tarcza")))

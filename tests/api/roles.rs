@@ -92,7 +92,7 @@ async fn the_service_connection_cannot_delete_update_or_truncate_audit_rows() {
         );
     }
     drop(conn);
-    assert!(tarcza::db::roles::rewrite_risks(&app.state.db)
+    assert!(tarcza::store::roles::rewrite_risks(&app.state.db)
         .await
         .unwrap()
         .is_empty());
@@ -116,7 +116,7 @@ async fn one_role_for_everything_still_works_and_is_reported() {
         .migrate()
         .await
         .expect("a superuser may still run tarcza");
-    let risks = tarcza::db::roles::rewrite_risks(&single.pool)
+    let risks = tarcza::store::roles::rewrite_risks(&single.pool)
         .await
         .unwrap();
     assert!(risks.iter().any(|r| r.contains("superuser")), "{risks:?}");
@@ -137,7 +137,7 @@ async fn one_role_for_everything_still_works_and_is_reported() {
 
     // The serving role alone on a new database cannot migrate it, and says what to set.
     let name = unique("roles_fresh");
-    tarcza::db::create_database(&server_url("postgres"), &name)
+    tarcza::store::schema::create_database(&server_url("postgres"), &name)
         .await
         .unwrap();
     let fresh = Database::connect(&serving_url(&name), None).await.unwrap();
@@ -165,7 +165,7 @@ async fn one_role_for_everything_still_works_and_is_reported() {
 async fn member_tables_made_under_one_role_pass_to_the_serving_role() {
     let name = unique("roles_upgrade");
     let owner_url = server_url(&name);
-    tarcza::db::create_database(&server_url("postgres"), &name)
+    tarcza::store::schema::create_database(&server_url("postgres"), &name)
         .await
         .unwrap();
     // Before: everything as the owner (migrations, an import).

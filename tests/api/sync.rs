@@ -16,7 +16,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tarcza::config::registries::from_vars;
 use tarcza::config::Config;
-use tarcza::jobs::sync::{self, Leadership};
+use tarcza::jobs::sync;
+use tarcza::store::locks::SessionLock;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{gzip, TestApp, ADMIN_KEY};
@@ -430,11 +431,11 @@ async fn two_replicas_sharing_a_database_sync_once() {
     let replica = app.replica().await;
 
     // Only one session can hold the scheduler's lock; it is free again once released.
-    let first = Leadership::try_take(&app.state)
+    let first = SessionLock::try_leadership(&app.state.db)
         .await
         .unwrap()
         .expect("free");
-    assert!(Leadership::try_take(&replica.state)
+    assert!(SessionLock::try_leadership(&replica.state.db)
         .await
         .unwrap()
         .is_none());

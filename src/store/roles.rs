@@ -9,13 +9,13 @@
 //! `TRUNCATE` anywhere.
 //!
 //! Registry members live in tables the imports create and drop (`regdata_<id>`, see
-//! `index::table_name`). The serving role owns those: they live in a schema named after
+//! `members`). The serving role owns those: they live in a schema named after
 //! it, which PostgreSQL's default `search_path` (`"$user", public`) puts first, so the
 //! import's unqualified `CREATE TABLE regdata_<id>` lands there and the owner's own
 //! look-ups never see it.
 
 use anyhow::{bail, Context};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgExecutor, PgPool};
 
 /// Tables the serving role may add rows to but never change: the audit trail. A new
 /// append-only table goes here too.
@@ -30,10 +30,10 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The role a pool's connections log in as.
-pub async fn current_user(pool: &PgPool) -> anyhow::Result<String> {
+/// The role a connection (or a pool's connections) logs in as.
+pub async fn current_user(conn: impl PgExecutor<'_>) -> anyhow::Result<String> {
     sqlx::query_scalar("SELECT current_user::text")
-        .fetch_one(pool)
+        .fetch_one(conn)
         .await
         .context("asking the database who we are")
 }
@@ -253,29 +253,4 @@ pub async fn rewrite_risks(pool: &PgPool) -> anyhow::Result<Vec<String>> {
         ));
     }
     Ok(risks)
-}
-
-/// Whether every migration this binary knows is applied (read without changing
-/// anything, so a role that may not migrate can tell it need not).
-pub async fn schema_is_current(pool: &PgPool) -> anyhow::Result<bool> {
-    let applied: Vec<(i64, Vec<u8>)> =
-        match sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
-            .fetch_all(pool)
-            .await
-        {
-            Ok(rows) => rows,
-            // No migrations table yet (42P01): a new database.
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => {
-                return Ok(false)
-            }
-            Err(e) => return Err(e).context("reading the applied migrations"),
-        };
-    Ok(super::MIGRATOR
-        .iter()
-        .filter(|m| !m.migration_type.is_down_migration())
-        .all(|m| {
-            applied
-                .iter()
-                .any(|(v, sum)| *v == m.version && sum[..] == m.checksum[..])
-        }))
 }

@@ -1,21 +1,19 @@
 //! Getting a connection pool: to `DATABASE_URL`, or to a private PostgreSQL started in
 //! the data directory. Also migrations, run as the role that owns the schema while the
-//! service runs as one that owns nothing it must not rewrite (see `roles`).
-
-pub mod roles;
+//! service runs as one that owns nothing it must not rewrite (see `store::roles`). The
+//! SQL this takes is in `store::roles` and `store::schema`.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::config::Config;
 use crate::embedded::{EmbeddedPostgres, SERVING_ROLE};
-
-pub static MIGRATOR: Migrator = sqlx::migrate!();
+use crate::store::roles;
+use crate::store::schema::{self, MIGRATOR};
 
 /// Name of the database tarcza uses inside its embedded cluster.
 const EMBEDDED_DATABASE: &str = "tarcza";
@@ -55,7 +53,7 @@ impl Database {
             .await
             .context("embedded PostgreSQL start-up task")??;
         let admin = embedded.url("postgres");
-        create_database(&admin, EMBEDDED_DATABASE).await?;
+        schema::create_database(&admin, EMBEDDED_DATABASE).await?;
         roles::create_serving_role(&admin, SERVING_ROLE, None).await?;
         let mut database = Database::connect(
             &embedded.serving_url(EMBEDDED_DATABASE),
@@ -83,7 +81,7 @@ impl Database {
     /// the audit log is warned about.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let Some(owner_url) = &self.owner_url else {
-            if !roles::schema_is_current(&self.pool).await? {
+            if !schema::schema_is_current(&self.pool).await? {
                 MIGRATOR.run(&self.pool).await.context(
                     "applying migrations (if DATABASE_URL's role may not change the schema, \
                      set TARCZA_MIGRATION_DATABASE_URL to the owner's URL)",
@@ -104,9 +102,7 @@ impl Database {
         let mut owner = PgConnection::connect(owner_url)
             .await
             .context("connecting to TARCZA_MIGRATION_DATABASE_URL")?;
-        let owner_role: String = sqlx::query_scalar("SELECT current_user::text")
-            .fetch_one(&mut owner)
-            .await?;
+        let owner_role = roles::current_user(&mut owner).await?;
         if owner_role == serving {
             bail!(
                 "DATABASE_URL and TARCZA_MIGRATION_DATABASE_URL both log in as `{serving}`: the \
@@ -151,27 +147,6 @@ pub fn pool_options() -> PgPoolOptions {
         .max_connections(16)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(3))
-}
-
-/// Creates database `name` on the server at `admin_url` unless it exists.
-pub async fn create_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
-    let mut conn = PgConnection::connect(admin_url)
-        .await
-        .context("connecting to create the database")?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(name)
-            .fetch_one(&mut conn)
-            .await?;
-    if !exists {
-        let quoted = roles::quote_ident(name);
-        sqlx::query(&format!("CREATE DATABASE {quoted}"))
-            .execute(&mut conn)
-            .await
-            .with_context(|| format!("creating database {name}"))?;
-    }
-    conn.close().await?;
-    Ok(())
 }
 
 /// Applies the migrations on `pool`, as whatever role it logs in as.
