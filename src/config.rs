@@ -2,6 +2,7 @@
 //! A bad value fails start-up and names the variable.
 
 pub mod registries;
+mod settings;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::{Region, Role};
 pub use registries::{RegistryConfig, Source, StalePolicy};
+pub use settings::Settings;
 
 /// tarcza: may this number be dialled? A do-not-call suppression service for contact
 /// centres, answering from memory out of the internal do-not-call list and national

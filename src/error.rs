@@ -6,6 +6,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::domain::NumberError;
+use crate::import::ImportError;
+use crate::jobs::sync::SyncError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The request is wrong; the message says how, and is safe to show.
@@ -70,6 +74,37 @@ impl From<sqlx::Error> for ApiError {
             ApiError::database_unavailable()
         } else {
             ApiError::Internal(anyhow::Error::new(err))
+        }
+    }
+}
+
+/// A number that cannot be read: 422 `invalid_number`, naming the input.
+impl From<NumberError> for ApiError {
+    fn from(e: NumberError) -> Self {
+        ApiError::unprocessable("invalid_number", e.message)
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(err: ImportError) -> Self {
+        match err {
+            ImportError::InProgress { .. } => {
+                ApiError::conflict("import_in_progress", err.to_string())
+            }
+            ImportError::NotReady => ApiError::not_ready(),
+            ImportError::Database(e) => e.into(),
+            ImportError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<SyncError> for ApiError {
+    fn from(err: SyncError) -> Self {
+        match err {
+            SyncError::NoSource(_) => ApiError::conflict("no_source", err.to_string()),
+            SyncError::UnknownRegistry(_) => ApiError::not_found(err.to_string()),
+            SyncError::Import(e) => e.into(),
+            SyncError::Database(e) => e.into(),
         }
     }
 }

@@ -24,8 +24,8 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use app::{AppState, Settings};
-use config::Config;
+use app::AppState;
+use config::{Config, Settings};
 use db::Database;
 
 /// Prepares a database for use: migrations (as the schema's owner, see
@@ -119,7 +119,7 @@ async fn serve_with(
     // The first snapshot: retry until it loads (the database may still be starting).
     let mut delay = Duration::from_millis(200);
     loop {
-        match jobs::changes::run_once(&state).await {
+        match jobs::changes::run_once(&state.db, &state.index).await {
             Ok(version) => {
                 tracing::info!(version, "snapshot loaded; ready");
                 break;
@@ -135,13 +135,15 @@ async fn serve_with(
     // snapshot current, /check and /readyz answer 503 stale_snapshot after
     // TARCZA_MAX_SNAPSHOT_LAG (http/freshness.rs).
     let follower = tokio::spawn(jobs::supervise("change follower", shutdown.clone(), {
-        let (state, interval, shutdown) =
-            (state.clone(), config.reconcile_interval, shutdown.clone());
-        move || jobs::changes::follow(state.clone(), interval, shutdown.clone())
+        let (ctx, interval, shutdown) = (state.jobs(), config.reconcile_interval, shutdown.clone());
+        move || {
+            let (db, index) = (ctx.db.clone(), ctx.index.clone());
+            jobs::changes::follow(db, index, interval, shutdown.clone())
+        }
     }));
     let scheduler = tokio::spawn(jobs::supervise("sync scheduler", shutdown.clone(), {
-        let (state, shutdown) = (state.clone(), shutdown.clone());
-        move || jobs::sync::schedule(state.clone(), shutdown.clone())
+        let (ctx, shutdown) = (state.jobs(), shutdown.clone());
+        move || jobs::sync::schedule(ctx.clone(), shutdown.clone())
     }));
 
     let served = server.await.context("server task")?;

@@ -79,10 +79,7 @@ async fn search(
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let number = match q.number.as_deref() {
-        Some(raw) => Some(
-            PhoneNumber::parse(raw, state.settings.region)
-                .map_err(|e| ApiError::unprocessable("invalid_number", e.message))?,
-        ),
+        Some(raw) => Some(PhoneNumber::parse(raw, state.settings.region)?),
         None => None,
     };
     if let (Some(from), Some(to)) = (q.from, q.to) {

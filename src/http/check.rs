@@ -15,7 +15,7 @@ use serde_json::json;
 use super::extract::{from_json, ApiQuery, AsDialer, JsonBytes, NoQuery};
 use super::freshness::{self, Warning};
 use crate::app::AppState;
-use crate::domain::{NumberError, PhoneNumber, Scope};
+use crate::domain::{PhoneNumber, Scope};
 use crate::error::ApiError;
 use crate::index::{Reason, Snapshot};
 
@@ -54,7 +54,7 @@ async fn check_one(
     let raw = q.number.ok_or_else(|| {
         ApiError::bad_request("missing_number", "the number parameter is required")
     })?;
-    let number = PhoneNumber::parse(&raw, state.settings.region).map_err(invalid_number)?;
+    let number = PhoneNumber::parse(&raw, state.settings.region)?;
     let scope = scope_of(q.client.as_deref(), q.campaign.as_deref())?;
     let now = Utc::now();
     let warnings = freshness::gate(&snapshot, &state.settings, now)?;
@@ -162,10 +162,6 @@ fn check_item<'a>(
             error: json!({"code": "invalid_number", "message": e.message}),
         },
     }
-}
-
-fn invalid_number(e: NumberError) -> ApiError {
-    ApiError::unprocessable("invalid_number", e.message)
 }
 
 /// The client and campaign a call is made for. Built with the same rules as entry scopes

@@ -114,8 +114,7 @@ async fn add(
     progress: WriteProgress,
     ApiJson(req): ApiJson<AddRequest>,
 ) -> Result<Response, ApiError> {
-    let number = PhoneNumber::parse(&req.number, state.settings.region)
-        .map_err(|e| ApiError::unprocessable("invalid_number", e.message))?;
+    let number = PhoneNumber::parse(&req.number, state.settings.region)?;
     let scope = Scope::from_parts(req.client.as_deref(), req.campaign.as_deref())
         .map_err(|e| ApiError::unprocessable("invalid_scope", e.0))?;
     if let Some(t) = req.expires_at.filter(|t| *t <= Utc::now()) {
@@ -159,8 +158,7 @@ async fn list(
     let raw = q.number.ok_or_else(|| {
         ApiError::bad_request("missing_number", "the number parameter is required")
     })?;
-    let number = PhoneNumber::parse(&raw, state.settings.region)
-        .map_err(|e| ApiError::unprocessable("invalid_number", e.message))?;
+    let number = PhoneNumber::parse(&raw, state.settings.region)?;
     let entries: Vec<EntryView> = dnc::list_by_number(&state.db, number)
         .await?
         .into_iter()

@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::app::Settings;
 use crate::config::registries::{StalePolicy, DEFAULT_MAX_AGE};
+use crate::config::Settings;
 use crate::error::ApiError;
 use crate::index::{Index, RegistryIndex, Snapshot};
 

@@ -15,7 +15,8 @@ use axum::Router;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::app::{AppState, Settings};
+use crate::app::AppState;
+use crate::config::Settings;
 use crate::error::ApiError;
 
 pub use check::MAX_BATCH;

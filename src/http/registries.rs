@@ -1,5 +1,6 @@
 //! Registries: their state (dialer and up) and imports of their data (ops).
 
+use std::io;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -9,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -295,8 +297,11 @@ async fn start_import(
         )?,
         actor: Some(caller.0.id),
     };
+    let body = body.into_data_stream().map_err(io::Error::other);
+    let options = import::Options::of(&state.settings);
     // Its own task: a client that hangs up must not cancel the import half-way.
-    let import = tokio::spawn(import::run(state.clone(), req, body))
+    let run = import::run(state.db.clone(), state.index.clone(), options, req, body);
+    let import = tokio::spawn(run)
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("import task failed: {e}")))??;
     let rejects = imports::rejects(&state.db, import.id, REJECTS_SHOWN).await?;
@@ -357,11 +362,11 @@ async fn sync_now(
     progress.writing();
     // Its own task: a client that hangs up must not cancel the import half-way.
     let (started_tx, started_rx) = oneshot::channel();
-    let task_state = state.clone();
+    let ctx = state.jobs();
     let task_name = name.clone();
     let actor = Some(caller.0.id);
     let mut task = tokio::spawn(async move {
-        jobs::sync::run_once_reporting(&task_state, &task_name, actor, Some(started_tx)).await
+        jobs::sync::run_once_reporting(&ctx, &task_name, actor, Some(started_tx)).await
     });
     let limit = state.settings.request_timeout;
     let answer_within = limit.saturating_sub(Duration::from_secs(1)).max(limit / 2);

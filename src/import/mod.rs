@@ -12,17 +12,18 @@ pub mod csv;
 pub mod hashed;
 pub mod upload;
 
+use std::io;
 use std::sync::Arc;
 
-use axum::body::Body;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures_util::Stream;
 use serde_json::json;
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::app::AppState;
+use crate::config::Settings;
 use crate::domain::{Encoding, Format, ImportStatus, Mode, Region};
-use crate::error::ApiError;
-use crate::index::Members;
+use crate::index::{Index, Members};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::imports::{self, Import, Outcome, ONE_RUNNING};
 use crate::store::locks::SessionLock;
@@ -35,6 +36,47 @@ use upload::{Limits, ReadOptions, Upload, UploadError};
 /// that the same file sent again after an upgrade is imported again, not taken for
 /// unchanged.
 pub const READER_VERSION: u32 = 1;
+
+/// How this process reads files, fixed at start-up.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Region of numbers written without a country code.
+    pub region: Region,
+    pub limits: Limits,
+}
+
+impl Options {
+    pub fn of(settings: &Settings) -> Options {
+        Options {
+            region: settings.region,
+            limits: Limits {
+                sent_bytes: settings.max_upload_bytes,
+                text_bytes: settings.max_decompressed_bytes,
+                lines: settings.max_import_lines,
+            },
+        }
+    }
+}
+
+/// Why an import could not be run or recorded. (A file that is refused or fails to read
+/// is not an error: the import ends `refused` or `failed`, and its record says why.)
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// Another import of the registry is running (here or on another replica).
+    #[error("an import into registry {registry:?} is already running; wait for it to finish")]
+    InProgress { registry: String },
+    /// This process has no snapshot to compare the file with yet.
+    #[error("tarcza has not loaded its data yet")]
+    NotReady,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The bytes of a file as they arrive; an error ends the import `failed`.
+pub trait ByteStream: Stream<Item = io::Result<Bytes>> + Send + 'static {}
+impl<S: Stream<Item = io::Result<Bytes>> + Send + 'static> ByteStream for S {}
 
 pub struct ImportRequest {
     pub registry: Registry,
@@ -72,10 +114,16 @@ pub fn reading(req: &ImportRequest, region: Region) -> String {
     )
 }
 
-/// Runs an import to its end and returns its record. Spawned by the caller so that a
-/// client that hangs up mid-commit cannot cancel it half-way.
-pub async fn run(state: AppState, req: ImportRequest, body: Body) -> Result<Import, ApiError> {
-    start(&state, req).await?.load(body).await
+/// Runs an import of `body` to its end and returns its record. Spawned by the caller so
+/// that a client that hangs up mid-commit cannot cancel it half-way.
+pub async fn run(
+    db: PgPool,
+    index: Arc<Index>,
+    options: Options,
+    req: ImportRequest,
+    body: impl ByteStream,
+) -> Result<Import, ImportError> {
+    start(db, index, options, req).await?.load(body).await
 }
 
 /// An import that has begun: it holds its registry's lock (on a connection of its own)
@@ -83,7 +131,7 @@ pub async fn run(state: AppState, req: ImportRequest, body: Body) -> Result<Impo
 /// [`Started::end_without_data`]; dropped, it leaves the record `running` until the next
 /// import of the registry (or the next start) marks it failed, and changes nothing.
 pub struct Started {
-    state: AppState,
+    to: Target,
     req: ImportRequest,
     lock: SessionLock,
     import: Import,
@@ -91,13 +139,18 @@ pub struct Started {
 
 /// Takes the registry's import lock and records the import as running (`409
 /// import_in_progress` while another import of the registry runs).
-pub async fn start(state: &AppState, req: ImportRequest) -> Result<Started, ApiError> {
-    let Some(mut lock) = SessionLock::try_import(&state.db, req.registry.id).await? else {
+pub async fn start(
+    db: PgPool,
+    index: Arc<Index>,
+    options: Options,
+    req: ImportRequest,
+) -> Result<Started, ImportError> {
+    let Some(mut lock) = SessionLock::try_import(&db, req.registry.id).await? else {
         return Err(in_progress(&req.registry.name));
     };
-    match begin(state, &req, lock.conn()).await {
+    match begin(options.region, &req, lock.conn()).await {
         Ok(import) => Ok(Started {
-            state: state.clone(),
+            to: Target { db, index, options },
             req,
             lock,
             import,
@@ -107,6 +160,13 @@ pub async fn start(state: &AppState, req: ImportRequest) -> Result<Started, ApiE
             Err(e)
         }
     }
+}
+
+/// Where an import goes and how it reads.
+struct Target {
+    db: PgPool,
+    index: Arc<Index>,
+    options: Options,
 }
 
 impl Started {
@@ -121,15 +181,8 @@ impl Started {
     }
 
     /// Reads `body` and ends the import: the data becomes live, or nothing changes.
-    pub async fn load(mut self, body: Body) -> Result<Import, ApiError> {
-        let result = run_locked(
-            &self.state,
-            &self.req,
-            self.import.id,
-            body,
-            self.lock.conn(),
-        )
-        .await;
+    pub async fn load(mut self, body: impl ByteStream) -> Result<Import, ImportError> {
+        let result = run_locked(&self.to, &self.req, self.import.id, body, self.lock.conn()).await;
         self.lock.release().await;
         result
     }
@@ -140,7 +193,7 @@ impl Started {
         mut self,
         checksum: Option<String>,
         error: Option<String>,
-    ) -> Result<Import, ApiError> {
+    ) -> Result<Import, ImportError> {
         let conn = self.lock.conn();
         let result = async {
             let entries = registries::entries(&mut *conn, self.req.registry.id).await?;
@@ -166,27 +219,23 @@ impl Started {
 }
 
 async fn begin(
-    state: &AppState,
+    region: Region,
     req: &ImportRequest,
     conn: &mut PgConnection,
-) -> Result<Import, ApiError> {
+) -> Result<Import, ImportError> {
     let registry = &req.registry;
     // We hold the lock, so an import still marked running was left by a dead process.
     imports::mark_interrupted(&mut *conn, registry.id).await?;
-    let reading = reading(req, state.settings.region);
-    let import = imports::create(
-        &mut *conn,
-        registry.id,
-        &imports::NewImport::of(req, &reading),
-    )
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e, ONE_RUNNING) {
-            in_progress(&registry.name)
-        } else {
-            e.into()
-        }
-    })?;
+    let reading = reading(req, region);
+    let import = imports::create(&mut *conn, registry.id, &new_import(req, &reading))
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e, ONE_RUNNING) {
+                in_progress(&registry.name)
+            } else {
+                e.into()
+            }
+        })?;
     audit::record(
         &mut *conn,
         AuditEvent {
@@ -206,24 +255,19 @@ async fn begin(
 }
 
 async fn run_locked(
-    state: &AppState,
+    to: &Target,
     req: &ImportRequest,
     import_id: i64,
-    body: Body,
+    body: impl ByteStream,
     conn: &mut PgConnection,
-) -> Result<Import, ApiError> {
+) -> Result<Import, ImportError> {
     let registry = &req.registry;
-    let settings = &state.settings;
     let options = ReadOptions {
-        region: settings.region,
+        region: to.options.region,
         mode: req.mode,
         format: req.format,
         encoding: req.encoding,
-        limits: Limits {
-            sent_bytes: settings.max_upload_bytes,
-            text_bytes: settings.max_decompressed_bytes,
-            lines: settings.max_import_lines,
-        },
+        limits: to.options.limits,
     };
     let upload = match upload::read(body, options).await {
         Ok(upload) => upload,
@@ -256,11 +300,11 @@ async fn run_locked(
     }
 
     // Compare with what is live now (as Postgres has it, not as this process last saw it).
-    state.index.refresh(&state.db).await?;
-    let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
+    to.index.refresh(&to.db).await?;
+    let snapshot = to.index.current().ok_or(ImportError::NotReady)?;
     let live = snapshot.registry(&registry.name);
     let current = live.map(|r| r.members.clone()).unwrap_or_default();
-    let reading = reading(req, settings.region);
+    let reading = reading(req, to.options.region);
     if imports::already_live(conn, registry.id, &upload.checksum, &reading).await? {
         outcome.status = ImportStatus::Succeeded;
         outcome.unchanged = true;
@@ -297,7 +341,7 @@ async fn run_locked(
         (members, distinct, removed)
     })
     .await
-    .map_err(|e| ApiError::Internal(anyhow::anyhow!("building the new members failed: {e}")))?;
+    .map_err(|e| anyhow::anyhow!("building the new members failed: {e}"))?;
     outcome.rows_duplicate = rows_accepted.saturating_sub(distinct as u64) as i64;
     outcome.entries_before = Some(current.len() as i64);
     outcome.entries_after = Some(members.len() as i64);
@@ -323,8 +367,8 @@ async fn run_locked(
     match swap_in(conn, req, import_id, &members, &outcome).await {
         Ok(done) => {
             imports::save_rejects(&mut *conn, import_id, &rejects).await?;
-            state.index.stage_members(import_id, members);
-            if let Err(e) = state.index.refresh(&state.db).await {
+            to.index.stage_members(import_id, members);
+            if let Err(e) = to.index.refresh(&to.db).await {
                 tracing::warn!(error = %e, "refresh after import failed; reconciliation will retry");
             }
             drop(rejects);
@@ -341,11 +385,24 @@ async fn run_locked(
     }
 }
 
-fn in_progress(name: &str) -> ApiError {
-    ApiError::conflict(
-        "import_in_progress",
-        format!("an import into registry {name:?} is already running; wait for it to finish"),
-    )
+fn in_progress(name: &str) -> ImportError {
+    ImportError::InProgress {
+        registry: name.to_string(),
+    }
+}
+
+/// The record of a new import of `req`.
+fn new_import<'a>(req: &'a ImportRequest, reading: &'a str) -> imports::NewImport<'a> {
+    imports::NewImport {
+        mode: req.mode,
+        format: req.format,
+        encoding: req.encoding,
+        forced: req.force,
+        actor: req.actor,
+        source: req.source.as_deref().unwrap_or("upload"),
+        source_time: req.source_time,
+        reading,
+    }
 }
 
 /// Refusal or failure decided from the file alone.
@@ -438,7 +495,7 @@ async fn conclude(
     import_id: i64,
     outcome: Outcome,
     rejects: &[imports::Reject],
-) -> Result<Import, ApiError> {
+) -> Result<Import, ImportError> {
     tracing::info!(import_id, status = %outcome.status, error = ?outcome.error, "import ended without changes");
     let mut tx = conn.begin().await?;
     let done = imports::finish(&mut tx, import_id, &outcome, req.source_time).await?;

@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 
 use async_compression::tokio::bufread::GzipDecoder;
-use axum::body::Body;
 use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::{
@@ -24,6 +23,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 use super::collect::{Collected, Collector};
 use super::csv::{CsvLines, Parsed};
 use super::hashed::{HashLine, HashLines};
+use super::ByteStream;
 use crate::domain::{Encoding, Format, Mode, Region};
 use crate::store::imports::Reject;
 
@@ -95,13 +95,12 @@ pub struct Limits {
     pub lines: u64,
 }
 
-pub async fn read(body: Body, opts: ReadOptions) -> Result<Upload, UploadError> {
+pub async fn read(body: impl ByteStream, opts: ReadOptions) -> Result<Upload, UploadError> {
     let max_bytes = opts.limits.sent_bytes;
     let sent = Arc::new(AtomicU64::new(0));
     let hasher = Arc::new(Mutex::new(Sha256::new()));
     let (counted, hashing) = (sent.clone(), hasher.clone());
     let stream = body
-        .into_data_stream()
         .map_err(|e| io::Error::other(format!("the upload was interrupted: {e}")))
         .and_then(move |chunk| {
             let total =

@@ -5,10 +5,24 @@ pub mod changes;
 pub mod sync;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::PgPool;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::index::Index;
+
+/// What the background jobs work with: the database, this process's snapshot and the
+/// settings. Cheap to clone.
+#[derive(Clone)]
+pub struct Context {
+    pub db: PgPool,
+    pub index: Arc<Index>,
+    pub settings: Arc<Settings>,
+}
 
 /// First wait before a job that panicked is started again; it doubles up to
 /// [`RESTART_MAX`] while the job keeps failing, and starts over once it has run for

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-use axum::body::Body;
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
@@ -19,12 +19,11 @@ use tokio::time::Instant;
 use tokio_util::io::ReaderStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
+use super::Context;
 use crate::config::registries::redact_url;
 use crate::config::{RegistryConfig, Source};
 use crate::domain::ImportStatus;
-use crate::error::ApiError;
-use crate::import::{self, ImportRequest};
+use crate::import::{self, ImportError, ImportRequest};
 use crate::store::imports::{self, Import};
 use crate::store::locks::SessionLock;
 use crate::store::registries::{self, Registry};
@@ -37,6 +36,23 @@ const HTTP_ATTEMPTS: u32 = 3;
 
 /// Most redirects followed (each within the source's scheme, host and port).
 const MAX_REDIRECTS: usize = 5;
+
+/// Why a sync could not be run or recorded. (A source that cannot be fetched is not an
+/// error: the sync's import ends `failed`, and its record says why.)
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("registry {0:?} has no source configured (TARCZA_REGISTRY_<NAME>_SOURCE)")]
+    NoSource(String),
+    #[error("no registry named {0:?}")]
+    UnknownRegistry(String),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// A file's bytes as they are fetched.
+type Body = std::pin::Pin<Box<dyn futures_util::Stream<Item = io::Result<bytes::Bytes>> + Send>>;
 
 /// What fetching a source came to.
 enum Fetched {
@@ -55,37 +71,31 @@ enum Fetched {
 /// the run (`unchanged: true` when the source had nothing new, `failed` when it could not
 /// be fetched: the current data keeps serving). `actor` is the key that asked for it
 /// (`None` for the schedule).
-pub async fn run_once(
-    state: &AppState,
-    name: &str,
-    actor: Option<i64>,
-) -> Result<Import, ApiError> {
-    run_once_reporting(state, name, actor, None).await
+pub async fn run_once(ctx: &Context, name: &str, actor: Option<i64>) -> Result<Import, SyncError> {
+    run_once_reporting(ctx, name, actor, None).await
 }
 
 /// [`run_once`], telling `started` the import's record as soon as it exists (before the
 /// source is fetched), so that a caller who cannot wait can say where to follow it.
 pub async fn run_once_reporting(
-    state: &AppState,
+    ctx: &Context,
     name: &str,
     actor: Option<i64>,
     started: Option<oneshot::Sender<Import>>,
-) -> Result<Import, ApiError> {
-    let config = state.settings.registry(name);
+) -> Result<Import, SyncError> {
+    let config = ctx.settings.registry(name);
     let Some(source) = config.source.clone() else {
-        return Err(ApiError::conflict(
-            "no_source",
-            format!("registry {name:?} has no source configured (TARCZA_REGISTRY_<NAME>_SOURCE)"),
-        ));
+        return Err(SyncError::NoSource(name.to_string()));
     };
-    let registry = registries::by_name(&state.db, name)
+    let registry = registries::by_name(&ctx.db, name)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no registry named {name:?}")))?;
+        .ok_or_else(|| SyncError::UnknownRegistry(name.to_string()))?;
     let described = source.describe();
-    let req = request(state, &config, registry.clone(), described.clone(), actor);
-    let reading = import::reading(&req, state.settings.region);
+    let req = request(ctx, &config, registry.clone(), described.clone(), actor);
+    let reading = import::reading(&req, ctx.settings.region);
     // The registry is locked from here on: nothing else changes its data meanwhile.
-    let mut run = import::start(state, req).await?;
+    let options = import::Options::of(&ctx.settings);
+    let mut run = import::start(ctx.db.clone(), ctx.index.clone(), options, req).await?;
     if let Some(started) = started {
         let _ = started.send(run.import().clone());
     }
@@ -93,7 +103,7 @@ pub async fn run_once_reporting(
     // only while the live data came from those bytes read the way these settings read
     // them; after a change of settings (encoding, format, mode…) the file is read again.
     // Not knowing (the database hiccuped) means reading the source again.
-    let live = imports::live_file(&state.db, registry.id)
+    let live = imports::live_file(&ctx.db, registry.id)
         .await
         .ok()
         .flatten();
@@ -102,18 +112,19 @@ pub async fn run_once_reporting(
         .and_then(|l| l.checksum)
         .filter(|c| registry.sync_checksum.as_deref() == Some(c.as_str()));
     let fetched = match &source {
-        Source::Http(url) => fetch_http(state, url, &registry, same_file.is_some()).await,
+        Source::Http(url) => fetch_http(ctx, url, &registry, same_file.is_some()).await,
         Source::Path(path) => fetch_file(path, same_file.as_deref()).await,
     };
     match fetched {
         Err(e) => {
             tracing::warn!(registry = name, source = %described, error = %e, "sync: fetching the source failed; the current data keeps serving");
-            run.end_without_data(None, Some(format!("fetching {described} failed: {e}")))
-                .await
+            Ok(run
+                .end_without_data(None, Some(format!("fetching {described} failed: {e}")))
+                .await?)
         }
         Ok(Fetched::Unchanged { checksum }) => {
             tracing::info!(registry = name, source = %described, "sync: source unchanged");
-            run.end_without_data(checksum.or(same_file), None).await
+            Ok(run.end_without_data(checksum.or(same_file), None).await?)
         }
         Ok(Fetched::Data {
             body,
@@ -125,7 +136,7 @@ pub async fn run_once_reporting(
             let import = run.load(body).await?;
             if import.status == ImportStatus::Succeeded {
                 registries::save_sync_state(
-                    &state.db,
+                    &ctx.db,
                     registry.id,
                     etag.as_deref(),
                     last_modified.as_deref(),
@@ -140,7 +151,7 @@ pub async fn run_once_reporting(
 }
 
 fn request(
-    state: &AppState,
+    ctx: &Context,
     config: &RegistryConfig,
     registry: Registry,
     source: String,
@@ -152,8 +163,8 @@ fn request(
         format: config.format,
         encoding: config.encoding,
         force: false,
-        max_shrink: state.settings.max_shrink,
-        max_reject_rate: state.settings.max_reject_rate,
+        max_shrink: ctx.settings.max_shrink,
+        max_reject_rate: ctx.settings.max_reject_rate,
         actor,
         expected_sha256: None,
         expected_rows: None,
@@ -205,12 +216,12 @@ pub fn redirect_allowed(from: &reqwest::Url, to: &reqwest::Url) -> bool {
 /// answers 5xx/429. Other answers are final. Errors never show the URL's credentials or
 /// query.
 async fn fetch_http(
-    state: &AppState,
+    ctx: &Context,
     url: &reqwest::Url,
     registry: &Registry,
     conditional: bool,
 ) -> Result<Fetched, String> {
-    let mut delay = state.settings.sync_retry_delay;
+    let mut delay = ctx.settings.sync_retry_delay;
     let mut last_error = String::new();
     for attempt in 1..=HTTP_ATTEMPTS {
         let mut req = client().get(url.clone());
@@ -240,7 +251,7 @@ async fn fetch_http(
                     .and_then(|lm| DateTime::parse_from_rfc2822(lm).ok())
                     .map(|t| t.with_timezone(&Utc).min(Utc::now()));
                 return Ok(Fetched::Data {
-                    body: Body::from_stream(resp.bytes_stream()),
+                    body: Box::pin(resp.bytes_stream().map_err(io::Error::other)),
                     source_time,
                     etag,
                     last_modified,
@@ -313,7 +324,7 @@ async fn fetch_file(path: &Path, unchanged_if: Option<&str>) -> Result<Fetched, 
         .await
         .map_err(|e| format!("{}: {e}", file.display()))?;
     Ok(Fetched::Data {
-        body: Body::from_stream(ReaderStream::with_capacity(opened, 1 << 16)),
+        body: Box::pin(ReaderStream::with_capacity(opened, 1 << 16)),
         source_time: Some(DateTime::<Utc>::from(modified).min(Utc::now())),
         etag: None,
         last_modified: None,
@@ -353,8 +364,8 @@ fn newest_file(path: &Path) -> io::Result<(PathBuf, SystemTime)> {
 
 /// Runs the schedule until `shutdown`: every registry with a source is synced when this
 /// replica becomes the scheduler, then every interval.
-pub async fn schedule(state: AppState, shutdown: CancellationToken) {
-    let configured: Vec<RegistryConfig> = state
+pub async fn schedule(ctx: Context, shutdown: CancellationToken) {
+    let configured: Vec<RegistryConfig> = ctx
         .settings
         .registries
         .iter()
@@ -380,7 +391,7 @@ pub async fn schedule(state: AppState, shutdown: CancellationToken) {
                 leadership = None;
                 false
             }
-            None => match SessionLock::try_leadership(&state.db).await {
+            None => match SessionLock::try_leadership(&ctx.db).await {
                 Ok(Some(l)) => {
                     tracing::info!("sync: this replica runs the scheduled re-sync");
                     leadership = Some(l);
@@ -403,7 +414,7 @@ pub async fn schedule(state: AppState, shutdown: CancellationToken) {
                     // before its commit (nothing changes) and marked failed later.
                     let run = tokio::select! {
                         _ = shutdown.cancelled() => break,
-                        run = run_once(&state, &r.name, None) => run,
+                        run = run_once(&ctx, &r.name, None) => run,
                     };
                     let next = match run {
                         Ok(i) if i.status == ImportStatus::Succeeded => r.interval,

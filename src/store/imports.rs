@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
 use super::locks::{self, LockKey};
-use crate::domain::ImportStatus;
+use crate::domain::{Encoding, Format, ImportStatus, Mode};
 
 pub const ONE_RUNNING: &str = "imports_one_running_per_registry";
 const COLUMNS: &str =
@@ -70,31 +70,14 @@ pub struct Outcome {
 
 /// What is known of an import when it starts.
 pub struct NewImport<'a> {
-    pub mode: &'static str,
-    pub format: &'static str,
-    pub hash_scheme: Option<&'static str>,
-    pub encoding: Option<&'static str>,
+    pub mode: Mode,
+    pub format: Format,
+    pub encoding: Option<Encoding>,
     pub forced: bool,
     pub actor: Option<i64>,
     pub source: &'a str,
     pub source_time: Option<DateTime<Utc>>,
     pub reading: &'a str,
-}
-
-impl<'a> NewImport<'a> {
-    pub fn of(req: &'a crate::import::ImportRequest, reading: &'a str) -> NewImport<'a> {
-        NewImport {
-            mode: req.mode.as_str(),
-            format: req.format.as_str(),
-            hash_scheme: req.format.hash_scheme().map(|s| s.as_str()),
-            encoding: req.encoding.map(|e| e.name()),
-            forced: req.force,
-            actor: req.actor,
-            source: req.source.as_deref().unwrap_or("upload"),
-            source_time: req.source_time,
-            reading,
-        }
-    }
 }
 
 pub async fn create(
@@ -108,14 +91,14 @@ pub async fn create(
          VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
     ))
     .bind(registry_id)
-    .bind(new.mode)
-    .bind(new.format)
+    .bind(new.mode.as_str())
+    .bind(new.format.as_str())
     .bind(new.forced)
     .bind(new.actor)
     .bind(new.source)
     .bind(new.source_time)
-    .bind(new.hash_scheme)
-    .bind(new.encoding)
+    .bind(new.format.hash_scheme().map(|s| s.as_str()))
+    .bind(new.encoding.map(|e| e.name()))
     .bind(new.reading)
     .fetch_one(conn)
     .await

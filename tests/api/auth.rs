@@ -235,6 +235,8 @@ async fn a_change_made_through_one_replica_reaches_another() {
     let other = app.replica().await;
     app.block("601234567").await;
     // The other process learns of it through NOTIFY or reconciliation: one run_once step.
-    tarcza::jobs::changes::run_once(&other.state).await.unwrap();
+    tarcza::jobs::changes::run_once(&other.state.db, &other.state.index)
+        .await
+        .unwrap();
     assert!(!other.allowed("601234567").await);
 }

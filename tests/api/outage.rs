@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use tarcza::app::{AppState, Settings};
-use tarcza::config::Config;
+use tarcza::app::AppState;
+use tarcza::config::{Config, Settings};
 use tarcza::db::Database;
 use tarcza::embedded::{EmbeddedPostgres, Options, SERVING_ROLE};
 use tokio_util::sync::CancellationToken;
@@ -55,7 +55,8 @@ async fn a_database_outage_keeps_checks_answering_and_writes_refused_cleanly() {
     let app = TestApp::with_state(state.clone(), url.clone());
     let shutdown = CancellationToken::new();
     let follower = tokio::spawn(tarcza::jobs::changes::follow(
-        state.clone(),
+        state.db.clone(),
+        state.index.clone(),
         Duration::from_millis(200),
         shutdown.clone(),
     ));

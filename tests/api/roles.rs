@@ -2,8 +2,8 @@
 //! schema's owner, the service as a role that owns no table and bypasses no trigger.
 
 use sqlx::{Connection, PgConnection};
-use tarcza::app::{AppState, Settings};
-use tarcza::config::Config;
+use tarcza::app::AppState;
+use tarcza::config::{Config, Settings};
 use tarcza::db::Database;
 
 use crate::helpers::{server_url, serving_url, TestApp};

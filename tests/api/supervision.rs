@@ -180,7 +180,8 @@ async fn a_change_follower_that_panics_is_restarted() {
             move || {
                 let n = starts.fetch_add(1, Ordering::SeqCst);
                 let follow = tarcza::jobs::changes::follow(
-                    state.clone(),
+                    state.db.clone(),
+                    state.index.clone(),
                     Duration::from_millis(100),
                     shutdown.clone(),
                 );

@@ -442,8 +442,8 @@ async fn two_replicas_sharing_a_database_sync_once() {
     first.release().await;
 
     let shutdown = CancellationToken::new();
-    let a = tokio::spawn(sync::schedule(app.state.clone(), shutdown.clone()));
-    let b = tokio::spawn(sync::schedule(replica.state.clone(), shutdown.clone()));
+    let a = tokio::spawn(sync::schedule(app.state.jobs(), shutdown.clone()));
+    let b = tokio::spawn(sync::schedule(replica.state.jobs(), shutdown.clone()));
     wait_for_import(&app, |i| i["status"] == "succeeded").await;
     // Each loop finishes the pass it is in before it sees the cancellation, so both have
     // tried to lead (and the winner has synced) by the time they are joined.
@@ -473,7 +473,7 @@ async fn the_schedule_syncs_at_once_and_again_after_its_interval() {
     ])
     .await;
     let shutdown = CancellationToken::new();
-    let scheduler = tokio::spawn(sync::schedule(app.state.clone(), shutdown.clone()));
+    let scheduler = tokio::spawn(sync::schedule(app.state.jobs(), shutdown.clone()));
     let first = wait_for_import(&app, |i| i["status"] == "succeeded").await;
     assert_eq!(first["entries_after"], 10, "{first}");
 

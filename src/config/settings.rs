@@ -1,0 +1,65 @@
+//! What the running service keeps of its configuration: the settings that requests,
+//! imports and background jobs read, cheap to share.
+
+use std::time::Duration;
+
+use super::{Config, RegistryConfig};
+use crate::domain::{PhoneNumber, Region};
+
+/// The settings the running service needs (request handlers, imports, jobs), fixed at
+/// start-up.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub region: Region,
+    pub log_numbers: bool,
+    pub max_upload_bytes: u64,
+    pub max_decompressed_bytes: u64,
+    pub max_import_lines: u64,
+    pub max_shrink: f64,
+    pub max_reject_rate: f64,
+    /// Registries with settings of their own (the others use the defaults).
+    pub registries: Vec<RegistryConfig>,
+    pub sync_retry_delay: Duration,
+    /// How long a request may take (then 408); for uploads, the longest pause in the body.
+    pub request_timeout: Duration,
+    /// How long the snapshot may go unconfirmed before `/check` answers 503 stale_snapshot.
+    pub max_snapshot_lag: Duration,
+}
+
+impl Settings {
+    /// Masks a number for logs unless TARCZA_LOG_NUMBERS is on.
+    pub fn loggable(&self, number: PhoneNumber) -> String {
+        if self.log_numbers {
+            number.e164()
+        } else {
+            number.masked()
+        }
+    }
+
+    /// The settings of registry `name`: configured, or the defaults.
+    pub fn registry(&self, name: &str) -> RegistryConfig {
+        self.registries
+            .iter()
+            .find(|r| r.name == name)
+            .cloned()
+            .unwrap_or_else(|| RegistryConfig::unconfigured(name))
+    }
+}
+
+impl From<&Config> for Settings {
+    fn from(c: &Config) -> Self {
+        Settings {
+            region: c.default_region,
+            log_numbers: c.log_numbers,
+            max_upload_bytes: c.max_upload_bytes,
+            max_decompressed_bytes: c.max_decompressed_bytes,
+            max_import_lines: c.max_import_lines,
+            max_shrink: c.max_shrink,
+            max_reject_rate: c.max_reject_rate,
+            registries: c.registries.clone(),
+            sync_retry_delay: c.sync_retry_delay,
+            request_timeout: c.request_timeout,
+            max_snapshot_lag: c.max_snapshot_lag,
+        }
+    }
+}
