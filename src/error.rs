@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::domain::NumberError;
 use crate::import::ImportError;
+use crate::index::freshness::Unfit;
 use crate::jobs::sync::SyncError;
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +106,21 @@ impl From<SyncError> for ApiError {
             SyncError::UnknownRegistry(_) => ApiError::not_found(err.to_string()),
             SyncError::Import(e) => e.into(),
             SyncError::Database(e) => e.into(),
+        }
+    }
+}
+
+/// A snapshot that must not be answered from: 503, and the dialer does not call.
+impl From<Unfit> for ApiError {
+    fn from(unfit: Unfit) -> Self {
+        let code = match unfit {
+            Unfit::NotLoaded(_) => "not_ready",
+            Unfit::StaleRegistry(_) => "stale_registry",
+            Unfit::StaleSnapshot(_) => "stale_snapshot",
+        };
+        ApiError::Unavailable {
+            code,
+            message: unfit.to_string(),
         }
     }
 }

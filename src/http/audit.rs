@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::extract::{ApiQuery, AsAdmin};
-use crate::app::AppState;
+use super::AppState;
 use crate::domain::PhoneNumber;
 use crate::error::ApiError;
 use crate::store::audit::{self, AuditQuery, AuditRow};

@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::extract::{from_json, ApiQuery, AsDialer, JsonBytes, NoQuery};
-use super::freshness::{self, Warning};
-use crate::app::AppState;
+use super::AppState;
 use crate::domain::{PhoneNumber, Scope};
 use crate::error::ApiError;
+use crate::index::freshness::{self, Warning};
 use crate::index::{Reason, Snapshot};
 
 /// Most numbers one batch request may carry.

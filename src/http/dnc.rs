@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, AsAdmin, AsAgent, NoQuery};
+use super::middleware::WriteProgress;
 use super::written;
-use crate::app::{AppState, WriteProgress};
+use super::AppState;
 use crate::domain::{PhoneNumber, Scope};
 use crate::error::ApiError;
 use crate::store::dnc::{self, Added, Deactivated, DncEntry, NewEntry};
@@ -135,7 +136,10 @@ async fn add(
     let added = dnc::add(&state.db, caller.0.id, &new).await?;
     progress.committed();
     // The answer goes out once this process's /check sees the entry, or says it will soon.
-    let visible = state.sync_after_write(progress.answer_by()).await;
+    let visible = state
+        .index
+        .refresh_after_write(&state.db, progress.answer_by())
+        .await;
     let (status, entry) = match added {
         Added::Created(e) => (StatusCode::CREATED, e),
         Added::Existing(e) | Added::Extended(e) => (StatusCode::OK, e),
@@ -203,7 +207,10 @@ async fn remove(
     match dnc::deactivate(&state.db, caller.0.id, id, &reason).await? {
         Deactivated::Done(entry) => {
             progress.committed();
-            let visible = state.sync_after_write(progress.answer_by()).await;
+            let visible = state
+                .index
+                .refresh_after_write(&state.db, progress.answer_by())
+                .await;
             tracing::info!(entry_id = id, "dnc entry deactivated");
             let body = written(EntryView::from(entry), visible, &state.settings)?;
             Ok(Json(body))

@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::app::AppState;
+use super::AppState;
 use crate::domain::Role;
 use crate::error::ApiError;
 use crate::index::Principal;

@@ -7,8 +7,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::extract::NoQuery;
-use super::freshness::stale_snapshot_message;
-use crate::app::AppState;
+use super::AppState;
+use crate::index::freshness::stale_snapshot_message;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::extract::{ApiJson, ApiPath, AsAdmin, NoQuery};
+use super::middleware::WriteProgress;
 use super::written;
-use crate::app::{AppState, WriteProgress};
+use super::AppState;
 use crate::domain::Role;
 use crate::error::ApiError;
 use crate::store::keys::{self, ApiKey, Revoked};
@@ -74,7 +75,10 @@ async fn create(
     progress.writing();
     let (key, secret) = keys::create(&state.db, Some(caller.0.id), name, role).await?;
     progress.committed();
-    let visible = state.sync_after_write(progress.answer_by()).await;
+    let visible = state
+        .index
+        .refresh_after_write(&state.db, progress.answer_by())
+        .await;
     tracing::info!(key_id = key.id, role = %role, "api key created");
     let mut body = written(KeyView::from(key), visible, &state.settings)?;
     body["key"] = json!(secret);
@@ -105,7 +109,10 @@ async fn revoke(
     match keys::revoke(&state.db, caller.0.id, id).await? {
         Revoked::Done(key) => {
             progress.committed();
-            let visible = state.sync_after_write(progress.answer_by()).await;
+            let visible = state
+                .index
+                .refresh_after_write(&state.db, progress.answer_by())
+                .await;
             tracing::info!(key_id = id, "api key revoked");
             Ok(Json(written(KeyView::from(key), visible, &state.settings)?))
         }

@@ -2,27 +2,33 @@
 
 mod audit;
 mod check;
+mod connection;
 mod dnc;
 pub mod extract;
-pub mod freshness;
 mod health;
 mod keys;
+mod middleware;
 mod query;
 mod registries;
+mod serve;
+mod state;
 
 use axum::http::StatusCode;
 use axum::Router;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::app::AppState;
 use crate::config::Settings;
 use crate::error::ApiError;
 
 pub use check::MAX_BATCH;
+pub use middleware::{WriteProgress, JSON_BODY_LIMIT};
+pub use serve::{serve, serve_with, ServeOptions};
+pub use state::AppState;
 
+/// The whole HTTP API. Pure: binds nothing and reads no environment.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(health::router())
         .merge(audit::router())
         .merge(check::router())
@@ -31,12 +37,13 @@ pub fn router(state: AppState) -> Router {
         .merge(registries::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone());
+    middleware::around(routes, state)
 }
 
 /// The answer to a committed write: `body`, with a `not_yet_visible` warning when this
 /// process's `/check` does not show the change yet (its snapshot refresh outlasted the
-/// request's time; see `AppState::sync_after_write`).
+/// request's time; see `Index::refresh_after_write`).
 fn written(body: impl Serialize, visible: bool, settings: &Settings) -> Result<Value, ApiError> {
     let mut body = serde_json::to_value(body).map_err(anyhow::Error::from)?;
     if !visible {

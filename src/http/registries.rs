@@ -16,11 +16,12 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::extract::{ApiPath, ApiQuery, AsDialer, AsOps, NoQuery};
-use super::freshness::fresh_until;
-use crate::app::{AppState, WriteProgress};
+use super::middleware::WriteProgress;
+use super::AppState;
 use crate::domain::{Encoding, Format, HashScheme, ImportStatus, Mode};
 use crate::error::ApiError;
 use crate::import::{self, ImportRequest};
+use crate::index::freshness::fresh_until;
 use crate::jobs;
 use crate::store::imports::{self, Import, Reject};
 use crate::store::registries::{self, Registry};

@@ -4,6 +4,7 @@
 //! readers never wait; [`Index::refresh`] builds the next one from what changed in
 //! Postgres since the current one's version and swaps it in whole.
 
+pub mod freshness;
 mod members;
 mod refresh;
 

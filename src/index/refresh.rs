@@ -22,6 +22,37 @@ impl Index {
         result
     }
 
+    /// Brings the snapshot up to date after a committed write, so the write is visible to
+    /// `/check` before its response is sent, waiting until `answer_by` at most: the
+    /// refresh (a large registry reload can take long) goes on in its own task and lands
+    /// later. Returns whether the snapshot shows the write now. The write stands either
+    /// way; if the refresh fails (the database vanished in between), reconciliation
+    /// catches up.
+    pub async fn refresh_after_write(
+        self: &Arc<Self>,
+        pool: &PgPool,
+        answer_by: Option<tokio::time::Instant>,
+    ) -> bool {
+        let (index, pool) = (self.clone(), pool.clone());
+        let refresh = tokio::spawn(async move {
+            let result = index.refresh(&pool).await;
+            if let Err(e) = &result {
+                tracing::warn!(error = %e, "refresh after a write failed; reconciliation will retry");
+            }
+            result.is_ok()
+        });
+        let Some(answer_by) = answer_by else {
+            return refresh.await.unwrap_or(false);
+        };
+        match tokio::time::timeout_at(answer_by, refresh).await {
+            Ok(done) => done.unwrap_or(false),
+            Err(_) => {
+                tracing::warn!("refresh after a write is slow; answering that it is stored");
+                false
+            }
+        }
+    }
+
     async fn refresh_inner(&self, pool: &PgPool) -> Result<i64, sqlx::Error> {
         let _one_builder = self.loader.lock().await;
         // What this refresh reads is the database as of (at least) now.

@@ -2,6 +2,7 @@
 //! under [`supervise`].
 
 pub mod changes;
+pub mod sources;
 pub mod sync;
 
 use std::future::Future;

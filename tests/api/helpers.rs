@@ -14,11 +14,11 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
-use tarcza::app::{self, AppState};
 use tarcza::config::{Config, Settings};
 use tarcza::db::Database;
 use tarcza::domain::Role;
 use tarcza::embedded::{EmbeddedPostgres, Options, SERVING_ROLE};
+use tarcza::http::{self, AppState};
 use tower::ServiceExt;
 
 pub const ADMIN_KEY: &str = "tz_test_admin_key_0123456789abcdef";
@@ -181,7 +181,7 @@ impl TestApp {
 
     pub fn with_state(state: AppState, db_url: String) -> TestApp {
         TestApp {
-            router: app::router(state.clone()),
+            router: http::router(state.clone()),
             state,
             owner_url: db_url.clone(),
             db_url,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use serde_json::json;
-use tarcza::app::{AppState, ServeOptions};
+use tarcza::http::{AppState, ServeOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{TestApp, ADMIN_KEY};
@@ -210,9 +210,9 @@ async fn serve_with_short_limits(app: &TestApp) -> std::net::SocketAddr {
         header_read_timeout: Duration::from_millis(300),
         ..ServeOptions::default()
     };
-    tokio::spawn(tarcza::app::serve_with(
+    tokio::spawn(tarcza::http::serve_with(
         listener,
-        tarcza::app::router(state),
+        tarcza::http::router(state),
         std::future::pending(),
         options,
     ));

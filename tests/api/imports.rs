@@ -348,7 +348,11 @@ async fn an_upload_cut_off_mid_way_leaves_the_old_data_serving() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = app.router.clone();
-    tokio::spawn(tarcza::app::serve(listener, router, std::future::pending()));
+    tokio::spawn(tarcza::http::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
 
     let body = csv(&numbers(100_000, 0));
     let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();

@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use tarcza::app::AppState;
 use tarcza::config::{Config, Settings};
 use tarcza::db::Database;
 use tarcza::embedded::{EmbeddedPostgres, Options, SERVING_ROLE};
+use tarcza::http::AppState;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{TestApp, ADMIN_KEY};

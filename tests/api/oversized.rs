@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tarcza::app::ServeOptions;
+use tarcza::http::ServeOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -12,9 +12,9 @@ use crate::net::{parse_reply, Reply};
 async fn serve(app: &TestApp) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(tarcza::app::serve_with(
+    tokio::spawn(tarcza::http::serve_with(
         listener,
-        tarcza::app::router(app.state.clone()),
+        tarcza::http::router(app.state.clone()),
         std::future::pending(),
         ServeOptions::default(),
     ));

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use serde_json::json;
-use tarcza::app::AppState;
+use tarcza::http::AppState;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::helpers::{TestApp, ADMIN_KEY};

@@ -2,9 +2,9 @@
 //! schema's owner, the service as a role that owns no table and bypasses no trigger.
 
 use sqlx::{Connection, PgConnection};
-use tarcza::app::AppState;
 use tarcza::config::{Config, Settings};
 use tarcza::db::Database;
+use tarcza::http::AppState;
 
 use crate::helpers::{server_url, serving_url, TestApp};
 use crate::net::Tarcza;

@@ -14,9 +14,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
-use tarcza::app::AppState;
 use tarcza::config::registries::from_vars;
 use tarcza::config::Config;
+use tarcza::http::AppState;
 use tower::ServiceExt;
 
 use crate::helpers::{TestApp, ADMIN_KEY};

@@ -1,9 +1,9 @@
-//! Application state, the router, and serving it until shutdown.
+//! What every request passes through on its way to a handler: a request id, a trace
+//! span keyed on the matched route, the JSON body limit, and the request timeout, which
+//! answers truthfully from how far a write got ([`WriteProgress`]).
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::io;
-use std::pin::pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,81 +16,13 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use futures_util::{stream, StreamExt};
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
-use sqlx::PgPool;
-use tokio::net::TcpListener;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::trace::TraceLayer;
 
-use crate::config::Settings;
-use crate::connection::ClientSocket;
+use super::AppState;
 use crate::error::ApiError;
-use crate::http;
-use crate::index::Index;
-
-/// Cheap to clone: everything inside is shared.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: PgPool,
-    pub index: Arc<Index>,
-    pub settings: Arc<Settings>,
-}
-
-impl AppState {
-    pub fn new(db: PgPool, settings: Settings) -> AppState {
-        AppState {
-            db,
-            index: Arc::new(Index::new()),
-            settings: Arc::new(settings),
-        }
-    }
-
-    /// Brings this process's snapshot up to date after a committed write, so the write is
-    /// visible to `/check` before its response is sent, waiting until `answer_by` at most
-    /// (see [`WriteProgress`]): the refresh (a large registry reload can take long) goes on
-    /// in its own task and lands later. Returns whether this process's `/check` shows the
-    /// write now. The write stands either way; if the refresh fails (the database vanished
-    /// in between), reconciliation catches up.
-    pub async fn sync_after_write(&self, answer_by: Option<tokio::time::Instant>) -> bool {
-        let (index, db) = (self.index.clone(), self.db.clone());
-        let refresh = tokio::spawn(async move {
-            let result = index.refresh(&db).await;
-            if let Err(e) = &result {
-                tracing::warn!(error = %e, "refresh after a write failed; reconciliation will retry");
-            }
-            result.is_ok()
-        });
-        let Some(answer_by) = answer_by else {
-            return refresh.await.unwrap_or(false);
-        };
-        match tokio::time::timeout_at(answer_by, refresh).await {
-            Ok(done) => done.unwrap_or(false),
-            Err(_) => {
-                tracing::warn!("refresh after a write is slow; answering that it is stored");
-                false
-            }
-        }
-    }
-
-    /// Masks a number for logs unless TARCZA_LOG_NUMBERS is on.
-    pub fn loggable(&self, number: crate::domain::PhoneNumber) -> String {
-        self.settings.loggable(number)
-    }
-
-    /// What the background jobs work with.
-    pub fn jobs(&self) -> crate::jobs::Context {
-        crate::jobs::Context {
-            db: self.db.clone(),
-            index: self.index.clone(),
-            settings: self.settings.clone(),
-        }
-    }
-}
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -102,9 +34,10 @@ pub const JSON_BODY_LIMIT: usize = 1 << 20;
 /// upload may take minutes and is bounded by TARCZA_MAX_UPLOAD_BYTES instead.
 const UPLOAD_ROUTE: &str = "/v1/registries/{name}/imports";
 
-/// The whole HTTP API. Pure: binds nothing and reads no environment.
-pub fn router(state: AppState) -> Router {
-    http::router(state.clone())
+/// `routes` inside the layers every request passes: request id, trace span, JSON body
+/// limit and request timeout.
+pub fn around(routes: Router, state: AppState) -> Router {
+    routes
         .layer(middleware::from_fn_with_state(state, request_timeout))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -301,81 +234,4 @@ fn with_idle_timeout(body: Body, idle: Duration) -> Body {
             )),
         }
     }))
-}
-
-/// Connection-level limits, enforced by hyper before a request reaches the router.
-#[derive(Clone, Copy, Debug)]
-pub struct ServeOptions {
-    /// Time a client has to send a request's complete head (request line and headers);
-    /// a slow-loris connection is closed after it. hyper starts the clock as soon as it
-    /// waits for a head, so it is also the idle timeout of a keep-alive connection.
-    pub header_read_timeout: Duration,
-    /// Largest request head (request line, query string and headers) in bytes; a bigger
-    /// one is answered 431 (with our error body) and the connection closed.
-    pub max_head_bytes: usize,
-}
-
-impl Default for ServeOptions {
-    fn default() -> Self {
-        ServeOptions {
-            header_read_timeout: Duration::from_secs(10),
-            max_head_bytes: 64 << 10,
-        }
-    }
-}
-
-/// Serves `router` on `listener` until `shutdown` resolves, then drains open requests.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_with(listener, router, shutdown, ServeOptions::default()).await
-}
-
-/// [`serve`] with explicit connection limits. `axum::serve` offers no header-read
-/// timeout, so connections are driven by hyper directly.
-pub async fn serve_with(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    options: ServeOptions,
-) -> std::io::Result<()> {
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of file descriptors and the like: pass, and try again shortly.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        // Closes gently (the client reads a 413 it answered before we read its body) and
-        // gives hyper's own 400/414/431 our JSON body: see `connection`.
-        let socket = ClientSocket::new(stream, options.max_head_bytes.max(8192));
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(options.header_read_timeout)
-            .max_buf_size(options.max_head_bytes.max(8192))
-            .serve_connection(
-                TokioIo::new(socket),
-                TowerToHyperService::new(router.clone()),
-            );
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection closed with an error");
-            }
-        });
-    }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
 }

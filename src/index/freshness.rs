@@ -1,15 +1,30 @@
-//! The freshness gate of `/check`: registry data older than its maximum age must not be
-//! answered from as if it were current (fail closed), a registry whose source is
-//! configured must have been loaded before anything is answered, and a snapshot that
-//! this process has stopped keeping current must not be answered from either.
+//! Whether a snapshot may be answered from: registry data older than its maximum age
+//! must not be answered from as if it were current (fail closed), a registry whose
+//! source is configured must have been loaded before anything is answered, and a
+//! snapshot that this process has stopped keeping current must not be answered from
+//! either. A rule over the snapshot and the settings; `/check` and `/readyz` apply it,
+//! and the HTTP layer says how a refusal is answered.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::{Index, RegistryIndex, Snapshot};
 use crate::config::registries::{StalePolicy, DEFAULT_MAX_AGE};
 use crate::config::Settings;
-use crate::error::ApiError;
-use crate::index::{Index, RegistryIndex, Snapshot};
+
+/// Why a snapshot must not be answered from: the dialer must not call.
+#[derive(Debug, thiserror::Error)]
+pub enum Unfit {
+    /// A registry whose source is configured has not been loaded yet.
+    #[error("{0}")]
+    NotLoaded(String),
+    /// A registry's data is older than its maximum age (under the `block` policy).
+    #[error("{0}")]
+    StaleRegistry(String),
+    /// This process has not confirmed its snapshot current for too long.
+    #[error("{0}")]
+    StaleSnapshot(String),
+}
 
 /// A caveat attached to a 200 answer (stale data under the `warn` policy).
 #[derive(Debug, Serialize)]
@@ -35,13 +50,10 @@ pub fn fresh_until(
 /// Refuses to answer (503 `stale_snapshot`) when the snapshot has not been confirmed
 /// current for longer than `TARCZA_MAX_SNAPSHOT_LAG` while the database is reachable:
 /// the change follower died or hangs, and a block added elsewhere could be missed.
-pub fn snapshot_gate(index: &Index, settings: &Settings) -> Result<(), ApiError> {
+pub fn snapshot_gate(index: &Index, settings: &Settings) -> Result<(), Unfit> {
     match index.stale_for(settings.max_snapshot_lag) {
         None => Ok(()),
-        Some(lag) => Err(ApiError::Unavailable {
-            code: "stale_snapshot",
-            message: stale_snapshot_message(lag, settings),
-        }),
+        Some(lag) => Err(Unfit::StaleSnapshot(stale_snapshot_message(lag, settings))),
     }
 }
 
@@ -60,20 +72,17 @@ pub fn gate(
     snapshot: &Snapshot,
     settings: &Settings,
     now: DateTime<Utc>,
-) -> Result<Vec<Warning>, ApiError> {
+) -> Result<Vec<Warning>, Unfit> {
     let mut warnings = Vec::new();
     for r in snapshot.registries() {
         let config = settings.registries.iter().find(|c| *c.name == *r.name);
         if r.generation.is_none() {
             if config.is_some_and(|c| c.source.is_some()) {
-                return Err(ApiError::Unavailable {
-                    code: "not_ready",
-                    message: format!(
-                        "registry {:?} has a source configured but its first sync has not \
-                         succeeded yet; do not call",
-                        r.name
-                    ),
-                });
+                return Err(Unfit::NotLoaded(format!(
+                    "registry {:?} has a source configured but its first sync has not \
+                     succeeded yet; do not call",
+                    r.name
+                )));
             }
             continue;
         }
@@ -88,10 +97,7 @@ pub fn gate(
         let message = stale_message(r, until);
         match policy {
             StalePolicy::Block => {
-                return Err(ApiError::Unavailable {
-                    code: "stale_registry",
-                    message: format!("{message}; do not call"),
-                })
+                return Err(Unfit::StaleRegistry(format!("{message}; do not call")))
             }
             StalePolicy::Warn => warnings.push(Warning {
                 code: "stale_registry",

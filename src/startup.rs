@@ -1,0 +1,139 @@
+//! Start-up and the order of shutdown: prepare the database, serve HTTP, load the first
+//! snapshot, run the background jobs; on shutdown, drain requests, stop the jobs, and
+//! stop the embedded PostgreSQL last.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Settings};
+use crate::db::Database;
+use crate::http::{self, AppState, ServeOptions};
+use crate::{domain, jobs, store};
+
+/// Prepares a database for use: migrations (as the schema's owner, see
+/// [`Database::migrate`]), the bootstrap admin key, and imports left running by a
+/// process that died.
+pub async fn prepare(database: &Database, config: &Config) -> anyhow::Result<()> {
+    database.migrate().await?;
+    let pool = &database.pool;
+    let bootstrap = config
+        .bootstrap_admin_key
+        .as_deref()
+        .filter(|k| !k.trim().is_empty());
+    if let Some(key) = bootstrap {
+        if key.trim().len() < 16 {
+            anyhow::bail!("TARCZA_BOOTSTRAP_ADMIN_KEY must be at least 16 characters long");
+        }
+        use store::keys::Bootstrap;
+        match store::keys::bootstrap(pool, key.trim())
+            .await
+            .context("creating the bootstrap admin key")?
+        {
+            Bootstrap::Created(id) | Bootstrap::Rotated(id) | Bootstrap::Unchanged(id) => {
+                tracing::info!(key_id = id, "bootstrap admin key is in place");
+            }
+            Bootstrap::Revoked(id) => tracing::warn!(
+                key_id = id,
+                "TARCZA_BOOTSTRAP_ADMIN_KEY names key {id}, which was revoked: it stays revoked \
+                 and no admin key is made from it; unset the variable (or set a new secret)"
+            ),
+            Bootstrap::OtherKey(id) => anyhow::bail!(
+                "TARCZA_BOOTSTRAP_ADMIN_KEY is the secret of key {id}, which is not the \
+                 bootstrap admin key; choose another secret"
+            ),
+        }
+    }
+    for registry in &config.registries {
+        if store::registries::ensure(pool, &registry.name)
+            .await
+            .with_context(|| format!("creating registry {:?}", registry.name))?
+        {
+            tracing::info!(registry = %registry.name, "registry named in configuration created");
+        }
+    }
+    let marked = store::imports::fail_interrupted(pool).await?;
+    if marked > 0 {
+        tracing::warn!(
+            marked,
+            "imports interrupted by an earlier stop were marked failed"
+        );
+    }
+    Ok(())
+}
+
+/// `tarcza serve`: runs until `shutdown` is cancelled, then drains requests, stops the
+/// background jobs and, last, the embedded PostgreSQL.
+pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    config.validate()?;
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("binding TARCZA_BIND={}", config.bind))?;
+    tracing::info!(addr = %config.bind, "listening; /check answers 503 until the data is loaded");
+    let database = Database::open(&config).await?;
+    let result = serve_with(&config, &database, listener, shutdown).await;
+    if let Err(e) = database.shutdown().await {
+        tracing::error!(error = ?e, "stopping the database");
+    }
+    result
+}
+
+async fn serve_with(
+    config: &Config,
+    database: &Database,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    prepare(database, config).await?;
+    // Off the request path: ready the Polish fast path of number parsing.
+    tokio::task::spawn_blocking(domain::warm_up_fast_path);
+    let state = AppState::new(database.pool.clone(), Settings::from(config));
+    let options = ServeOptions {
+        header_read_timeout: config.header_timeout,
+        ..ServeOptions::default()
+    };
+    let server = tokio::spawn(http::serve_with(
+        listener,
+        http::router(state.clone()),
+        shutdown.clone().cancelled_owned(),
+        options,
+    ));
+
+    // The first snapshot: retry until it loads (the database may still be starting).
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match jobs::changes::run_once(&state.db, &state.index).await {
+            Ok(version) => {
+                tracing::info!(version, "snapshot loaded; ready");
+                break;
+            }
+            Err(e) => tracing::warn!(error = %e, "loading the snapshot failed; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(delay) => delay = (delay * 2).min(Duration::from_secs(5)),
+        }
+    }
+    // Supervised: restarted if they panic. Should the follower still fail to keep the
+    // snapshot current, /check and /readyz answer 503 stale_snapshot after
+    // TARCZA_MAX_SNAPSHOT_LAG (index/freshness.rs).
+    let follower = tokio::spawn(jobs::supervise("change follower", shutdown.clone(), {
+        let (ctx, interval, shutdown) = (state.jobs(), config.reconcile_interval, shutdown.clone());
+        move || {
+            let (db, index) = (ctx.db.clone(), ctx.index.clone());
+            jobs::changes::follow(db, index, interval, shutdown.clone())
+        }
+    }));
+    let scheduler = tokio::spawn(jobs::supervise("sync scheduler", shutdown.clone(), {
+        let (ctx, shutdown) = (state.jobs(), shutdown.clone());
+        move || jobs::sync::schedule(ctx.clone(), shutdown.clone())
+    }));
+
+    let served = server.await.context("server task")?;
+    shutdown.cancel();
+    follower.await.context("change follower task")?;
+    scheduler.await.context("sync scheduler task")?;
+    served.context("serving HTTP")
+}
