@@ -78,6 +78,21 @@ pub fn key_of_hex(hex: &str) -> Option<u64> {
     u64::from_str_radix(text, 16).ok()
 }
 
+/// A file's checksum as it is stored, compared and shown: the SHA-256 of the bytes
+/// `hasher` has seen, in lowercase hex.
+pub fn checksum(hasher: Sha256) -> String {
+    hex(&hasher.finalize())
+}
+
+/// `bytes` as lowercase hex digits, two a byte.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
 fn prefix(hash: &[u8]) -> u64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&hash[..8]);
@@ -110,6 +125,15 @@ mod tests {
         assert_eq!(key_of_hex(&DIGITS[..63]), None);
         assert_eq!(key_of_hex(&format!("{}g", &DIGITS[..63])), None);
         assert_eq!(key_of_hex("48512345678"), None);
+    }
+
+    #[test]
+    fn a_checksum_is_the_lowercase_hex_of_the_sha256() {
+        let mut hasher = Sha256::new();
+        hasher.update(b"48512");
+        hasher.update(b"345678");
+        assert_eq!(checksum(hasher), DIGITS);
+        assert_eq!(hex(&[0x00, 0xab, 0x0f]), "00ab0f");
     }
 
     #[test]

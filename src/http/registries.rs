@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use super::extract::{ApiPath, ApiQuery, AsDialer, AsOps, NoQuery};
 use super::middleware::WriteProgress;
 use super::AppState;
-use crate::domain::{Encoding, Format, HashScheme, ImportStatus, Mode};
+use crate::domain::{Encoding, Format, HashScheme, Mode};
 use crate::error::ApiError;
 use crate::import::{self, ImportRequest};
 use crate::index::freshness::fresh_until;
@@ -136,66 +136,26 @@ async fn one(
     Ok(Json(view(&state, r).await?))
 }
 
+/// An import as the API shows it: its record, the registry's name, how long it took,
+/// and (for one import) its rejected rows.
 #[derive(Serialize)]
 struct ImportView {
-    id: i64,
     registry: String,
-    mode: String,
-    format: String,
-    status: ImportStatus,
-    rows_total: i64,
-    rows_accepted: i64,
-    rows_rejected: i64,
-    rows_duplicate: i64,
-    entries_before: Option<i64>,
-    entries_after: Option<i64>,
-    bytes: i64,
-    checksum: Option<String>,
-    error: Option<String>,
-    forced: bool,
-    created_at: DateTime<Utc>,
-    finished_at: Option<DateTime<Utc>>,
-    created_by: Option<i64>,
-    /// `upload`, or the source the scheduled sync fetched.
-    source: String,
-    source_time: Option<DateTime<Utc>>,
-    /// True when the file was the one already live (or the source was not modified):
-    /// the import succeeded and changed nothing.
-    unchanged: bool,
-    hash_scheme: Option<String>,
-    encoding: Option<String>,
+    #[serde(flatten)]
+    import: Import,
     duration_ms: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rejects: Option<Vec<Reject>>,
 }
 
 impl ImportView {
-    fn new(registry: &str, i: Import, rejects: Option<Vec<Reject>>) -> ImportView {
+    fn new(registry: &str, import: Import, rejects: Option<Vec<Reject>>) -> ImportView {
         ImportView {
-            id: i.id,
             registry: registry.to_string(),
-            mode: i.mode,
-            format: i.format,
-            status: i.status,
-            rows_total: i.rows_total,
-            rows_accepted: i.rows_accepted,
-            rows_rejected: i.rows_rejected,
-            rows_duplicate: i.rows_duplicate,
-            entries_before: i.entries_before,
-            entries_after: i.entries_after,
-            bytes: i.bytes,
-            checksum: i.checksum,
-            error: i.error,
-            forced: i.forced,
-            created_at: i.created_at,
-            finished_at: i.finished_at,
-            created_by: i.created_by,
-            source: i.source,
-            source_time: i.source_time,
-            unchanged: i.unchanged,
-            hash_scheme: i.hash_scheme,
-            encoding: i.encoding,
-            duration_ms: i.finished_at.map(|f| (f - i.created_at).num_milliseconds()),
+            duration_ms: import
+                .finished_at
+                .map(|f| (f - import.created_at).num_milliseconds()),
+            import,
             rejects,
         }
     }

@@ -373,7 +373,11 @@ async fn run_locked(
             }
             drop(rejects);
             crate::index::return_free_memory();
-            tracing::info!(import_id, entries = done.entries_after, "import succeeded");
+            tracing::info!(
+                import_id,
+                entries = done.outcome.entries_after,
+                "import succeeded"
+            );
             Ok(done)
         }
         Err(e) => {

@@ -24,7 +24,7 @@ use super::collect::{Collected, Collector};
 use super::csv::{CsvLines, Parsed};
 use super::hashed::{HashLine, HashLines};
 use super::ByteStream;
-use crate::domain::{Encoding, Format, Mode, Region};
+use crate::domain::{hash, Encoding, Format, Mode, Region};
 use crate::store::imports::Reject;
 
 /// Longest physical line we read; longer lines are rejected, not buffered.
@@ -231,8 +231,7 @@ pub async fn read(body: impl ByteStream, opts: ReadOptions) -> Result<Upload, Up
     upload.snapshot_removes = collector.snapshot_removes;
     upload.keys = collector.finish().await;
     upload.bytes = sent.load(Ordering::Relaxed);
-    let digest = hasher.lock().expect("hasher lock").clone().finalize();
-    upload.checksum = digest.iter().map(|b| format!("{b:02x}")).collect();
+    upload.checksum = hash::checksum(hasher.lock().expect("hasher lock").clone());
     Ok(upload)
 }
 

@@ -19,6 +19,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::config::registries::redact_url;
 use crate::config::Source;
+use crate::domain::hash;
 use crate::store::registries::Registry;
 
 const HTTP_ATTEMPTS: u32 = 3;
@@ -190,12 +191,7 @@ async fn fetch_file(path: &Path, unchanged_if: Option<&str>) -> Result<Fetched, 
         let (file, modified) = newest_file(&path)?;
         let mut hasher = Sha256::new();
         io::copy(&mut std::fs::File::open(&file)?, &mut hasher)?;
-        let checksum: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok::<_, io::Error>((file, modified, checksum))
+        Ok::<_, io::Error>((file, modified, hash::checksum(hasher)))
     })
     .await
     .map_err(|e| e.to_string())?

@@ -103,17 +103,17 @@ pub async fn run_once_reporting(
         }) => {
             run.set_source_time(source_time);
             let import = run.load(body).await?;
-            if import.status == ImportStatus::Succeeded {
+            if import.outcome.status == ImportStatus::Succeeded {
                 registries::save_sync_state(
                     &ctx.db,
                     registry.id,
                     etag.as_deref(),
                     last_modified.as_deref(),
-                    import.checksum.as_deref(),
+                    import.outcome.checksum.as_deref(),
                 )
                 .await?;
             }
-            tracing::info!(registry = name, import_id = import.id, status = %import.status, unchanged = import.unchanged, "sync: import done");
+            tracing::info!(registry = name, import_id = import.id, status = %import.outcome.status, unchanged = import.outcome.unchanged, "sync: import done");
             Ok(import)
         }
     }
@@ -197,7 +197,7 @@ pub async fn schedule(ctx: Context, shutdown: CancellationToken) {
                         run = run_once(&ctx, &r.name, None) => run,
                     };
                     let next = match run {
-                        Ok(i) if i.status == ImportStatus::Succeeded => r.interval,
+                        Ok(i) if i.outcome.status == ImportStatus::Succeeded => r.interval,
                         Ok(_) => r.interval.min(RETRY_FAILED),
                         Err(e) => {
                             tracing::warn!(registry = %r.name, error = %e, "sync: run failed");

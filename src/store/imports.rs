@@ -1,6 +1,7 @@
 //! Import records: one row per upload, with its counts, outcome and rejected rows.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
 use super::locks::{self, LockKey};
@@ -12,12 +13,45 @@ const COLUMNS: &str =
      rows_duplicate, entries_before, entries_after, bytes, checksum, error, forced, created_at, \
      finished_at, created_by, source, source_time, unchanged, hash_scheme, encoding, reading";
 
-#[derive(sqlx::FromRow, Clone, Debug)]
+/// An import's record. Serialized (without the registry's id and the reading) as the
+/// body of the imports API.
+#[derive(sqlx::FromRow, Clone, Debug, Serialize)]
 pub struct Import {
     pub id: i64,
+    #[serde(skip)]
     pub registry_id: i32,
     pub mode: String,
     pub format: String,
+    /// How it ended (or `running`), with its counts.
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub forced: bool,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub created_by: Option<i64>,
+    /// `upload`, or the source the scheduled sync fetched.
+    pub source: String,
+    pub source_time: Option<DateTime<Utc>>,
+    pub hash_scheme: Option<String>,
+    pub encoding: Option<String>,
+    /// How the file was read (see `import::reading`); `None` for imports from before it
+    /// was recorded.
+    #[serde(skip)]
+    pub reading: Option<String>,
+}
+
+#[derive(sqlx::FromRow, Clone, Debug, Serialize)]
+pub struct Reject {
+    pub line: i64,
+    pub raw: String,
+    pub reason: String,
+    pub message: String,
+}
+
+/// What an import came to: its status and counts, written once when it ends.
+#[derive(sqlx::FromRow, Clone, Debug, Default, Serialize)]
+pub struct Outcome {
     #[sqlx(try_from = "String")]
     pub status: ImportStatus,
     pub rows_total: i64,
@@ -29,42 +63,8 @@ pub struct Import {
     pub bytes: i64,
     pub checksum: Option<String>,
     pub error: Option<String>,
-    pub forced: bool,
-    pub created_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub created_by: Option<i64>,
-    pub source: String,
-    pub source_time: Option<DateTime<Utc>>,
-    pub unchanged: bool,
-    pub hash_scheme: Option<String>,
-    pub encoding: Option<String>,
-    /// How the file was read (see `import::reading`); `None` for imports from before it
-    /// was recorded.
-    pub reading: Option<String>,
-}
-
-#[derive(sqlx::FromRow, Clone, Debug, serde::Serialize)]
-pub struct Reject {
-    pub line: i64,
-    pub raw: String,
-    pub reason: String,
-    pub message: String,
-}
-
-/// What an import came to; written once when it ends.
-#[derive(Clone, Debug, Default)]
-pub struct Outcome {
-    pub status: ImportStatus,
-    pub rows_total: i64,
-    pub rows_accepted: i64,
-    pub rows_rejected: i64,
-    pub rows_duplicate: i64,
-    pub entries_before: Option<i64>,
-    pub entries_after: Option<i64>,
-    pub bytes: i64,
-    pub checksum: Option<String>,
-    pub error: Option<String>,
-    /// The file was the one already live: nothing was changed.
+    /// The file was the one already live (or the source was not modified): the import
+    /// succeeded and changed nothing.
     pub unchanged: bool,
 }
 

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use super::audit::{self, AuditEvent};
 use super::bump_version;
+use crate::domain::hash::hex;
 use crate::domain::Role;
 
 /// Name of the key that `TARCZA_BOOTSTRAP_ADMIN_KEY` creates and refreshes.
@@ -30,9 +31,7 @@ pub fn generate_key() -> String {
     getrandom::fill(&mut bytes).expect("the operating system's random source failed");
     let mut key = String::with_capacity(3 + 48);
     key.push_str("tz_");
-    for b in bytes {
-        key.push_str(&format!("{b:02x}"));
-    }
+    key.push_str(&hex(&bytes));
     key
 }
 

@@ -9,14 +9,10 @@ use axum::http::{header, Method, Request};
 use serde_json::Value;
 use tarcza::config::Config;
 
-use crate::helpers::{gzip, TestApp, ADMIN_KEY};
+use crate::helpers::{csv, gzip, numbers, TestApp, ADMIN_KEY};
 
 fn numbers_csv(count: u64, start: u64) -> Vec<u8> {
-    let mut s = String::from("numer\n");
-    for i in start..start + count {
-        s.push_str(&format!("60{i:07}\n"));
-    }
-    s.into_bytes()
+    csv(&numbers(count, start))
 }
 
 fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {

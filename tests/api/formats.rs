@@ -1,16 +1,8 @@
 //! Uploads in the other formats (hashed, zip, windows-1250) and the declared-file checks.
 
 use axum::http::StatusCode;
-use sha2::{Digest, Sha256};
 
-use crate::helpers::{gzip, TestApp, ADMIN_KEY};
-
-fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use crate::helpers::{gzip, sha256_hex, TestApp, ADMIN_KEY};
 
 fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     use std::io::Write;

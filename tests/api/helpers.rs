@@ -353,3 +353,29 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     enc.write_all(data).unwrap();
     enc.finish().unwrap()
 }
+
+/// `count` Polish mobile numbers from 600 000 000 + `start`, as national digits.
+pub fn numbers(count: u64, start: u64) -> Vec<String> {
+    (start..start + count)
+        .map(|i| format!("60{i:07}"))
+        .collect()
+}
+
+/// A registry CSV of `numbers` under a `numer` header.
+pub fn csv(numbers: &[String]) -> Vec<u8> {
+    let mut s = String::from("numer\n");
+    for n in numbers {
+        s.push_str(n);
+        s.push('\n');
+    }
+    s.into_bytes()
+}
+
+/// The SHA-256 of `data` in lowercase hex, as registry checksums and hashed lists write it.
+pub fn sha256_hex(data: impl AsRef<[u8]>) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data.as_ref())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -4,22 +4,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{gzip, TestApp, ADMIN_KEY};
-
-fn numbers(count: usize, start: u64) -> Vec<String> {
-    (0..count as u64)
-        .map(|i| format!("60{:07}", start + i))
-        .collect()
-}
-
-fn csv(lines: &[String]) -> Vec<u8> {
-    let mut s = String::from("phone\n");
-    for l in lines {
-        s.push_str(l);
-        s.push('\n');
-    }
-    s.into_bytes()
-}
+use crate::helpers::{csv, gzip, numbers, TestApp, ADMIN_KEY};
 
 async fn import_status(app: &TestApp, id: &Value) -> Value {
     let r = app

@@ -19,9 +19,9 @@ use tarcza::config::Config;
 use tarcza::http::AppState;
 use tower::ServiceExt;
 
-use crate::helpers::{TestApp, ADMIN_KEY};
+use crate::helpers::{csv, numbers, TestApp, ADMIN_KEY};
 use crate::privacy::Captured;
-use crate::sync::{app_with, csv, imports, numbers, sync, write_file, FileServer, DAY};
+use crate::sync::{app_with, imports, sync, write_file, FileServer, DAY};
 
 /// A source host with a file, redirects, and a slow answer.
 struct Host {

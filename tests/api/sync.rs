@@ -13,14 +13,13 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use tarcza::config::registries::from_vars;
 use tarcza::config::Config;
 use tarcza::jobs::sync;
 use tarcza::store::locks::SessionLock;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{gzip, TestApp, ADMIN_KEY};
+use crate::helpers::{csv, gzip, numbers, sha256_hex, TestApp, ADMIN_KEY};
 
 /// A directory served over HTTP the way registries publish: Last-Modified from the
 /// file's mtime, an ETag from its content, 304 for a matching If-None-Match.
@@ -85,7 +84,7 @@ async fn serve_file(
         return StatusCode::NOT_FOUND.into_response();
     };
     let modified: DateTime<Utc> = std::fs::metadata(&path).unwrap().modified().unwrap().into();
-    let etag = format!("\"{}\"", &hex(&Sha256::digest(&bytes))[..16]);
+    let etag = format!("\"{}\"", &sha256_hex(&bytes)[..16]);
     if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -104,25 +103,6 @@ async fn serve_file(
         bytes,
     )
         .into_response()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub(crate) fn numbers(count: u64, start: u64) -> Vec<String> {
-    (start..start + count)
-        .map(|i| format!("60{i:07}"))
-        .collect()
-}
-
-pub(crate) fn csv(numbers: &[String]) -> Vec<u8> {
-    let mut s = String::from("numer\n");
-    for n in numbers {
-        s.push_str(n);
-        s.push('\n');
-    }
-    s.into_bytes()
 }
 
 fn zip(name: &str, files: &[&[u8]]) -> Vec<u8> {
