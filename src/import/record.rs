@@ -1,0 +1,81 @@
+//! Writing how an import ended: success swaps the new generation in, in the same
+//! transaction as the record and its audit event; any other ending records why and
+//! changes nothing.
+
+use serde_json::json;
+use sqlx::{Connection, PgConnection};
+
+use super::{ImportError, ImportRequest};
+use crate::domain::ImportStatus;
+use crate::index::Members;
+use crate::store::audit::{self, AuditEvent};
+use crate::store::imports::{self, Import, Outcome};
+use crate::store::registries;
+use crate::store::{bump_version, members as member_tables};
+
+/// Writes the members into a new table and makes it the registry's live generation,
+/// together with the import's success, in one transaction.
+pub(super) async fn swap_in(
+    conn: &mut PgConnection,
+    req: &ImportRequest,
+    import_id: i64,
+    members: &Members,
+    outcome: &Outcome,
+) -> Result<Import, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    member_tables::write(&mut tx, import_id, members.iter()).await?;
+    let previous = registries::lock_generation(&mut tx, req.registry.id).await?;
+    let version = bump_version(&mut tx).await?;
+    let live = registries::Live {
+        generation: import_id,
+        entries: members.len() as i64,
+        version,
+        source_time: req.source_time,
+        hash_scheme: req.format.hash_scheme(),
+    };
+    registries::set_live(&mut tx, req.registry.id, &live).await?;
+    if let Some(previous) = previous {
+        member_tables::drop(&mut tx, previous).await?;
+    }
+    let done = imports::finish(&mut tx, import_id, outcome, req.source_time).await?;
+    audit::record(&mut tx, outcome_event(req, import_id, outcome)).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Records an import that ends without changing the registry.
+pub(super) async fn conclude(
+    conn: &mut PgConnection,
+    req: &ImportRequest,
+    import_id: i64,
+    outcome: Outcome,
+    rejects: &[imports::Reject],
+) -> Result<Import, ImportError> {
+    tracing::info!(import_id, status = %outcome.status, error = ?outcome.error, "import ended without changes");
+    let mut tx = conn.begin().await?;
+    let done = imports::finish(&mut tx, import_id, &outcome, req.source_time).await?;
+    imports::save_rejects(&mut tx, import_id, rejects).await?;
+    audit::record(&mut tx, outcome_event(req, import_id, &outcome)).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+fn outcome_event<'a>(req: &ImportRequest, import_id: i64, o: &'a Outcome) -> AuditEvent<'a> {
+    AuditEvent {
+        actor: req.actor,
+        action: match o.status {
+            ImportStatus::Succeeded if o.unchanged => "import.unchanged",
+            ImportStatus::Succeeded => "import.succeeded",
+            ImportStatus::Refused => "import.refused",
+            _ => "import.failed",
+        },
+        number: None,
+        subject: Some(format!("import:{import_id}")),
+        details: json!({
+            "registry": req.registry.name, "rows_total": o.rows_total,
+            "rows_rejected": o.rows_rejected, "entries_before": o.entries_before,
+            "entries_after": o.entries_after, "checksum": o.checksum, "error": o.error,
+            "source": req.source,
+        }),
+    }
+}

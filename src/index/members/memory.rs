@@ -1,0 +1,54 @@
+//! Where the index's large arrays live in memory: transparent huge pages for a structure
+//! read at random, and freed memory handed back to the system after a large build. The
+//! only `unsafe` of the index (two libc calls) is here.
+
+/// Moves a large array into memory backed by transparent huge pages where the kernel
+/// offers them on request (`madvise` mode, the common default). A lookup touches a few
+/// random cache lines of a structure that can be hundreds of MiB; with 4 KiB pages most
+/// of them also miss the TLB, with 2 MiB pages few do.
+pub(super) fn huge_pages<T: Copy>(v: Vec<T>) -> Box<[T]> {
+    const WORTH_IT: usize = 8 << 20;
+    let bytes = std::mem::size_of_val(v.as_slice());
+    if bytes < WORTH_IT {
+        return v.into_boxed_slice();
+    }
+    let mut fresh: Vec<T> = Vec::with_capacity(v.len());
+    advise_huge_pages(fresh.as_mut_ptr().cast(), bytes);
+    fresh.extend_from_slice(&v);
+    fresh.into_boxed_slice()
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn advise_huge_pages(start: *mut u8, bytes: usize) {
+    const PAGE: usize = 4096;
+    let addr = start as usize;
+    let aligned = addr.next_multiple_of(PAGE);
+    let len = (addr + bytes).saturating_sub(aligned) / PAGE * PAGE;
+    if len == 0 {
+        return;
+    }
+    // SAFETY: the range lies inside an allocation we own and have not touched yet;
+    // MADV_HUGEPAGE only changes how the kernel backs it, never its contents, and a
+    // failure (e.g. THP disabled) leaves ordinary pages, which is fine.
+    unsafe {
+        libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+    }
+}
+
+/// Hands memory freed after a large build back to the operating system: glibc keeps
+/// freed heap in its arenas otherwise, and resident memory would stay at the build's peak.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+pub fn return_free_memory() {
+    // SAFETY: malloc_trim only releases free memory; it is safe to call at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn return_free_memory() {}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages(_start: *mut u8, _bytes: usize) {}
