@@ -1,5 +1,9 @@
 //! One typed configuration, read once from the command line and the environment.
-//! A bad value fails start-up and names the variable.
+//! A bad value fails start-up and names the variable. [`Settings`] is what the running
+//! service keeps of it.
+//!
+//! Uses only `domain`: the layers above read their settings from here, never the
+//! environment.
 
 pub mod registries;
 mod settings;

@@ -1,5 +1,9 @@
 //! One error type for the HTTP API: client errors carry a safe message, server errors are
 //! logged once (inside the request span) and answered with a generic body.
+//!
+//! With `http/`, the only place that knows `ApiError`: the errors of the layers below
+//! (numbers, imports, syncs, freshness, the database) become HTTP answers here, each by
+//! one `From` conversion.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -3,6 +3,12 @@
 //! A do-not-call suppression service for contact centres. The dialer asks `/v1/check`
 //! before every call; the answer comes from an in-memory snapshot of the company's own
 //! do-not-call list and of national opt-out registries, kept in step with Postgres.
+//!
+//! The layers, each using only those below it (README "Layout"): `startup` wires them;
+//! `http` (and `error`) is the only one that knows HTTP; `jobs` and `import` take plain
+//! inputs and return their own errors; `index` answers from memory; `store` holds every
+//! SQL statement; `config`, `db` and `embedded` set things up; `domain` holds the types
+//! and words all of them share. This file is the module list and the entry points.
 
 pub mod config;
 pub mod db;

@@ -1,3 +1,6 @@
+//! The `tarcza` binary: parse the command line, set up logging, run the command, map the
+//! exit code. Everything else is in the library.
+
 use std::process::ExitCode;
 
 use clap::Parser;

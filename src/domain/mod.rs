@@ -1,4 +1,7 @@
-//! Types that are valid once built: raw strings never reach storage or the index.
+//! Types that are valid once built: raw strings never reach storage or the index. Also
+//! the words several layers share (`registry_file`: formats, modes, import statuses).
+//!
+//! The bottom layer: it uses no other module of the crate.
 
 pub mod hash;
 pub mod phone;

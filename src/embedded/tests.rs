@@ -1,3 +1,6 @@
+//! Tests of the embedded PostgreSQL: the cluster, the child process, and the data
+//! directory checks, against real binaries and real files.
+
 use super::unix::send_signal;
 use super::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

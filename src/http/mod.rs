@@ -1,4 +1,11 @@
-//! HTTP API v1: one file per resource, each with its own `router()`.
+//! HTTP API v1: one file per resource, each with its own `router()`; the middleware
+//! every request passes (`middleware`), and serving it on a socket (`serve`,
+//! `connection`).
+//!
+//! The only layer that knows HTTP: axum and hyper types, [`AppState`] and `ApiError`
+//! (with `error.rs`) stay here. A handler turns the request into domain types, asks the
+//! index, the store, an import or a job, and turns the answer (or the error, through its
+//! `From` conversion) into a response. No SQL here: that is `store`.
 
 mod audit;
 mod check;

@@ -6,6 +6,10 @@
 //! dies with its connection). The new members are written into a table of their own and
 //! the registry is pointed at it in the same transaction that records success, so a
 //! failed, refused or killed import leaves the previous data serving.
+//!
+//! Decisions over a byte stream: [`run`] takes the pool, the index, its [`Options`] and
+//! the file's bytes, and returns the import's record or an [`ImportError`]. Nothing here
+//! knows HTTP, and its SQL is in `store` (`imports`, `members`, `registries`, `locks`).
 
 mod archive;
 mod collect;

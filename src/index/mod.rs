@@ -2,7 +2,10 @@
 //!
 //! A [`Snapshot`] is immutable. [`Index`] holds the current one behind an `ArcSwap`, so
 //! readers never wait; [`Index::refresh`] builds the next one from what changed in
-//! Postgres since the current one's version and swaps it in whole.
+//! Postgres since the current one's version and swaps it in whole. `freshness` says
+//! whether a snapshot may be answered from.
+//!
+//! Nothing here knows HTTP, and what a refresh reads is in `store::snapshot`.
 
 pub mod freshness;
 mod members;

@@ -1,5 +1,9 @@
-//! sqlx queries. Functions take a connection (often a transaction's), so callers decide
-//! what is atomic.
+//! Every SQL statement of the service, one file per table or concern (`members` for the
+//! registry member tables, `locks` for advisory locks, `snapshot` for what a refresh
+//! reads, `roles` and `schema` for set-up). Functions take a connection (often a
+//! transaction's) or the pool, so callers decide what is atomic, and return rows or
+//! `sqlx::Error`: no decisions beyond the statement, nothing of HTTP, no other layer's
+//! types but `domain`'s.
 
 pub mod audit;
 pub mod dnc;
