@@ -68,19 +68,10 @@ fn decimal_digit(c: char) -> Option<u8> {
 /// Characters that only separate groups of digits.
 fn is_separator(c: char) -> bool {
     c.is_whitespace()
+        || is_invisible(c)
         || matches!(
             c,
-            '-' | '.'
-                | '('
-                | ')'
-                | '['
-                | ']'
-                | '/'
-                | '\u{00AD}'
-                | '\u{200B}'
-                | '\u{2060}'
-                | '\u{FEFF}'
-                | '\u{2010}'
+            '-' | '.' | '(' | ')' | '[' | ']' | '/' | '\u{2010}'
                 ..='\u{2015}'
                     | '\u{2212}'
                     | '\u{FF08}'
@@ -89,6 +80,17 @@ fn is_separator(c: char) -> bool {
                     | '\u{FF0E}'
                     | '\u{FF0F}'
         )
+}
+
+/// Invisible characters that copy-paste brings along: the soft hyphen, the
+/// zero-width ones, and the direction marks (LRM, RLM, ALM) and isolates
+/// that text from a right-to-left context or a formatted document carries.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{061C}' | '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{2060}' | '\u{2066}'
+            ..='\u{2069}' | '\u{FEFF}'
+    )
 }
 
 /// Characters that separate entries of a list.

@@ -69,8 +69,8 @@ fn sample() -> impl Strategy<Value = Sample> {
     prop_oneof![3 => mobile, 3 => landline, 2 => radom, 2 => foreign]
 }
 
-const SEPARATORS: [&str; 11] = [
-    " ", "-", ".", "\u{A0}", "\u{2009}", "\u{202F}", "", " - ", "  ", "/", "\u{2013}",
+const SEPARATORS: [&str; 12] = [
+    " ", "-", ".", "\u{A0}", "\u{2009}", "\u{202F}", "", " - ", "  ", "/", "\u{2013}", "\u{200E}",
 ];
 const EXTENSIONS: [&str; 12] = [
     "",
