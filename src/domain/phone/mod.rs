@@ -15,10 +15,12 @@
 //! `48 301 23 45` as `+48 3012345`).
 //!
 //! One file per idea: this one holds the type and the order of the steps;
-//! `scan` is the pre-normaliser, `validity` decides by the metadata, `fast`
-//! is the Polish fast path.
+//! `scan` is the pre-normaliser, `validity` reads the digits by the metadata
+//! (prefixes, country codes), `rules` is that metadata compiled for exact
+//! matching, `fast` is the Polish fast path.
 
 mod fast;
+mod rules;
 mod scan;
 mod validity;
 

@@ -150,6 +150,17 @@ fn table() {
         ("351 21 123 4567", Region::PT, ok("+351211234567")),
         ("02 3661 8300", Region::IT, ok("+390236618300")),
         ("601234567", Region::GB, Err(InvalidForRegion)),
+        // A pattern must match the whole number: `30` + 5 digits is a Polish
+        // number, 9 digits starting 30 are not, although 9 is a Polish length.
+        ("3000944", PL, ok("+483000944")),
+        ("300094417", PL, Err(InvalidForRegion)),
+        ("+48 300 094 417", PL, Err(InvalidForRegion)),
+        ("48300094417", PL, Err(InvalidForRegion)),
+        ("0048 300 094 417", PL, Err(InvalidForRegion)),
+        ("+86 10 1234 5678", PL, ok("+861012345678")),
+        ("+86 10 1234 5678 2", PL, Err(InvalidForRegion)),
+        ("+6323234567", PL, Err(InvalidForRegion)),
+        ("+35322123457", PL, Err(InvalidForRegion)),
     ];
     assert!(rows.len() >= 40);
     let mut failures = Vec::new();

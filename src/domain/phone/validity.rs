@@ -5,13 +5,14 @@
 use phonenumber::metadata::{Metadata, DATABASE};
 use phonenumber::{ParseError, Type};
 
+use super::rules::is_valid;
 use super::scan::Scan;
 use super::{digit_count, PhoneNumber, Region, MAX_E164_DIGITS, MIN_E164_DIGITS};
 
 /// The number types that make a number valid (mirrors `phonenumber`'s
 /// `number_type`), used to explain why a number is invalid when a country
 /// has no fixed-line or mobile lengths.
-const VALID_TYPES: [Type; 10] = [
+pub(super) const VALID_TYPES: [Type; 10] = [
     Type::FixedLine,
     Type::Mobile,
     Type::TollFree,
@@ -84,7 +85,7 @@ pub(super) fn national_full(
 ) -> Result<PhoneNumber, String> {
     let code = meta.country_code();
     let read = read_national(region, code, digits);
-    if let Some(number) = read.as_ref().ok().filter(|n| n.is_valid()) {
+    if let Some(number) = read.as_ref().ok().filter(|n| is_valid(code, &nsn(n))) {
         return accept(number);
     }
     // Not a valid national number: maybe the country code without a `+`.
@@ -96,7 +97,7 @@ pub(super) fn national_full(
     let name = region.as_ref();
     if digits.starts_with('0')
         && meta.national_prefix().is_none()
-        && read_national(region, code, &digits[1..]).is_ok_and(|n| n.is_valid())
+        && read_national(region, code, &digits[1..]).is_ok_and(|n| is_valid(code, &nsn(&n)))
     {
         return Err(format!("numbers in {name} have no leading 0"));
     }
@@ -124,6 +125,15 @@ fn read_national(
 fn national_len(number: &phonenumber::PhoneNumber) -> usize {
     let nsn = number.national();
     usize::from(nsn.zeros()) + digit_count(nsn.value()) as usize
+}
+
+/// The national significant number, leading zeros (Italy) included.
+fn nsn(number: &phonenumber::PhoneNumber) -> String {
+    format!(
+        "{:0width$}",
+        number.national().value(),
+        width = national_len(number)
+    )
 }
 
 /// Why a national number of `nsn_len` digits under `code` is invalid,
@@ -158,7 +168,7 @@ fn invalid_reason(code: u16, nsn_len: usize, name: &str) -> String {
 /// A parsed number becomes a [`PhoneNumber`] if it is valid and fits E.164.
 fn accept(number: &phonenumber::PhoneNumber) -> Result<PhoneNumber, String> {
     let code = number.code().value();
-    if !number.is_valid() {
+    if !is_valid(code, &nsn(number)) {
         let name = region_name(code);
         return Err(invalid_reason(code, national_len(number), &name));
     }
