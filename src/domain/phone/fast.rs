@@ -17,7 +17,7 @@ static PL_VALIDITY: [AtomicU8; 100_000] = [const { AtomicU8::new(0) }; 100_000];
 
 /// Fills [`PL_VALIDITY`] for every class up front (about 90 000 runs of the full path,
 /// well under a second), so that the first sight of each class on the hot path does not
-/// pay for phonenumber's regexes. Run it off the request path, e.g. at start-up.
+/// pay for the metadata's regexes. Run it off the request path, e.g. at start-up.
 pub fn warm_up_fast_path() {
     let Some(meta) = DATABASE.by_id(Region::PL.as_ref()) else {
         return;
@@ -32,7 +32,7 @@ pub fn warm_up_fast_path() {
 }
 
 /// The fast path for the commonest input by far — Polish numbers as `601234567`,
-/// `+48 601 234 567`, `48601234567`, `0048601234567` — which skips phonenumber's
+/// `+48 601 234 567`, `48601234567`, `0048601234567` — which skips the metadata's
 /// regexes. It only ever answers with what the full path answers (a test compares the
 /// two over a large generated set); anything else, and every error, takes the full path.
 pub(super) fn fast_polish(scan: &Scan, region: Region) -> Option<PhoneNumber> {

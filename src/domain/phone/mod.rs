@@ -5,14 +5,17 @@
 //! prefixes, `tel:` URIs, full-width and other Unicode decimal digits,
 //! extensions) and turns them into one canonical value, so that two spellings
 //! of one number always compare equal. Validity is decided by the
-//! `phonenumber` crate's metadata.
+//! `phonenumber` crate's metadata, read the way Google's libphonenumber reads
+//! it.
 //!
 //! Pre-normalisation is our own (one pass over the characters, no
-//! allocation): `phonenumber` is only ever handed plain ASCII digits. This is
-//! deliberate, because `phonenumber` 0.3 maps vanity letters to digits,
-//! silently drops unknown characters, and strips a leading country code from
-//! numbers that are already valid national numbers (it reads the Radom number
-//! `48 301 23 45` as `+48 3012345`).
+//! allocation), and so is the reading of the digits: of `phonenumber` 0.3 we
+//! use the metadata, not the parser, because the parser maps vanity letters
+//! to digits, silently drops unknown characters, strips a leading country
+//! code from numbers that are already valid national numbers (it reads the
+//! Radom number `48 301 23 45` as `+48 3012345`), strips a national prefix
+//! even when that leaves no number (`+7 800 …`), and its validity check
+//! matches patterns only at the start of a number (`300094417`).
 //!
 //! One file per idea: this one holds the type and the order of the steps;
 //! `scan` is the pre-normaliser, `validity` reads the digits by the metadata

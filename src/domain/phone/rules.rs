@@ -7,7 +7,14 @@
 //! libphonenumber matches the whole number (`matcher.matches()`). Here every
 //! pattern is compiled once, anchored at both ends, from the crate's own
 //! pattern text, so the data stays the crate's and only the matching is ours.
+//!
+//! The national prefix rule is libphonenumber's too. The crate strips a
+//! national prefix whenever one matches (its viability check looks at the
+//! wrong slice of the number), so `+7 800 123-45-67` lost its 8 and was "too
+//! few digits"; libphonenumber keeps the digits when stripping would leave a
+//! number that does not fit the region's general pattern or lengths.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{LazyLock, OnceLock};
 
@@ -25,6 +32,16 @@ struct Pattern {
     lengths: Vec<u16>,
 }
 
+/// libphonenumber's `testNumberLength` for an unknown type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Length {
+    Possible,
+    LocalOnly,
+    TooShort,
+    TooLong,
+    Invalid,
+}
+
 impl Pattern {
     fn new(desc: &Descriptor, lengths: Vec<u16>) -> Pattern {
         Pattern {
@@ -37,7 +54,12 @@ impl Pattern {
     fn matches(&self, nsn: &str) -> bool {
         let len_ok = self.lengths.is_empty()
             || u16::try_from(nsn.len()).is_ok_and(|len| self.lengths.contains(&len));
-        len_ok && self.full.as_ref().is_some_and(|re| re.is_match(nsn))
+        len_ok && self.matches_pattern(nsn)
+    }
+
+    /// libphonenumber's `matchNationalNumber`: the whole pattern, any length.
+    fn matches_pattern(&self, nsn: &str) -> bool {
+        self.full.as_ref().is_some_and(|re| re.is_match(nsn))
     }
 }
 
@@ -48,9 +70,17 @@ pub(super) struct Rules {
     general: Pattern,
     /// The types that make a number valid (fixed line, mobile, toll free, …).
     types: Vec<Pattern>,
+    /// Lengths of numbers that can only be dialled locally (without an area
+    /// code), and are no other type's length.
+    local_lengths: Vec<u16>,
     /// For a country code shared by several regions: the national numbers
     /// that belong to this one (matched at the start).
     leading_digits: Option<Regex>,
+    /// The national prefix (and carrier code) as it may be dialled, matched
+    /// at the start: `nationalPrefixForParsing`, else the national prefix.
+    national_prefix: Option<Regex>,
+    /// What replaces the matched national prefix, if not nothing (`9$1`).
+    transform: Option<String>,
 }
 
 impl Rules {
@@ -63,8 +93,22 @@ impl Rules {
             .collect();
         lengths.sort_unstable();
         lengths.dedup();
+        let mut local_lengths: Vec<u16> = VALID_TYPES
+            .iter()
+            .filter_map(|&kind| descriptors.get(kind))
+            .flat_map(|desc| desc.possible_local_length().iter().copied())
+            .filter(|len| !lengths.contains(len))
+            .collect();
+        local_lengths.sort_unstable();
+        local_lengths.dedup();
+        let national_prefix = match (meta.national_prefix_for_parsing(), meta.national_prefix()) {
+            (Some(re), _) => compile(&format!("^(?:{})", re.as_str())),
+            (None, Some(prefix)) => compile(&format!("^{}", regex::escape(prefix))),
+            (None, None) => None,
+        };
         Rules {
             general: Pattern::new(descriptors.general(), lengths),
+            local_lengths,
             types: VALID_TYPES
                 .iter()
                 .filter_map(|&kind| descriptors.get(kind))
@@ -73,6 +117,64 @@ impl Rules {
             leading_digits: meta
                 .leading_digits()
                 .and_then(|re| compile(&format!("^(?:{})", re.as_str()))),
+            national_prefix,
+            transform: meta
+                .national_prefix_transform_rule()
+                .filter(|rule| !rule.is_empty())
+                .map(braced_groups),
+        }
+    }
+
+    /// The national significant number in `digits` (no country code):
+    /// without the national prefix when libphonenumber would strip it, that
+    /// is when what is left is long enough to be a number of the region.
+    pub(super) fn national_number<'a>(&self, digits: &'a str) -> Cow<'a, str> {
+        match self.strip_national_prefix(digits) {
+            Some(stripped)
+                if !matches!(
+                    self.length(stripped.len()),
+                    Length::TooShort | Length::LocalOnly | Length::Invalid
+                ) =>
+            {
+                stripped
+            }
+            _ => Cow::Borrowed(digits),
+        }
+    }
+
+    /// libphonenumber's `maybeStripNationalPrefixAndCarrierCode`: the
+    /// digits after the national prefix (or as its transform rule rewrites
+    /// them), unless the number fitted the general pattern before and would
+    /// not after.
+    fn strip_national_prefix<'a>(&self, digits: &'a str) -> Option<Cow<'a, str>> {
+        let caps = self.national_prefix.as_ref()?.captures(digits)?;
+        let end = caps.get(0)?.end();
+        let viable = self.general.matches_pattern(digits);
+        // With no capture group this is the whole match (as in Java).
+        let last_group = caps.get(caps.len() - 1);
+        let stripped = match (&self.transform, last_group) {
+            (Some(rule), Some(_)) => {
+                let mut out = String::new();
+                caps.expand(rule, &mut out);
+                out.push_str(&digits[end..]);
+                Cow::Owned(out)
+            }
+            _ => Cow::Borrowed(&digits[end..]),
+        };
+        (!viable || self.general.matches_pattern(&stripped)).then_some(stripped)
+    }
+
+    /// libphonenumber's `testNumberLength` against the general lengths.
+    fn length(&self, len: usize) -> Length {
+        let lengths = &self.general.lengths;
+        let len = u16::try_from(len).unwrap_or(u16::MAX);
+        match (lengths.first(), lengths.last()) {
+            (None, _) | (_, None) => Length::Invalid,
+            _ if self.local_lengths.contains(&len) => Length::LocalOnly,
+            (Some(&min), _) if len < min => Length::TooShort,
+            (_, Some(&max)) if len > max => Length::TooLong,
+            _ if lengths.contains(&len) => Length::Possible,
+            _ => Length::Invalid,
         }
     }
 
@@ -81,6 +183,25 @@ impl Rules {
     fn is_valid(&self, nsn: &str) -> bool {
         self.general.matches(nsn) && self.types.iter().any(|kind| kind.matches(nsn))
     }
+}
+
+/// A transform rule in Java's syntax (`9$1`) in the regex crate's (`9${1}`),
+/// which would read `$1a` as a group named `1a`.
+fn braced_groups(rule: &str) -> String {
+    let mut out = String::with_capacity(rule.len() + 4);
+    let mut chars = rule.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('$', Some(d)) if d.is_ascii_digit() => {
+                out.push_str("${");
+                out.push(*d);
+                out.push('}');
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// The crate's patterns are written with insignificant whitespace and only
@@ -113,6 +234,19 @@ static COUNTRIES: LazyLock<HashMap<u16, Country>> = LazyLock::new(|| {
 
 fn rules_of<'a>(entry: &'a (&'static Metadata, OnceLock<Rules>)) -> &'a Rules {
     entry.1.get_or_init(|| Rules::new(entry.0))
+}
+
+/// The rules of the region `meta` describes.
+pub(super) fn of_region(meta: &Metadata) -> Option<&'static Rules> {
+    let regions = COUNTRIES.get(&meta.country_code())?;
+    let entry = regions.iter().find(|(m, _)| m.id() == meta.id())?;
+    Some(rules_of(entry))
+}
+
+/// The rules of the main region of a country code (`RU` for +7): those that
+/// read a number written after the code. `None` for an unknown code.
+pub(super) fn of_code(code: u16) -> Option<&'static Rules> {
+    COUNTRIES.get(&code)?.first().map(rules_of)
 }
 
 /// libphonenumber's `isValidNumber`: the region a national number belongs
@@ -179,5 +313,28 @@ mod tests {
         assert!(is_valid(870, "301234567"));
         assert!(is_valid(882, "3421234"));
         assert!(!is_valid(999, "123456789"));
+    }
+
+    #[test]
+    fn a_national_prefix_is_stripped_only_when_a_number_is_left() {
+        let ru = of_code(7).unwrap();
+        // 8 800 … is toll free: stripping the 8 would leave no number.
+        assert_eq!(ru.national_number("8001234567"), "8001234567");
+        // The trunk 8 before a full number goes.
+        assert_eq!(ru.national_number("88001234567"), "8001234567");
+        let gb = of_code(44).unwrap();
+        assert_eq!(gb.national_number("02079460958"), "2079460958");
+        assert_eq!(gb.national_number("2079460958"), "2079460958");
+        // Stripping that leaves too few digits is undone.
+        assert_eq!(gb.national_number("0123"), "0123");
+        // Poland has no national prefix.
+        let pl = of_code(48).unwrap();
+        assert_eq!(pl.national_number("0601234567"), "0601234567");
+        // A transform rule: Argentina's 0 + area code + 15 becomes 9 + area code.
+        let ar = of_code(54).unwrap();
+        assert_eq!(ar.national_number("0111512345678"), "91112345678");
+        assert_eq!(braced_groups("9$1"), "9${1}");
+        assert_eq!(braced_groups("$2"), "${2}");
+        assert_eq!(braced_groups("0549$1"), "0549${1}");
     }
 }

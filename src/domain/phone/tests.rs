@@ -161,6 +161,24 @@ fn table() {
         ("+86 10 1234 5678 2", PL, Err(InvalidForRegion)),
         ("+6323234567", PL, Err(InvalidForRegion)),
         ("+35322123457", PL, Err(InvalidForRegion)),
+        // A national prefix after the country code is stripped only when what
+        // is left is still a number (libphonenumber's rule): Russian, Belarusian
+        // and Lithuanian toll-free numbers start with the national prefix 8.
+        ("+7 800 123-45-67", PL, ok("+78001234567")),
+        ("+7 8 800 123 45 67", PL, ok("+78001234567")),
+        ("8 800 123 45 67", Region::RU, ok("+78001234567")),
+        ("8 (800) 123-45-67", Region::KZ, ok("+78001234567")),
+        ("+375 800 123 4567", PL, ok("+3758001234567")),
+        ("+375 801 123 4567", PL, ok("+3758011234567")),
+        ("8 801 123 4567", Region::BY, ok("+3758011234567")),
+        ("+370 800 12345", PL, ok("+37080012345")),
+        ("+370 801 12345", PL, ok("+37080112345")),
+        ("+370 808 12345", PL, ok("+37080812345")),
+        ("8 800 12345", Region::LT, ok("+37080012345")),
+        ("+1 1 201 555 0123", PL, ok("+12015550123")),
+        ("+1 (1) 268 460 1234", PL, ok("+12684601234")),
+        // A national prefix rewritten by the metadata's transform rule.
+        ("011 15 1234 5678", Region::AR, ok("+5491112345678")),
     ];
     assert!(rows.len() >= 40);
     let mut failures = Vec::new();

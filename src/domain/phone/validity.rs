@@ -1,11 +1,11 @@
-//! Validity by the `phonenumber` crate's metadata: international and
-//! national prefixes, country codes, and whether the digits form a valid
-//! number.
+//! Reading the digits by the `phonenumber` crate's metadata, the way
+//! libphonenumber reads them: international and national prefixes, country
+//! codes, and whether the digits form a valid number (by `rules`).
 
 use phonenumber::metadata::{Metadata, DATABASE};
-use phonenumber::{ParseError, Type};
+use phonenumber::Type;
 
-use super::rules::is_valid;
+use super::rules::{self, is_valid};
 use super::scan::Scan;
 use super::{digit_count, PhoneNumber, Region, MAX_E164_DIGITS, MIN_E164_DIGITS};
 
@@ -58,22 +58,26 @@ fn strip_international_prefix<'a>(meta: &Metadata, digits: &'a str) -> Option<&'
     (!rest.is_empty() && !rest.starts_with('0')).then_some(rest)
 }
 
-/// `digits` follow a `+` (or an international prefix): country code first.
+/// `digits` follow a `+` (or an international prefix): country code first,
+/// then a national number read by the rules of the code's main region (so
+/// `+44 (0)20…` loses its 0 and `+7 800…` keeps its 8).
 fn international(digits: &str) -> Result<PhoneNumber, String> {
     if digits.is_empty() || digits.starts_with('0') {
         return Err("no valid country code after the international prefix".to_owned());
     }
-    // Without a default region phonenumber takes the national prefix rules
-    // from the country code's own metadata (so `+44 (0)20…` works).
-    match phonenumber::parse(None, format!("+{digits}")) {
-        Ok(number) => accept(&number),
-        Err(ParseError::InvalidCountryCode) => Err(format!(
-            "unknown country code in +{}",
-            &digits[..digits.len().min(3)]
-        )),
-        Err(ParseError::TooLong) => Err("too many digits".to_owned()),
-        Err(_) => Err("too few digits".to_owned()),
+    // Country codes are prefix-free: the first known one is the one.
+    for len in 1..=digits.len().min(3) {
+        let Ok(code) = digits[..len].parse::<u16>() else {
+            break;
+        };
+        if let Some(rules) = rules::of_code(code) {
+            return accept(code, &rules.national_number(&digits[len..]));
+        }
     }
+    Err(format!(
+        "unknown country code in +{}",
+        &digits[..digits.len().min(3)]
+    ))
 }
 
 /// `digits` carry no international prefix: a national number of `region`,
@@ -84,9 +88,12 @@ pub(super) fn national_full(
     digits: &str,
 ) -> Result<PhoneNumber, String> {
     let code = meta.country_code();
-    let read = read_national(region, code, digits);
-    if let Some(number) = read.as_ref().ok().filter(|n| is_valid(code, &nsn(n))) {
-        return accept(number);
+    let Some(rules) = rules::of_region(meta) else {
+        return Err(format!("no metadata for region {}", region.as_ref()));
+    };
+    let nsn = rules.national_number(digits);
+    if is_valid(code, &nsn) {
+        return accept(code, &nsn);
     }
     // Not a valid national number: maybe the country code without a `+`.
     let code_digits = code.to_string();
@@ -97,43 +104,11 @@ pub(super) fn national_full(
     let name = region.as_ref();
     if digits.starts_with('0')
         && meta.national_prefix().is_none()
-        && read_national(region, code, &digits[1..]).is_ok_and(|n| is_valid(code, &nsn(&n)))
+        && is_valid(code, &rules.national_number(&digits[1..]))
     {
         return Err(format!("numbers in {name} have no leading 0"));
     }
-    let nsn_len = match &read {
-        Ok(number) => national_len(number),
-        Err(_) => digits.len(),
-    };
-    Err(invalid_reason(code, nsn_len, name))
-}
-
-/// Reads `digits` as a national number of `region` (country code `code`),
-/// applying its national prefix rules but never taking leading digits for a
-/// country code. (`phonenumber::parse(Some(region), digits)` strips a leading
-/// country code even from valid national numbers; with a `phone-context` the
-/// country code is given, while the national prefix rules still come from
-/// the default region.)
-fn read_national(
-    region: Region,
-    code: u16,
-    digits: &str,
-) -> Result<phonenumber::PhoneNumber, ParseError> {
-    phonenumber::parse(Some(region), format!("tel:{digits};phone-context=+{code}"))
-}
-
-fn national_len(number: &phonenumber::PhoneNumber) -> usize {
-    let nsn = number.national();
-    usize::from(nsn.zeros()) + digit_count(nsn.value()) as usize
-}
-
-/// The national significant number, leading zeros (Italy) included.
-fn nsn(number: &phonenumber::PhoneNumber) -> String {
-    format!(
-        "{:0width$}",
-        number.national().value(),
-        width = national_len(number)
-    )
+    Err(invalid_reason(code, nsn.len(), name))
 }
 
 /// Why a national number of `nsn_len` digits under `code` is invalid,
@@ -165,21 +140,20 @@ fn invalid_reason(code: u16, nsn_len: usize, name: &str) -> String {
     }
 }
 
-/// A parsed number becomes a [`PhoneNumber`] if it is valid and fits E.164.
-fn accept(number: &phonenumber::PhoneNumber) -> Result<PhoneNumber, String> {
-    let code = number.code().value();
-    if !is_valid(code, &nsn(number)) {
-        let name = region_name(code);
-        return Err(invalid_reason(code, national_len(number), &name));
+/// A national significant number under `code` becomes a [`PhoneNumber`] if
+/// it is valid and the whole fits E.164.
+fn accept(code: u16, nsn: &str) -> Result<PhoneNumber, String> {
+    if !is_valid(code, nsn) {
+        return Err(invalid_reason(code, nsn.len(), &region_name(code)));
     }
-    let nsn_len = national_len(number) as u32;
-    let total = digit_count(u64::from(code)) + nsn_len;
-    if !(MIN_E164_DIGITS..=MAX_E164_DIGITS).contains(&total) {
+    let total = digit_count(u64::from(code)) as usize + nsn.len();
+    if !(MIN_E164_DIGITS as usize..=MAX_E164_DIGITS as usize).contains(&total) {
         return Err(format!("{total} digits do not fit E.164"));
     }
-    Ok(PhoneNumber(
-        u64::from(code) * 10u64.pow(nsn_len) + number.national().value(),
-    ))
+    // At most 15 ASCII digits (valid patterns match digits only): fits u64.
+    let value: u64 = nsn.parse().map_err(|_| format!("{nsn:?} is not digits"))?;
+    let len = u32::try_from(nsn.len()).unwrap_or(u32::MAX);
+    Ok(PhoneNumber(u64::from(code) * 10u64.pow(len) + value))
 }
 
 /// `PL` for a country code of one region, `+44` for a shared one.
