@@ -6,7 +6,7 @@
 //! extensions) and turns them into one canonical value, so that two spellings
 //! of one number always compare equal. Validity is decided by the
 //! `phonenumber` crate's metadata, read the way Google's libphonenumber reads
-//! it.
+//! it (`reference_tests` compares the two over a generated corpus).
 //!
 //! Pre-normalisation is our own (one pass over the characters, no
 //! allocation), and so is the reading of the digits: of `phonenumber` 0.3 we
@@ -242,6 +242,8 @@ fn parse_with(input: &str, default_region: Region, fast: bool) -> Result<PhoneNu
     })
 }
 
+#[cfg(test)]
+mod reference_tests;
 #[cfg(test)]
 mod spelling_tests;
 #[cfg(test)]
