@@ -269,6 +269,18 @@ fn numbers_are_read_as_libphonenumber_reads_them_but_for_the_documented_rules() 
     let cases = read_corpus();
     assert!(cases.len() > 50_000, "{} lines", cases.len());
 
+    // Every number we accept is canonical: its E.164 form reads back as itself.
+    for case in &cases {
+        if let Ok(n) = case.ours {
+            assert_eq!(
+                PhoneNumber::parse(&n.e164(), case.region),
+                Ok(n),
+                "{:?}",
+                case.input
+            );
+        }
+    }
+
     let mut counts: BTreeMap<Outcome, usize> = BTreeMap::new();
     let mut by_family: BTreeMap<(&str, Outcome), usize> = BTreeMap::new();
     let mut defects = Vec::new();
