@@ -43,8 +43,9 @@ use record::conclude;
 /// Version of the way files are read into keys. Part of an import's [`reading`]: bump it
 /// when a change to parsing (numbers, CSV, hashes) changes which keys a file yields, so
 /// that the same file sent again after an upgrade is imported again, not taken for
-/// unchanged.
-pub const READER_VERSION: u32 = 1;
+/// unchanged. 2: numbers are valid only as a full match of their region's patterns, and a
+/// national prefix after the country code is kept when dropping it leaves no number.
+pub const READER_VERSION: u32 = 2;
 
 /// How this process reads files, fixed at start-up.
 #[derive(Clone, Copy, Debug)]

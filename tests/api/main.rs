@@ -15,6 +15,7 @@ mod health;
 mod hostile;
 mod imports;
 mod net;
+mod numbers;
 mod outage;
 mod oversized;
 mod privacy;
