@@ -19,9 +19,24 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, OnceLock};
 
 use phonenumber::metadata::{Descriptor, Metadata, DATABASE};
+use phonenumber::Type;
 use regex::{Regex, RegexBuilder};
 
-use super::validity::VALID_TYPES;
+/// The number types that make a number valid (mirrors `phonenumber`'s
+/// `number_type`), used to explain why a number is invalid when a country
+/// has no fixed-line or mobile lengths.
+pub(super) const VALID_TYPES: [Type; 10] = [
+    Type::FixedLine,
+    Type::Mobile,
+    Type::TollFree,
+    Type::PremiumRate,
+    Type::SharedCost,
+    Type::PersonalNumber,
+    Type::Voip,
+    Type::Pager,
+    Type::Uan,
+    Type::Voicemail,
+];
 
 /// One number type of a region: its pattern must match the whole national
 /// significant number, and the number must have one of its lengths.

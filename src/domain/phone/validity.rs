@@ -5,25 +5,9 @@
 use phonenumber::metadata::{Metadata, DATABASE};
 use phonenumber::Type;
 
-use super::rules::{self, is_valid};
+use super::rules::{self, is_valid, VALID_TYPES};
 use super::scan::Scan;
 use super::{digit_count, PhoneNumber, Region, MAX_E164_DIGITS, MIN_E164_DIGITS};
-
-/// The number types that make a number valid (mirrors `phonenumber`'s
-/// `number_type`), used to explain why a number is invalid when a country
-/// has no fixed-line or mobile lengths.
-pub(super) const VALID_TYPES: [Type; 10] = [
-    Type::FixedLine,
-    Type::Mobile,
-    Type::TollFree,
-    Type::PremiumRate,
-    Type::SharedCost,
-    Type::PersonalNumber,
-    Type::Voip,
-    Type::Pager,
-    Type::Uan,
-    Type::Voicemail,
-];
 
 /// Turns the scanned digits into a valid number, or says why not.
 pub(super) fn resolve(scan: &Scan, region: Region) -> Result<PhoneNumber, String> {
