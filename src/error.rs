@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::domain::NumberError;
+use crate::domain::{NumberError, PrefixError};
 use crate::import::ImportError;
 use crate::index::freshness::Unfit;
 use crate::jobs::sync::SyncError;
@@ -87,6 +87,13 @@ impl From<sqlx::Error> for ApiError {
 impl From<NumberError> for ApiError {
     fn from(e: NumberError) -> Self {
         ApiError::unprocessable("invalid_number", e.message)
+    }
+}
+
+/// A prefix that cannot be read: 422 `invalid_prefix`, naming the input.
+impl From<PrefixError> for ApiError {
+    fn from(e: PrefixError) -> Self {
+        ApiError::unprocessable("invalid_prefix", e.message)
     }
 }
 

@@ -10,7 +10,10 @@ pub mod role;
 pub mod scope;
 
 pub use hash::HashScheme;
-pub use phone::{warm_up_fast_path, NumberError, NumberErrorKind, PhoneNumber, Region};
+pub use phone::{
+    warm_up_fast_path, NumberError, NumberErrorKind, PhoneNumber, Prefix, PrefixError, Region,
+    Target,
+};
 pub use registry_file::{Encoding, Format, ImportStatus, Mode, Op};
 pub use role::Role;
 pub use scope::{scope_key, Scope, ScopeError, ScopeName};

@@ -1,4 +1,5 @@
-//! The internal do-not-call list: add (agent), read (agent), deactivate (admin).
+//! The internal do-not-call list: add (agent), read (agent), deactivate (admin). An entry
+//! blocks one `number` or, as a range block, every number starting with a `prefix`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,7 +14,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, AsAdmin, AsAgent, NoQuery};
 use super::middleware::WriteProgress;
 use super::written;
 use super::AppState;
-use crate::domain::{PhoneNumber, Scope};
+use crate::domain::{PhoneNumber, Prefix, Scope, Target};
 use crate::error::ApiError;
 use crate::store::dnc::{self, Added, Deactivated, DncEntry, NewEntry};
 
@@ -29,7 +30,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AddRequest {
-    number: String,
+    number: Option<String>,
+    prefix: Option<String>,
     reason: Option<String>,
     source: Option<String>,
     client: Option<String>,
@@ -42,7 +44,11 @@ struct AddRequest {
 #[derive(Serialize)]
 pub struct EntryView {
     id: i64,
-    number: String,
+    /// A number entry's number; a prefix entry has `prefix` instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prefix: Option<String>,
     scope: &'static str,
     client: Option<String>,
     campaign: Option<String>,
@@ -62,12 +68,19 @@ pub struct EntryView {
 
 impl From<DncEntry> for EntryView {
     fn from(e: DncEntry) -> Self {
-        let number = PhoneNumber::from_digits(e.number as u64)
-            .map(PhoneNumber::e164)
-            .unwrap_or_else(|| format!("+{}", e.number));
+        // Digits that no longer read as a number are still shown as stored.
+        let shown = e
+            .target()
+            .map_or_else(|| format!("+{}", e.number), |t| t.to_string());
+        let (number, prefix) = if e.prefix {
+            (None, Some(shown))
+        } else {
+            (Some(shown), None)
+        };
         EntryView {
             id: e.id,
             number,
+            prefix,
             scope: e.scope().kind(),
             blocking: e.active && e.expires_at.is_none_or(|t| t > Utc::now()),
             client: e.client,
@@ -115,7 +128,21 @@ async fn add(
     progress: WriteProgress,
     ApiJson(req): ApiJson<AddRequest>,
 ) -> Result<Response, ApiError> {
-    let number = PhoneNumber::parse(&req.number, state.settings.region)?;
+    let target = match (req.number.as_deref(), req.prefix.as_deref()) {
+        (Some(number), None) => Target::Number(PhoneNumber::parse(number, state.settings.region)?),
+        (None, Some(prefix)) => Target::Prefix(Prefix::parse(prefix)?),
+        (Some(_), Some(_)) => return Err(ApiError::unprocessable(
+            "number_and_prefix",
+            "give either number (one number) or prefix (every number starting with it), not both",
+        )),
+        // The code serde gave for a missing field before prefixes existed.
+        (None, None) => {
+            return Err(ApiError::unprocessable(
+                "invalid_body",
+                "number is required (or prefix, to block every number starting with it)",
+            ))
+        }
+    };
     let scope = Scope::from_parts(req.client.as_deref(), req.campaign.as_deref())
         .map_err(|e| ApiError::unprocessable("invalid_scope", e.0))?;
     if let Some(t) = req.expires_at.filter(|t| *t <= Utc::now()) {
@@ -125,7 +152,7 @@ async fn add(
         ));
     }
     let new = NewEntry {
-        number,
+        target,
         scope,
         reason: text("reason", req.reason)?,
         source: text("source", req.source)?,
@@ -144,7 +171,11 @@ async fn add(
         Added::Created(e) => (StatusCode::CREATED, e),
         Added::Existing(e) | Added::Extended(e) => (StatusCode::OK, e),
     };
-    tracing::info!(entry_id = entry.id, number = %state.loggable(number), status = status.as_u16(), "dnc entry added");
+    let shown = match target {
+        Target::Number(n) => state.loggable(n),
+        Target::Prefix(p) => p.to_string(),
+    };
+    tracing::info!(entry_id = entry.id, number = %shown, status = status.as_u16(), "dnc entry added");
     let body = written(EntryView::from(entry), visible, &state.settings)?;
     Ok((status, Json(body)).into_response())
 }
@@ -152,23 +183,36 @@ async fn add(
 #[derive(Deserialize)]
 struct ListQuery {
     number: Option<String>,
+    prefix: Option<String>,
 }
 
+/// `?number=`: the number's entries and the prefix entries that cover it; `?prefix=`:
+/// the entries of exactly that prefix.
 async fn list(
     _caller: AsAgent,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let raw = q.number.ok_or_else(|| {
-        ApiError::bad_request("missing_number", "the number parameter is required")
-    })?;
-    let number = PhoneNumber::parse(&raw, state.settings.region)?;
-    let entries: Vec<EntryView> = dnc::list_by_number(&state.db, number)
-        .await?
-        .into_iter()
-        .map(EntryView::from)
-        .collect();
-    Ok(Json(json!({ "number": number, "entries": entries })))
+    let (key, value, rows) = match (q.number, q.prefix) {
+        (Some(raw), None) => {
+            let number = PhoneNumber::parse(&raw, state.settings.region)?;
+            let rows = dnc::list_by_number(&state.db, number).await?;
+            ("number", number.e164(), rows)
+        }
+        (None, Some(raw)) => {
+            let prefix = Prefix::parse(&raw)?;
+            let rows = dnc::list_by_prefix(&state.db, prefix).await?;
+            ("prefix", prefix.to_string(), rows)
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "missing_number",
+                "give the number parameter (or prefix, for the entries of a prefix), not both",
+            ))
+        }
+    };
+    let entries: Vec<EntryView> = rows.into_iter().map(EntryView::from).collect();
+    Ok(Json(json!({ key: value, "entries": entries })))
 }
 
 async fn one(

@@ -60,6 +60,7 @@ async fn readyz(State(state): State<AppState>, _: NoQuery) -> (StatusCode, Json<
         "snapshot_version": snapshot.version,
         "snapshot_loaded_at": snapshot.loaded_at,
         "dnc_numbers": snapshot.dnc_numbers(),
+        "dnc_prefixes": snapshot.dnc_prefixes(),
         "registries": registries,
     });
     if let Some(lag) = stale {

@@ -5,10 +5,13 @@
 //! Postgres since the current one's version and swaps it in whole. `freshness` says
 //! whether a snapshot may be answered from.
 //!
+//! Prefix entries of the do-not-call list (range blocks) are kept apart, in `prefixes`.
+//!
 //! Nothing here knows HTTP, and what a refresh reads is in `store::snapshot`.
 
 pub mod freshness;
 mod members;
+mod prefixes;
 mod refresh;
 
 use std::collections::HashMap;
@@ -20,8 +23,9 @@ use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{HashScheme, PhoneNumber, Role, Scope};
+use crate::domain::{HashScheme, PhoneNumber, Prefix, Role, Scope};
 pub use members::{return_free_memory, Members};
+pub use prefixes::PrefixBlocks;
 
 /// Who is calling, as found from their API key.
 #[derive(Clone, Debug)]
@@ -43,6 +47,18 @@ pub struct DncBlock {
 impl DncBlock {
     fn blocks(&self, call: &Scope, now: DateTime<Utc>) -> bool {
         self.expires_at.is_none_or(|t| t > now) && self.scope.applies_to(call)
+    }
+
+    fn reason(&self, prefix: Option<Prefix>) -> Reason<'_> {
+        Reason::Dnc {
+            entry_id: self.id,
+            prefix,
+            scope: self.scope.kind(),
+            client: self.scope.client(),
+            campaign: self.scope.campaign(),
+            reason: self.reason.as_deref(),
+            expires_at: self.expires_at,
+        }
     }
 }
 
@@ -77,6 +93,7 @@ pub struct Snapshot {
     pub version: i64,
     pub loaded_at: DateTime<Utc>,
     dnc: Arc<HashMap<u64, Vec<DncBlock>>>,
+    prefixes: Arc<PrefixBlocks>,
     registries: Vec<Arc<RegistryIndex>>,
     keys: Arc<HashMap<[u8; 32], Principal>>,
 }
@@ -87,6 +104,9 @@ pub struct Snapshot {
 pub enum Reason<'a> {
     Dnc {
         entry_id: i64,
+        /// Set when the entry blocks a prefix of the number (`"+4870"`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        prefix: Option<Prefix>,
         scope: &'static str,
         #[serde(skip_serializing_if = "Option::is_none")]
         client: Option<&'a str>,
@@ -109,14 +129,12 @@ impl Snapshot {
         let mut reasons = Vec::new();
         if let Some(blocks) = self.dnc.get(&digits) {
             for b in blocks.iter().filter(|b| b.blocks(call, now)) {
-                reasons.push(Reason::Dnc {
-                    entry_id: b.id,
-                    scope: b.scope.kind(),
-                    client: b.scope.client(),
-                    campaign: b.scope.campaign(),
-                    reason: b.reason.as_deref(),
-                    expires_at: b.expires_at,
-                });
+                reasons.push(b.reason(None));
+            }
+        }
+        for (prefix, blocks) in self.prefixes.matching(number) {
+            for b in blocks.iter().filter(|b| b.blocks(call, now)) {
+                reasons.push(b.reason(Some(prefix)));
             }
         }
         for r in &self.registries {
@@ -142,6 +160,11 @@ impl Snapshot {
     /// Numbers with at least one active do-not-call entry.
     pub fn dnc_numbers(&self) -> usize {
         self.dnc.len()
+    }
+
+    /// Prefixes with at least one active do-not-call entry.
+    pub fn dnc_prefixes(&self) -> usize {
+        self.prefixes.len()
     }
 }
 

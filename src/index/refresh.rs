@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use sqlx::{PgConnection, PgPool};
 
-use super::{DncBlock, Index, Members, Principal, RegistryIndex, Snapshot};
+use super::{DncBlock, Index, Members, PrefixBlocks, Principal, RegistryIndex, Snapshot};
 use crate::domain::{Role, Scope};
 use crate::store::snapshot::{self as reads, DncRow};
 use crate::store::{self, members};
@@ -72,7 +72,7 @@ impl Index {
             Some(old) if !reads::keys_changed(&mut tx, since).await? => old.keys.clone(),
             _ => Arc::new(load_keys(&mut tx).await?),
         };
-        let dnc = load_dnc(&mut tx, old.as_deref(), since).await?;
+        let (dnc, prefixes) = load_dnc(&mut tx, old.as_deref(), since).await?;
         let registries = self.load_registries(&mut tx, old.as_deref()).await?;
         tx.commit().await?;
 
@@ -80,6 +80,7 @@ impl Index {
             version,
             loaded_at: Utc::now(),
             dnc,
+            prefixes,
             registries,
             keys,
         })));
@@ -151,26 +152,41 @@ async fn load_keys(conn: &mut PgConnection) -> Result<HashMap<[u8; 32], Principa
     Ok(keys)
 }
 
-/// The do-not-call map: rebuilt whole on first load, otherwise the previous map with the
-/// changed entries replaced (an inactive entry is removed).
+type DncMap = HashMap<u64, Vec<DncBlock>>;
+
+/// The do-not-call maps, of numbers and of prefixes: rebuilt whole on first load,
+/// otherwise the previous maps with the changed entries replaced (an inactive entry is
+/// removed); a map no changed entry touches is shared with the previous snapshot.
 async fn load_dnc(
     conn: &mut PgConnection,
     old: Option<&Snapshot>,
     since: i64,
-) -> Result<Arc<HashMap<u64, Vec<DncBlock>>>, sqlx::Error> {
-    let (mut map, rows): (HashMap<u64, Vec<DncBlock>>, Vec<DncRow>) = match old {
-        None => {
-            let rows = reads::active_dnc(conn).await?;
-            (HashMap::with_capacity(rows.len()), rows)
-        }
-        Some(old) => {
-            let rows = reads::dnc_changed(conn, since).await?;
-            if rows.is_empty() {
-                return Ok(old.dnc.clone());
-            }
-            ((*old.dnc).clone(), rows)
-        }
+) -> Result<(Arc<DncMap>, Arc<PrefixBlocks>), sqlx::Error> {
+    let rows = match old {
+        None => reads::active_dnc(conn).await?,
+        Some(_) => reads::dnc_changed(conn, since).await?,
     };
+    let (prefix_rows, number_rows): (Vec<DncRow>, Vec<DncRow>) =
+        rows.into_iter().partition(|r| r.prefix);
+    let numbers = match old {
+        Some(old) if number_rows.is_empty() => old.dnc.clone(),
+        _ => Arc::new(apply(old.map(|o| &*o.dnc), number_rows)),
+    };
+    let prefixes = match old {
+        Some(old) if prefix_rows.is_empty() => old.prefixes.clone(),
+        _ => Arc::new(PrefixBlocks::new(apply(
+            old.map(|o| o.prefixes.map()),
+            prefix_rows,
+        ))),
+    };
+    Ok((numbers, prefixes))
+}
+
+/// `old` (or an empty map) with `rows` applied, keyed by the rows' digits.
+fn apply(old: Option<&DncMap>, rows: Vec<DncRow>) -> DncMap {
+    let mut map = old
+        .cloned()
+        .unwrap_or_else(|| HashMap::with_capacity(rows.len()));
     for row in rows {
         let number = row.number as u64;
         if let Some(blocks) = map.get_mut(&number) {
@@ -191,5 +207,5 @@ async fn load_dnc(
             expires_at: row.expires_at,
         });
     }
-    Ok(Arc::new(map))
+    map
 }

@@ -1,22 +1,26 @@
-//! The internal do-not-call list. Nothing here ever deletes a row.
+//! The internal do-not-call list: entries of one number, and prefix entries that block
+//! every number starting with their digits (`prefix` set). Nothing here ever deletes a
+//! row.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
+use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 
 use super::audit::{self, AuditEvent};
 use super::{bump_version, is_unique_violation};
-use crate::domain::{PhoneNumber, Scope};
+use crate::domain::{PhoneNumber, Prefix, Scope, Target};
 
 const UNIQUE_ACTIVE: &str = "dnc_entries_active_scope_unique";
 const COLUMNS: &str =
-    "id, number, client, campaign, reason, source, note, expires_at, created_at, \
+    "id, number, prefix, client, campaign, reason, source, note, expires_at, created_at, \
      created_by, active, deactivated_at, deactivated_by, deactivation_reason";
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct DncEntry {
     pub id: i64,
+    /// The number's digits, or the prefix's when `prefix` is set.
     pub number: i64,
+    pub prefix: bool,
     pub client: Option<String>,
     pub campaign: Option<String>,
     pub reason: Option<String>,
@@ -35,10 +39,27 @@ impl DncEntry {
     pub fn scope(&self) -> Scope {
         Scope::from_parts(self.client.as_deref(), self.campaign.as_deref()).unwrap_or(Scope::Global)
     }
+
+    /// What the entry blocks, read back from its digits (`None` only for a row that no
+    /// longer fits the rules, which the table's constraint prevents).
+    pub fn target(&self) -> Option<Target> {
+        let digits = u64::try_from(self.number).ok()?;
+        if self.prefix {
+            Prefix::from_digits(digits).map(Target::Prefix)
+        } else {
+            PhoneNumber::from_digits(digits).map(Target::Number)
+        }
+    }
+
+    /// The number, for the audit log's number column: prefix entries have none.
+    fn audit_number(&self) -> Option<u64> {
+        (!self.prefix).then_some(self.number as u64)
+    }
 }
 
 pub struct NewEntry {
-    pub number: PhoneNumber,
+    /// The number or the prefix it blocks.
+    pub target: Target,
     pub scope: Scope,
     pub reason: Option<String>,
     pub source: Option<String>,
@@ -80,15 +101,18 @@ async fn add_once(
     actor: i64,
     new: &NewEntry,
 ) -> Result<Added, sqlx::Error> {
-    let digits = new.number.digits() as i64;
+    let digits = new.target.digits() as i64;
+    let prefix = new.target.is_prefix();
     // Scopes compare by their keys (the database computes the same ones: migration 0004).
     let existing: Option<DncEntry> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM dnc_entries WHERE number = $1 AND coalesce(client_key, '') = $2 \
-         AND coalesce(campaign_key, '') = $3 AND active FOR UPDATE"
+        "SELECT {COLUMNS} FROM dnc_entries WHERE number = $1 AND prefix = $4 \
+         AND coalesce(client_key, '') = $2 AND coalesce(campaign_key, '') = $3 AND active \
+         FOR UPDATE"
     ))
     .bind(digits)
     .bind(new.scope.client_key().unwrap_or(""))
     .bind(new.scope.campaign_key().unwrap_or(""))
+    .bind(prefix)
     .fetch_optional(&mut *conn)
     .await?;
 
@@ -116,10 +140,13 @@ async fn add_once(
                     AuditEvent {
                         actor: Some(actor),
                         action: "dnc.extend",
-                        number: Some(new.number.digits()),
+                        number: entry.audit_number(),
                         subject: Some(format!("dnc:{}", entry.id)),
-                        details: json!({"before": {"expires_at": existing.expires_at},
+                        details: with_prefix(
+                            &entry,
+                            json!({"before": {"expires_at": existing.expires_at},
                                         "after": {"expires_at": entry.expires_at}}),
+                        ),
                     },
                 )
                 .await?;
@@ -144,8 +171,8 @@ async fn add_once(
 
     let version = bump_version(conn).await?;
     let entry: DncEntry = sqlx::query_as(&format!(
-        "INSERT INTO dnc_entries (number, client, campaign, reason, source, note, expires_at, created_by, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
+        "INSERT INTO dnc_entries (number, client, campaign, reason, source, note, expires_at, created_by, version, prefix) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
     ))
     .bind(digits)
     .bind(new.scope.client())
@@ -156,6 +183,7 @@ async fn add_once(
     .bind(new.expires_at)
     .bind(actor)
     .bind(version)
+    .bind(prefix)
     .fetch_one(&mut *conn)
     .await?;
     audit::record(
@@ -163,11 +191,14 @@ async fn add_once(
         AuditEvent {
             actor: Some(actor),
             action: "dnc.add",
-            number: Some(new.number.digits()),
+            number: entry.audit_number(),
             subject: Some(format!("dnc:{}", entry.id)),
-            details: json!({"after": {"scope": entry.scope().kind(), "client": entry.client,
+            details: with_prefix(
+                &entry,
+                json!({"after": {"scope": entry.scope().kind(), "client": entry.client,
                 "campaign": entry.campaign, "reason": entry.reason, "source": entry.source,
                 "expires_at": entry.expires_at}}),
+            ),
         },
     )
     .await?;
@@ -181,17 +212,42 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<Option<DncEntry>, sqlx::Error
         .await
 }
 
-/// Every entry of a number, in every scope, active ones first, newest first.
+/// Every entry of a number, in every scope, and every prefix entry that covers it;
+/// active ones first, newest first.
 pub async fn list_by_number(
     pool: &PgPool,
     number: PhoneNumber,
 ) -> Result<Vec<DncEntry>, sqlx::Error> {
+    let prefixes: Vec<i64> = Prefix::all_of(number).map(|p| p.digits() as i64).collect();
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM dnc_entries WHERE number = $1 ORDER BY active DESC, id DESC"
+        "SELECT {COLUMNS} FROM dnc_entries \
+         WHERE (number = $1 AND NOT prefix) OR (prefix AND number = ANY($2)) \
+         ORDER BY active DESC, id DESC"
     ))
     .bind(number.digits() as i64)
+    .bind(&prefixes)
     .fetch_all(pool)
     .await
+}
+
+/// Every entry of exactly this prefix, in every scope, active ones first, newest first.
+pub async fn list_by_prefix(pool: &PgPool, prefix: Prefix) -> Result<Vec<DncEntry>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM dnc_entries WHERE number = $1 AND prefix \
+         ORDER BY active DESC, id DESC"
+    ))
+    .bind(prefix.digits() as i64)
+    .fetch_all(pool)
+    .await
+}
+
+/// Audit details of a prefix entry name the prefix (`"prefix": "+4870"`), since the
+/// event has no number.
+fn with_prefix(entry: &DncEntry, mut details: Value) -> Value {
+    if entry.prefix {
+        details["prefix"] = json!(format!("+{}", entry.number));
+    }
+    details
 }
 
 pub enum Deactivated {
@@ -236,9 +292,12 @@ pub async fn deactivate(
         AuditEvent {
             actor: Some(actor),
             action: "dnc.remove",
-            number: Some(entry.number as u64),
+            number: entry.audit_number(),
             subject: Some(format!("dnc:{id}")),
-            details: json!({"reason": reason, "before": {"active": true}, "after": {"active": false}}),
+            details: with_prefix(
+                &entry,
+                json!({"reason": reason, "before": {"active": true}, "after": {"active": false}}),
+            ),
         },
     )
     .await?;

@@ -7,7 +7,9 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 #[derive(sqlx::FromRow)]
 pub struct DncRow {
     pub id: i64,
+    /// The number's digits, or the prefix's when `prefix` is set.
     pub number: i64,
+    pub prefix: bool,
     pub client: Option<String>,
     pub campaign: Option<String>,
     pub reason: Option<String>,
@@ -66,7 +68,7 @@ pub async fn active_keys(conn: &mut PgConnection) -> Result<Vec<KeyRow>, sqlx::E
         .await
 }
 
-const DNC_COLUMNS: &str = "id, number, client, campaign, reason, expires_at, active";
+const DNC_COLUMNS: &str = "id, number, prefix, client, campaign, reason, expires_at, active";
 
 /// Every active do-not-call entry.
 pub async fn active_dnc(conn: &mut PgConnection) -> Result<Vec<DncRow>, sqlx::Error> {

@@ -18,6 +18,7 @@ mod net;
 mod numbers;
 mod outage;
 mod oversized;
+mod prefixes;
 mod privacy;
 mod queries;
 mod replicas;

@@ -20,9 +20,11 @@
 //! One file per idea: this one holds the type and the order of the steps;
 //! `scan` is the pre-normaliser, `validity` reads the digits by the metadata
 //! (prefixes, country codes), `rules` is that metadata compiled for exact
-//! matching, `fast` is the Polish fast path.
+//! matching, `fast` is the Polish fast path, `prefix` reads the prefixes of
+//! range blocks.
 
 mod fast;
+mod prefix;
 mod rules;
 mod scan;
 mod validity;
@@ -33,6 +35,7 @@ use phonenumber::metadata::DATABASE;
 
 pub use fast::warm_up_fast_path;
 pub use phonenumber::country::Id as Region;
+pub use prefix::{Prefix, PrefixError, Target};
 
 use fast::fast_polish;
 use scan::{too_long, Problem, Scan};

@@ -52,7 +52,7 @@ const UNICODE_ZEROS: [u32; 68] = [
 /// The value of a Unicode decimal digit (ASCII, full-width, Arabic-Indic, …).
 /// Other numeric characters (superscripts, circled digits, fractions) are not
 /// decimal digits.
-fn decimal_digit(c: char) -> Option<u8> {
+pub(super) fn decimal_digit(c: char) -> Option<u8> {
     if c.is_ascii_digit() {
         return Some(c as u8 - b'0');
     }
@@ -66,7 +66,7 @@ fn decimal_digit(c: char) -> Option<u8> {
 }
 
 /// Characters that only separate groups of digits.
-fn is_separator(c: char) -> bool {
+pub(super) fn is_separator(c: char) -> bool {
     c.is_whitespace()
         || is_invisible(c)
         || matches!(
