@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::domain::{NumberError, PrefixError};
+use crate::domain::{ConsentError, NumberError, PrefixError};
 use crate::import::ImportError;
 use crate::index::freshness::Unfit;
 use crate::jobs::sync::SyncError;
@@ -94,6 +94,13 @@ impl From<NumberError> for ApiError {
 impl From<PrefixError> for ApiError {
     fn from(e: PrefixError) -> Self {
         ApiError::unprocessable("invalid_prefix", e.message)
+    }
+}
+
+/// A consent field that cannot be accepted: 422 with the field's code.
+impl From<ConsentError> for ApiError {
+    fn from(e: ConsentError) -> Self {
+        ApiError::unprocessable(e.code, e.message)
     }
 }
 

@@ -1,14 +1,17 @@
 //! Types that are valid once built: raw strings never reach storage or the index. Also
-//! the words several layers share (`registry_file`: formats, modes, import statuses).
+//! the words several layers share (`registry_file`: formats, modes, import statuses;
+//! `consent`: consents, purposes and the policies that require them).
 //!
 //! The bottom layer: it uses no other module of the crate.
 
+pub mod consent;
 pub mod hash;
 pub mod phone;
 pub mod registry_file;
 pub mod role;
 pub mod scope;
 
+pub use consent::{ConsentError, NewConsent, Policy, Purpose};
 pub use hash::HashScheme;
 pub use phone::{
     warm_up_fast_path, NumberError, NumberErrorKind, PhoneNumber, Prefix, PrefixError, Region,

@@ -46,6 +46,12 @@ impl ScopeName {
         ScopeName { spelling, key }
     }
 
+    /// A name on its own (a consent's client, a policy's client or campaign), by the
+    /// rules of scope fields: trimmed, bounded, no control characters; blank is an error.
+    pub fn parse(field: &str, value: &str) -> Result<ScopeName, ScopeError> {
+        clean(field, Some(value))?.ok_or_else(|| ScopeError(format!("{field} is empty")))
+    }
+
     /// The name as it was written.
     pub fn as_str(&self) -> &str {
         &self.spelling

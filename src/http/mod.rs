@@ -10,11 +10,13 @@
 mod audit;
 mod check;
 mod connection;
+mod consents;
 mod dnc;
 pub mod extract;
 mod health;
 mod keys;
 mod middleware;
+mod policies;
 mod query;
 mod registries;
 mod serve;
@@ -42,6 +44,8 @@ pub fn router(state: AppState) -> Router {
         .merge(dnc::router())
         .merge(keys::router())
         .merge(registries::router())
+        .merge(consents::router())
+        .merge(policies::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());

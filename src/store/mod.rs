@@ -6,11 +6,13 @@
 //! types but `domain`'s.
 
 pub mod audit;
+pub mod consents;
 pub mod dnc;
 pub mod imports;
 pub mod keys;
 pub mod locks;
 pub mod members;
+pub mod policies;
 pub mod registries;
 pub mod roles;
 pub mod schema;

@@ -62,6 +62,48 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>, Role)> {
             Role::Admin,
         ),
         (Method::DELETE, "/v1/keys/999", None, Role::Admin),
+        (
+            Method::POST,
+            "/v1/consents",
+            Some(
+                json!({"number": "601234567", "client": "acme", "purpose": "marketing",
+                        "evidence": "rec-1", "source": "agent",
+                        "given_at": "2026-01-01T00:00:00Z"}),
+            ),
+            Role::Agent,
+        ),
+        (
+            Method::GET,
+            "/v1/consents?number=601234567",
+            None,
+            Role::Agent,
+        ),
+        (Method::GET, "/v1/consents/1", None, Role::Agent),
+        (
+            Method::DELETE,
+            "/v1/consents/999",
+            Some(json!({"reason": "test"})),
+            Role::Agent,
+        ),
+        (
+            Method::PUT,
+            "/v1/policies/clients/acme",
+            Some(json!({"consent_required": false})),
+            Role::Admin,
+        ),
+        (Method::GET, "/v1/policies/clients/acme", None, Role::Admin),
+        (
+            Method::PUT,
+            "/v1/policies/clients/acme/campaigns/summer",
+            Some(json!({"consent_required": false})),
+            Role::Admin,
+        ),
+        (
+            Method::GET,
+            "/v1/policies/clients/acme/campaigns/summer",
+            None,
+            Role::Admin,
+        ),
     ]
 }
 

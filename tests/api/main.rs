@@ -8,6 +8,7 @@ mod bombs;
 mod bootstrap;
 mod check;
 mod committed;
+mod consents;
 mod crashes;
 mod dnc;
 mod formats;
