@@ -39,7 +39,10 @@ Per-registry settings (NAME = the registry name in capitals, e.g. ROBINSON):
   TARCZA_REGISTRY_<NAME>_MODE          snapshot or delta [default: snapshot]
   TARCZA_REGISTRY_<NAME>_FORMAT        csv or sha256 [default: csv]
   TARCZA_REGISTRY_<NAME>_HASH_SCHEME   e164_digits, e164_plus or national [default: e164_digits]
-  TARCZA_REGISTRY_<NAME>_ENCODING      windows-1250 or iso-8859-2 [default: UTF-8]";
+  TARCZA_REGISTRY_<NAME>_ENCODING      windows-1250 or iso-8859-2 [default: UTF-8]
+  TARCZA_REGISTRY_<NAME>_CONSENT_EXEMPTS
+                                       true: a valid consent of the call's client exempts
+                                       a number from this registry [default: false]";
 
 #[derive(Subcommand, Debug)]
 pub enum Command {

@@ -1,5 +1,6 @@
 //! Per-registry settings from `TARCZA_REGISTRY_<NAME>_<SETTING>` variables: where its
-//! data comes from, how often to fetch it, how old it may get, what to do when it is older.
+//! data comes from, how often to fetch it, how old it may get, what to do when it is older,
+//! and whether a client's documented consent exempts a number from its block.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,7 +12,8 @@ use crate::domain::{Encoding, Format, HashScheme, Mode};
 const PREFIX: &str = "TARCZA_REGISTRY_";
 /// The settings a registry variable may name, longest first so `_MAX_AGE` is not read as
 /// a registry called `…_MAX` with a setting `AGE`.
-const SETTINGS: [&str; 8] = [
+const SETTINGS: [&str; 9] = [
+    "CONSENT_EXEMPTS",
     "STALE_POLICY",
     "HASH_SCHEME",
     "ENCODING",
@@ -105,6 +107,9 @@ pub struct RegistryConfig {
     pub mode: Mode,
     pub format: Format,
     pub encoding: Option<Encoding>,
+    /// A valid consent of the call's client exempts a number from this registry's block,
+    /// for that client only. Off unless an operator decides the law allows it.
+    pub consent_exempts: bool,
 }
 
 impl RegistryConfig {
@@ -119,6 +124,7 @@ impl RegistryConfig {
             mode: Mode::Snapshot,
             format: Format::Csv,
             encoding: None,
+            consent_exempts: false,
         }
     }
 }
@@ -202,6 +208,13 @@ fn build(
             },
             "HASH_SCHEME" => scheme = Some(v.parse::<HashScheme>().map_err(|e| named(key, e))?),
             "ENCODING" => c.encoding = Some(v.parse::<Encoding>().map_err(|e| named(key, e))?),
+            "CONSENT_EXEMPTS" => {
+                c.consent_exempts = match v.to_ascii_lowercase().as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(named(key, format!("{v:?} is not true or false"))),
+                }
+            }
             _ => unreachable!("SETTINGS lists every setting"),
         }
     }
@@ -251,6 +264,7 @@ mod tests {
             ("TARCZA_REGISTRY_ES_ROBINSON_SOURCE", "/srv/es"),
             ("TARCZA_REGISTRY_ES_ROBINSON_FORMAT", "sha256"),
             ("TARCZA_REGISTRY_ES_ROBINSON_HASH_SCHEME", "e164_plus"),
+            ("TARCZA_REGISTRY_ES_ROBINSON_CONSENT_EXEMPTS", "TRUE"),
             ("TARCZA_BIND", "127.0.0.1:1"),
         ]))
         .unwrap();
@@ -260,11 +274,13 @@ mod tests {
         assert_eq!(es.source, Some(Source::Path("/srv/es".into())));
         assert_eq!(es.format, Format::Sha256(HashScheme::E164Plus));
         assert_eq!(es.max_age, Some(DEFAULT_MAX_AGE));
+        assert!(es.consent_exempts);
         let pl = &c[1];
         assert_eq!(pl.name, "robinson");
         assert_eq!(pl.interval, Duration::from_secs(6 * 3600));
         assert_eq!(pl.stale_policy, StalePolicy::Warn);
         assert_eq!(pl.format, Format::Csv);
+        assert!(!pl.consent_exempts, "off unless an operator turns it on");
     }
 
     #[test]
@@ -277,6 +293,7 @@ mod tests {
             ("TARCZA_REGISTRY_9X_SOURCE", "/tmp"),
             ("TARCZA_REGISTRY_ROBINSON_HASH_SCHEME", "e164_plus"),
             ("TARCZA_REGISTRY_ROBINSON_ENCODING", "klingon"),
+            ("TARCZA_REGISTRY_ROBINSON_CONSENT_EXEMPTS", "yes"),
         ] {
             let e = from_vars(vars(&[(key, value)])).unwrap_err();
             assert!(e.starts_with(key), "{e}");

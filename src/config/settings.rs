@@ -36,6 +36,15 @@ impl Settings {
         }
     }
 
+    /// The registries whose block a valid consent of the call's client lifts.
+    pub fn consent_exempt_registries(&self) -> Vec<String> {
+        self.registries
+            .iter()
+            .filter(|r| r.consent_exempts)
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
     /// The settings of registry `name`: configured, or the defaults.
     pub fn registry(&self, name: &str) -> RegistryConfig {
         self.registries

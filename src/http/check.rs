@@ -17,7 +17,7 @@ use super::AppState;
 use crate::domain::{PhoneNumber, Scope};
 use crate::error::ApiError;
 use crate::index::freshness::{self, Warning};
-use crate::index::{Reason, Snapshot};
+use crate::index::{ConsentUse, Exemption, Reason, Snapshot};
 
 /// Most numbers one batch request may carry.
 pub const MAX_BATCH: usize = 10_000;
@@ -38,6 +38,12 @@ struct CheckResponse<'a> {
     number: PhoneNumber,
     allowed: bool,
     reasons: Vec<Reason<'a>>,
+    /// Registry matches a consent of the client exempted (issue 15).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    exemptions: Vec<Exemption<'a>>,
+    /// The consent a `consent_required` policy was met by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consent: Option<ConsentUse<'a>>,
     snapshot_version: i64,
     checked_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -58,12 +64,14 @@ async fn check_one(
     let scope = scope_of(q.client.as_deref(), q.campaign.as_deref())?;
     let now = Utc::now();
     let warnings = freshness::gate(&snapshot, &state.settings, now)?;
-    let reasons = snapshot.check(number, &scope, now);
-    tracing::debug!(number = %state.loggable(number), blocked = !reasons.is_empty(), "checked");
+    let verdict = snapshot.check(number, &scope, now);
+    tracing::debug!(number = %state.loggable(number), blocked = !verdict.allowed(), "checked");
     let body = CheckResponse {
         number,
-        allowed: reasons.is_empty(),
-        reasons,
+        allowed: verdict.allowed(),
+        reasons: verdict.reasons,
+        exemptions: verdict.exemptions,
+        consent: verdict.consent,
         snapshot_version: snapshot.version,
         checked_at: now,
         warnings,
@@ -89,6 +97,10 @@ enum BatchItem<'a> {
         number: PhoneNumber,
         allowed: bool,
         reasons: Vec<Reason<'a>>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        exemptions: Vec<Exemption<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        consent: Option<ConsentUse<'a>>,
     },
     Invalid {
         input: &'a str,
@@ -149,12 +161,14 @@ fn check_item<'a>(
 ) -> BatchItem<'a> {
     match PhoneNumber::parse(input, state.settings.region) {
         Ok(number) => {
-            let reasons = snapshot.check(number, scope, now);
+            let verdict = snapshot.check(number, scope, now);
             BatchItem::Checked {
                 input,
                 number,
-                allowed: reasons.is_empty(),
-                reasons,
+                allowed: verdict.allowed(),
+                reasons: verdict.reasons,
+                exemptions: verdict.exemptions,
+                consent: verdict.consent,
             }
         }
         Err(e) => BatchItem::Invalid {

@@ -61,6 +61,11 @@ async fn readyz(State(state): State<AppState>, _: NoQuery) -> (StatusCode, Json<
         "snapshot_loaded_at": snapshot.loaded_at,
         "dnc_numbers": snapshot.dnc_numbers(),
         "dnc_prefixes": snapshot.dnc_prefixes(),
+        "consents": {
+            "entries": snapshot.consents().len(),
+            "index_bytes": snapshot.consents().heap_bytes(),
+        },
+        "policies": snapshot.policies().len(),
         "registries": registries,
     });
     if let Some(lag) = stale {

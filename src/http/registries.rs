@@ -67,6 +67,9 @@ struct RegistryView {
     sync_interval_seconds: Option<u64>,
     max_age_seconds: Option<u64>,
     stale_policy: &'static str,
+    /// Whether a valid consent of the call's client exempts a number from this
+    /// registry's block (`TARCZA_REGISTRY_<NAME>_CONSENT_EXEMPTS`).
+    consent_exempts: bool,
     last_import: Option<ImportView>,
 }
 
@@ -99,6 +102,7 @@ async fn view(state: &AppState, r: Registry) -> Result<RegistryView, ApiError> {
         sync_interval_seconds: config.source.as_ref().map(|_| config.interval.as_secs()),
         max_age_seconds: config.max_age.map(|a| a.as_secs()),
         stale_policy: config.stale_policy.as_str(),
+        consent_exempts: config.consent_exempts,
         last_import,
         name: r.name,
     })

@@ -21,7 +21,9 @@ impl AppState {
     pub fn new(db: PgPool, settings: Settings) -> AppState {
         AppState {
             db,
-            index: Arc::new(Index::new()),
+            index: Arc::new(Index::with_consent_exemptions(
+                settings.consent_exempt_registries(),
+            )),
             settings: Arc::new(settings),
         }
     }

@@ -5,12 +5,16 @@
 //! Postgres since the current one's version and swaps it in whole. `freshness` says
 //! whether a snapshot may be answered from.
 //!
-//! Prefix entries of the do-not-call list (range blocks) are kept apart, in `prefixes`.
+//! Besides the do-not-call numbers and registries, a snapshot holds the rules of issue
+//! 15: prefix entries (`prefixes`), consents (`consents`) and the client and campaign
+//! policies that require them (`policies`).
 //!
 //! Nothing here knows HTTP, and what a refresh reads is in `store::snapshot`.
 
+mod consents;
 pub mod freshness;
 mod members;
+mod policies;
 mod prefixes;
 mod refresh;
 
@@ -23,8 +27,10 @@ use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{HashScheme, PhoneNumber, Prefix, Role, Scope};
+use crate::domain::{HashScheme, PhoneNumber, Prefix, Purpose, Role, Scope};
+pub use consents::{ConsentRef, Consents};
 pub use members::{return_free_memory, Members};
+pub use policies::{Policies, PolicyRule};
 pub use prefixes::PrefixBlocks;
 
 /// Who is calling, as found from their API key.
@@ -75,6 +81,9 @@ pub struct RegistryIndex {
     /// Set when the members are SHA-256 keys of numbers spelled this way.
     pub hash_scheme: Option<HashScheme>,
     pub members: Arc<Members>,
+    /// A valid consent of the call's client exempts a number from this registry's block
+    /// (`TARCZA_REGISTRY_<NAME>_CONSENT_EXEMPTS`).
+    pub consent_exempts: bool,
 }
 
 impl RegistryIndex {
@@ -94,6 +103,8 @@ pub struct Snapshot {
     pub loaded_at: DateTime<Utc>,
     dnc: Arc<HashMap<u64, Vec<DncBlock>>>,
     prefixes: Arc<PrefixBlocks>,
+    consents: Arc<Consents>,
+    policies: Arc<Policies>,
     registries: Vec<Arc<RegistryIndex>>,
     keys: Arc<HashMap<[u8; 32], Principal>>,
 }
@@ -119,14 +130,71 @@ pub enum Reason<'a> {
     Registry {
         registry: &'a str,
     },
+    /// The call is under a policy that requires a consent, and the number has no valid
+    /// one of the client for the policy's purpose.
+    Consent {
+        code: &'static str,
+        client: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        campaign: Option<&'a str>,
+        purpose: &'a str,
+    },
+}
+
+/// A registry match that does not block, and the consent that exempts it.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Exemption<'a> {
+    pub source: &'static str,
+    pub registry: &'a str,
+    pub exempted_by: ConsentUse<'a>,
+}
+
+/// A consent a verdict rests on: which one, for what, and until when.
+#[derive(Debug, Serialize, PartialEq, Clone, Copy)]
+pub struct ConsentUse<'a> {
+    pub consent_id: i64,
+    pub purpose: &'a str,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What `/check` answers for one number: why it may not be called (`reasons`, empty
+/// when it may), the registry matches a consent exempted (`exemptions`), and the
+/// consent a `consent_required` policy was satisfied by (`consent`).
+#[derive(Debug, Default, PartialEq)]
+pub struct Verdict<'a> {
+    pub reasons: Vec<Reason<'a>>,
+    pub exemptions: Vec<Exemption<'a>>,
+    pub consent: Option<ConsentUse<'a>>,
+}
+
+impl Verdict<'_> {
+    pub fn allowed(&self) -> bool {
+        self.reasons.is_empty()
+    }
 }
 
 impl Snapshot {
-    /// Every reason `number` may not be called at `now` in a call for `call` (the
-    /// client and campaign it is made for); empty means it may be called.
-    pub fn check(&self, number: PhoneNumber, call: &Scope, now: DateTime<Utc>) -> Vec<Reason<'_>> {
+    /// Whether `number` may be called at `now` in a call for `call` (the client and
+    /// campaign it is made for), and why not. A consent only ever lifts a registry's
+    /// block (where the registry allows it) or meets a policy: never a DNC entry.
+    pub fn check(&self, number: PhoneNumber, call: &Scope, now: DateTime<Utc>) -> Verdict<'_> {
         let digits = number.digits();
-        let mut reasons = Vec::new();
+        let mut verdict = Verdict::default();
+        let reasons = &mut verdict.reasons;
+        // The client's policy, and its consent (looked up only when something asks).
+        let policy = self.policies.for_call(call);
+        let mut consent = ConsentLookup::new(self, number, call, policy, now);
+        if let Some(p) = policy.filter(|p| p.consent_required) {
+            match consent.get() {
+                Some(c) => verdict.consent = Some(c),
+                None => reasons.push(Reason::Consent {
+                    code: "no_consent",
+                    client: &p.client,
+                    campaign: p.campaign.as_deref(),
+                    purpose: &p.purpose,
+                }),
+            }
+        }
         if let Some(blocks) = self.dnc.get(&digits) {
             for b in blocks.iter().filter(|b| b.blocks(call, now)) {
                 reasons.push(b.reason(None));
@@ -139,10 +207,17 @@ impl Snapshot {
         }
         for r in &self.registries {
             if r.members.contains(r.key(number)) {
-                reasons.push(Reason::Registry { registry: &r.name });
+                match consent.get().filter(|_| r.consent_exempts) {
+                    Some(by) => verdict.exemptions.push(Exemption {
+                        source: "registry",
+                        registry: &r.name,
+                        exempted_by: by,
+                    }),
+                    None => reasons.push(Reason::Registry { registry: &r.name }),
+                }
             }
         }
-        reasons
+        verdict
     }
 
     pub fn principal(&self, key_hash: &[u8; 32]) -> Option<&Principal> {
@@ -166,11 +241,68 @@ impl Snapshot {
     pub fn dnc_prefixes(&self) -> usize {
         self.prefixes.len()
     }
+
+    pub fn consents(&self) -> &Consents {
+        &self.consents
+    }
+
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+}
+
+/// The consent a check rests on, looked up at most once, and only when a policy or an
+/// exempting registry asks: a call without a client has none.
+struct ConsentLookup<'s, 'c> {
+    snapshot: &'s Snapshot,
+    number: PhoneNumber,
+    client_key: Option<&'c str>,
+    purpose: &'s str,
+    now: DateTime<Utc>,
+    found: Option<Option<ConsentUse<'s>>>,
+}
+
+impl<'s, 'c> ConsentLookup<'s, 'c> {
+    fn new(
+        snapshot: &'s Snapshot,
+        number: PhoneNumber,
+        call: &'c Scope,
+        policy: Option<&'s PolicyRule>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        ConsentLookup {
+            snapshot,
+            number,
+            client_key: call.client_key(),
+            // Without a policy, a call is for the default purpose: telephone marketing.
+            purpose: policy.map_or(Purpose::DEFAULT, |p| &*p.purpose),
+            now,
+            found: None,
+        }
+    }
+
+    fn get(&mut self) -> Option<ConsentUse<'s>> {
+        *self.found.get_or_insert_with(|| {
+            let found = self.snapshot.consents.find(
+                self.number.digits(),
+                self.client_key?,
+                self.purpose,
+                self.now,
+            )?;
+            Some(ConsentUse {
+                consent_id: found.id,
+                purpose: self.purpose,
+                expires_at: found.expires_at,
+            })
+        })
+    }
 }
 
 /// Holder of the current snapshot, shared by every request of this process.
 #[derive(Default)]
 pub struct Index {
+    /// Registries whose block a valid consent lifts (fixed at start-up).
+    consent_exempt: Vec<String>,
     current: ArcSwapOption<Snapshot>,
     /// Serialises refreshes: one builder at a time, readers never wait.
     loader: tokio::sync::Mutex<()>,
@@ -218,6 +350,15 @@ impl Freshness {
 impl Index {
     pub fn new() -> Index {
         Index::default()
+    }
+
+    /// An index whose snapshots let a valid consent exempt a number from the registries
+    /// named in `registries` (`TARCZA_REGISTRY_<NAME>_CONSENT_EXEMPTS=true`).
+    pub fn with_consent_exemptions(registries: Vec<String>) -> Index {
+        Index {
+            consent_exempt: registries,
+            ..Index::default()
+        }
     }
 
     /// The current snapshot, or `None` before the first load.

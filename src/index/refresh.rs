@@ -5,9 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
+use futures_util::TryStreamExt;
 use sqlx::{PgConnection, PgPool};
 
-use super::{DncBlock, Index, Members, PrefixBlocks, Principal, RegistryIndex, Snapshot};
+use super::consents::ConsentsBuilder;
+use super::{
+    Consents, DncBlock, Index, Members, Policies, PrefixBlocks, Principal, RegistryIndex, Snapshot,
+};
 use crate::domain::{Role, Scope};
 use crate::store::snapshot::{self as reads, DncRow};
 use crate::store::{self, members};
@@ -73,6 +77,11 @@ impl Index {
             _ => Arc::new(load_keys(&mut tx).await?),
         };
         let (dnc, prefixes) = load_dnc(&mut tx, old.as_deref(), since).await?;
+        let consents = load_consents(&mut tx, old.as_deref(), since).await?;
+        let policies = match &old {
+            Some(old) if !reads::policies_changed(&mut tx, since).await? => old.policies.clone(),
+            _ => Arc::new(Policies::build(reads::policies(&mut tx).await?)),
+        };
         let registries = self.load_registries(&mut tx, old.as_deref()).await?;
         tx.commit().await?;
 
@@ -81,6 +90,8 @@ impl Index {
             loaded_at: Utc::now(),
             dnc,
             prefixes,
+            consents,
+            policies,
             registries,
             keys,
         })));
@@ -117,7 +128,7 @@ impl Index {
             };
             out.push(Arc::new(RegistryIndex {
                 id: row.id,
-                name: row.name.into(),
+                name: row.name.as_str().into(),
                 version: row.version,
                 generation: row.generation,
                 loaded_at: row.loaded_at,
@@ -125,6 +136,7 @@ impl Index {
                 last_import_id: row.last_import_id,
                 hash_scheme: row.hash_scheme.and_then(|s| s.parse().ok()),
                 members,
+                consent_exempts: self.consent_exempt.contains(&row.name),
             }));
         }
         Ok(out)
@@ -208,4 +220,30 @@ fn apply(old: Option<&DncMap>, rows: Vec<DncRow>) -> DncMap {
         });
     }
     map
+}
+
+/// The consents: streamed whole on first load (there may be millions) and after a bulk
+/// change too large to apply piecemeal; otherwise the previous index with the changed
+/// consents applied.
+async fn load_consents(
+    conn: &mut PgConnection,
+    old: Option<&Snapshot>,
+    since: i64,
+) -> Result<Arc<Consents>, sqlx::Error> {
+    if let Some(old) = old {
+        let changed = reads::consents_changed_count(&mut *conn, since).await?;
+        if changed == 0 {
+            return Ok(old.consents.clone());
+        }
+        if (changed as usize) <= old.consents.merge_threshold() {
+            let rows = reads::consents_changed(conn, since).await?;
+            return Ok(Arc::new(old.consents.with_changes(rows, Utc::now())));
+        }
+    }
+    let mut builder = ConsentsBuilder::default();
+    let mut rows = reads::valid_consents(conn);
+    while let Some(row) = rows.try_next().await? {
+        builder.push(&row);
+    }
+    Ok(Arc::new(builder.finish()))
 }

@@ -19,6 +19,7 @@ mod net;
 mod numbers;
 mod outage;
 mod oversized;
+mod policies;
 mod prefixes;
 mod privacy;
 mod queries;
