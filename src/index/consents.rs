@@ -1,10 +1,13 @@
 //! Consents in memory: which client may call a number for which purpose, and until when.
 //!
-//! Built for a million consents and more: a sorted array of 32-byte records (searched by
-//! number), plus the consents changed since the array was built (added or withdrawn),
-//! kept by number and merged into a new array once they grow past an eighth of it. A
-//! change therefore copies only the small part, never the million. Client keys and
-//! purposes are interned as small integers.
+//! Built for a million consents and more: an array of 32-byte records ordered by a hash
+//! of the number, with a directory of where each hash bucket starts (4 bytes per record,
+//! rounded up to a power of two), so finding a number's consents costs a few memory reads
+//! rather than a binary search's twenty (measured: `bench/rules_speed.rs`); plus the
+//! consents changed since the array was built (added or withdrawn), kept by number and
+//! merged into a new array once they grow past an eighth of it. A change therefore copies
+//! only the small part, never the million. Client keys and purposes are interned as small
+//! integers.
 //!
 //! Times are whole seconds, rounded towards refusing: a consent counts from the second
 //! after it was given (`given_at` rounded up) and stops at its expiry rounded down.
@@ -63,10 +66,58 @@ impl Names {
     }
 }
 
+/// Records ordered by [`bucket_hash`] of their number, and where each bucket starts.
+#[derive(Debug, Default)]
+struct Table {
+    recs: Vec<Rec>,
+    /// `dir[b]..dir[b + 1]`: the records of bucket `b` (the hash's top `bits` bits).
+    dir: Vec<u32>,
+    bits: u32,
+}
+
+impl Table {
+    fn new(mut recs: Vec<Rec>) -> Table {
+        let bits = recs.len().max(1).next_power_of_two().trailing_zeros();
+        let bucket = |n: u64| bucket_hash(n).checked_shr(64 - bits).unwrap_or(0) as usize;
+        recs.sort_unstable_by_key(|r| (bucket(r.number), r.number, r.id));
+        recs.shrink_to_fit();
+        let mut dir = vec![0u32; (1usize << bits) + 1];
+        for r in &recs {
+            dir[bucket(r.number) + 1] += 1;
+        }
+        for b in 1..dir.len() {
+            dir[b] += dir[b - 1];
+        }
+        Table { recs, dir, bits }
+    }
+
+    /// The records of `number` (and of the few others in its bucket).
+    fn bucket_of(&self, number: u64) -> &[Rec] {
+        if self.recs.is_empty() {
+            return &[];
+        }
+        let b = bucket_hash(number).checked_shr(64 - self.bits).unwrap_or(0) as usize;
+        &self.recs[self.dir[b] as usize..self.dir[b + 1] as usize]
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.recs.capacity() * std::mem::size_of::<Rec>() + self.dir.capacity() * 4
+    }
+}
+
+/// A bijective mix of a number's bits (splitmix64's finaliser), so buckets fill evenly
+/// however numbers cluster.
+fn bucket_hash(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct Consents {
-    /// Consents valid when it was built (or later), sorted by number.
-    base: Arc<Vec<Rec>>,
+    /// Consents valid when it was built (or later).
+    base: Arc<Table>,
     /// Every consent changed since `base` was built, in its current state, by number;
     /// one here hides the base record with the same id.
     delta: HashMap<u64, Vec<Rec>>,
@@ -89,11 +140,9 @@ impl ConsentsBuilder {
         }
     }
 
-    pub fn finish(mut self) -> Consents {
-        self.recs.sort_unstable_by_key(|r| (r.number, r.id));
-        self.recs.shrink_to_fit();
+    pub fn finish(self) -> Consents {
         Consents {
-            base: Arc::new(self.recs),
+            base: Arc::new(Table::new(self.recs)),
             delta: HashMap::new(),
             delta_len: 0,
             names: Arc::new(self.names),
@@ -150,14 +199,15 @@ impl Consents {
     /// an eighth of the array, at least [`MIN_MERGE`]. A refresh that sees more changes
     /// than this reads all consents afresh instead (a bulk load).
     pub fn merge_threshold(&self) -> usize {
-        MIN_MERGE.max(self.base.len() / 8)
+        MIN_MERGE.max(self.base.recs.len() / 8)
     }
 
-    /// One sorted array of the consents that can still count at `now` or later.
+    /// One array of the consents that can still count at `now` or later.
     fn merged(&self, now: DateTime<Utc>) -> Consents {
         let now = secs(now);
-        let mut base: Vec<Rec> = self
+        let base: Vec<Rec> = self
             .base
+            .recs
             .iter()
             .filter(|r| {
                 !self
@@ -169,10 +219,8 @@ impl Consents {
             .filter(|r| r.until > now && r.from < r.until)
             .copied()
             .collect();
-        base.sort_unstable_by_key(|r| (r.number, r.id));
-        base.shrink_to_fit();
         Consents {
-            base: Arc::new(base),
+            base: Arc::new(Table::new(base)),
             delta: HashMap::new(),
             delta_len: 0,
             names: self.names.clone(),
@@ -192,11 +240,11 @@ impl Consents {
         let purpose = *self.names.purposes.get(purpose)?;
         let now = secs(now);
         let changed = self.delta.get(&number).map_or(&[][..], Vec::as_slice);
-        let start = self.base.partition_point(|r| r.number < number);
-        let base = self.base[start..]
+        let base = self
+            .base
+            .bucket_of(number)
             .iter()
-            .take_while(|r| r.number == number)
-            .filter(|r| !changed.iter().any(|c| c.id == r.id));
+            .filter(|r| r.number == number && !changed.iter().any(|c| c.id == r.id));
         base.chain(changed)
             .filter(|r| r.client == client && r.purpose == purpose && r.valid_at(now))
             .max_by_key(|r| r.id)
@@ -210,17 +258,17 @@ impl Consents {
 
     /// Consents held (valid when loaded, or changed since).
     pub fn len(&self) -> usize {
-        self.base.len() + self.delta_len
+        self.base.recs.len() + self.delta_len
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Heap bytes of the records (names and the change map are small beside them).
+    /// Heap bytes of the records and their directory (names and the change map are small
+    /// beside them).
     pub fn heap_bytes(&self) -> usize {
-        self.base.capacity() * std::mem::size_of::<Rec>()
-            + self.delta_len * (std::mem::size_of::<Rec>() + 16)
+        self.base.heap_bytes() + self.delta_len * (std::mem::size_of::<Rec>() + 16)
     }
 }
 
@@ -264,6 +312,40 @@ mod tests {
             expires_at: None,
             withdrawn: false,
         }
+    }
+
+    #[test]
+    fn the_directory_finds_every_number_and_only_it() {
+        let recs: Vec<Rec> = (0..5_000u64)
+            .flat_map(|i| {
+                // Clustered numbers, some with several consents.
+                (0..1 + i % 3).map(move |k| Rec {
+                    number: 48_600_000_000 + i * 7,
+                    id: (i * 10 + k) as i64,
+                    client: 0,
+                    purpose: 0,
+                    from: 0,
+                    until: u32::MAX,
+                })
+            })
+            .collect();
+        let table = Table::new(recs.clone());
+        assert_eq!(table.dir.len(), recs.len().next_power_of_two() + 1);
+        for r in &recs {
+            let found: Vec<i64> = table
+                .bucket_of(r.number)
+                .iter()
+                .filter(|c| c.number == r.number)
+                .map(|c| c.id)
+                .collect();
+            assert_eq!(found.len() as u64, 1 + (r.number - 48_600_000_000) / 7 % 3);
+            assert!(found.contains(&r.id));
+        }
+        assert!(table
+            .bucket_of(48_600_000_001)
+            .iter()
+            .all(|c| c.number != 48_600_000_001));
+        assert!(Table::new(vec![]).bucket_of(48_600_000_000).is_empty());
     }
 
     #[test]
@@ -321,7 +403,7 @@ mod tests {
         );
         let merged = c2.merged(now);
         assert!(merged.delta.is_empty());
-        assert_eq!(merged.base.len(), 10_000);
+        assert_eq!(merged.base.recs.len(), 10_000);
         assert!(merged.find(48600000004, "acme", "marketing", now).is_none());
         assert_eq!(
             merged
