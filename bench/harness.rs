@@ -5,6 +5,7 @@
 
 mod data;
 mod http1;
+mod rules;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -34,6 +35,9 @@ struct Opts {
     seconds: u64,
     connections: u32,
     us_entries: u64,
+    /// Prefix entries and consents of the rules step (0 consents skips it).
+    prefixes: usize,
+    consents: usize,
 }
 
 fn main() -> Result<()> {
@@ -51,6 +55,8 @@ fn main() -> Result<()> {
         seconds: 10,
         connections: 64,
         us_entries: 250_000_000,
+        prefixes: 100_000,
+        consents: 1_000_000,
     };
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
@@ -66,6 +72,8 @@ fn main() -> Result<()> {
             "--seconds" => o.seconds = value()?,
             "--connections" => o.connections = value()? as u32,
             "--us-entries" => o.us_entries = value()?,
+            "--prefixes" => o.prefixes = value()? as usize,
+            "--consents" => o.consents = value()? as usize,
             other => bail!("unknown argument {other}"),
         }
     }
@@ -303,6 +311,22 @@ async fn run(o: Opts) -> Result<()> {
         "≤ 4 B",
         Some(per_entry <= 4.0),
     );
+    if o.consents > 0 {
+        let setup = rules::Setup {
+            addr,
+            pid: server.id(),
+            pool: &pool,
+            probes: &probe_file,
+            work: &work,
+            registry: &sorted_second,
+            prefixes: o.prefixes,
+            consents: o.consents,
+            seconds: o.seconds,
+            connections: o.connections,
+            ceiling: &ceiling,
+        };
+        rules::measure(setup, &mut rng, &mut t).await?;
+    }
     stop(&mut server)?;
 
     if o.us_entries > 0 {
@@ -365,6 +389,8 @@ fn start_tarcza(exe: &Path, url: &str, port: u16) -> Result<Child> {
         .env("TARCZA_BIND", format!("127.0.0.1:{port}"))
         .env("TARCZA_BOOTSTRAP_ADMIN_KEY", KEY)
         .env("TARCZA_LOG", "warn")
+        // Consents of client `bench` exempt from the registry (the rules step).
+        .env("TARCZA_REGISTRY_ROBINSON_CONSENT_EXEMPTS", "true")
         .stdin(Stdio::null())
         .spawn()?)
 }
