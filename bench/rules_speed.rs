@@ -8,13 +8,12 @@
 //! median of five measurements over 100 000 distinct random Polish mobile numbers, so the
 //! caches see what a dialer sends. The whole-request figures are `bench/run`'s.
 
-use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tarcza::domain::{PhoneNumber, Scope};
-use tarcza::index::{Consents, DncBlock, PrefixBlocks};
+use tarcza::index::{Consents, DncBlock, PrefixBlocks, PrefixMap};
 use tarcza::store::snapshot::ConsentRow;
 
 const RUNS: usize = 5;
@@ -69,7 +68,7 @@ fn main() {
         .collect();
 
     // 100 000 prefixes as bench/rules.rs makes them.
-    let mut map: HashMap<u64, Vec<DncBlock>> = HashMap::new();
+    let mut map = PrefixMap::default();
     let mut i = 0u64;
     while map.len() < 100_000 {
         let p = if i % 10 == 9 {

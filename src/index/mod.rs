@@ -31,7 +31,7 @@ use crate::domain::{HashScheme, PhoneNumber, Prefix, Purpose, Role, Scope};
 pub use consents::{ConsentRef, Consents};
 pub use members::{return_free_memory, Members};
 pub use policies::{Policies, PolicyRule};
-pub use prefixes::PrefixBlocks;
+pub use prefixes::{PrefixBlocks, PrefixMap};
 
 /// Who is calling, as found from their API key.
 #[derive(Clone, Debug)]

@@ -2,6 +2,7 @@
 //! the rows stamped with a version newer than the current snapshot's.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -165,6 +166,7 @@ async fn load_keys(conn: &mut PgConnection) -> Result<HashMap<[u8; 32], Principa
 }
 
 type DncMap = HashMap<u64, Vec<DncBlock>>;
+type Map<S> = HashMap<u64, Vec<DncBlock>, S>;
 
 /// The do-not-call maps, of numbers and of prefixes: rebuilt whole on first load,
 /// otherwise the previous maps with the changed entries replaced (an inactive entry is
@@ -195,10 +197,10 @@ async fn load_dnc(
 }
 
 /// `old` (or an empty map) with `rows` applied, keyed by the rows' digits.
-fn apply(old: Option<&DncMap>, rows: Vec<DncRow>) -> DncMap {
+fn apply<S: BuildHasher + Default + Clone>(old: Option<&Map<S>>, rows: Vec<DncRow>) -> Map<S> {
     let mut map = old
         .cloned()
-        .unwrap_or_else(|| HashMap::with_capacity(rows.len()));
+        .unwrap_or_else(|| HashMap::with_capacity_and_hasher(rows.len(), S::default()));
     for row in rows {
         let number = row.number as u64;
         if let Some(blocks) = map.get_mut(&number) {
