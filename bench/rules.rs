@@ -6,7 +6,8 @@
 //! looked up, consents never are), and the same numbers for client `bench`, which is
 //! under a `consent_required` policy once the rules are loaded and whose consents
 //! exempt numbers from `robinson` (started with `TARCZA_REGISTRY_ROBINSON_CONSENT_EXEMPTS`):
-//! every such check looks up the policy and the number's consent.
+//! every such check looks up the policy and the number's consent. Each figure is the
+//! best of three wrk runs.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,6 +19,9 @@ use sqlx::PgPool;
 use super::data::{self, Rng};
 use super::http1::Conn;
 use super::{rss_bytes, step, wrk, Table, WrkRun, KEY};
+
+/// wrk runs per measurement, of which the best counts.
+const RUNS: usize = 3;
 
 /// What the harness passes in.
 pub struct Setup<'a> {
@@ -45,8 +49,8 @@ pub async fn measure(s: Setup<'_>, rng: &mut Rng, t: &mut Table) -> Result<()> {
     tokio::fs::write(&client_probes, with_client).await?;
 
     step("rules: wrk without prefixes and consents");
-    let before = wrk(s.addr, s.probes, s.seconds, s.connections)?;
-    let before_client = wrk(s.addr, &client_probes, s.seconds, s.connections)?;
+    let before = best_of(&s, s.probes)?;
+    let before_client = best_of(&s, &client_probes)?;
     let rss_before = rss_bytes(s.pid)?;
 
     step(&format!(
@@ -60,15 +64,15 @@ pub async fn measure(s: Setup<'_>, rng: &mut Rng, t: &mut Table) -> Result<()> {
     let inserted = started.elapsed();
     let (ready, readyz) = wait_loaded(s.addr, prefixes.len(), consents.len()).await?;
     let live = started.elapsed();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    settle(s.pool).await?;
     let rss_after = rss_bytes(s.pid)?;
     let consent_bytes = readyz["consents"]["index_bytes"]
         .as_f64()
         .unwrap_or(f64::NAN);
 
     step("rules: wrk with prefixes and consents");
-    let after = wrk(s.addr, s.probes, s.seconds, s.connections)?;
-    let after_client = wrk(s.addr, &client_probes, s.seconds, s.connections)?;
+    let after = best_of(&s, s.probes)?;
+    let after_client = best_of(&s, &client_probes)?;
 
     t.row(
         &format!(
@@ -138,6 +142,26 @@ pub async fn measure(s: Setup<'_>, rng: &mut Rng, t: &mut Table) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The best of [`RUNS`] wrk runs (by throughput), with the non-2xx answers of all of
+/// them: the machine is shared, and another process's work only ever lowers a run's
+/// figure, so the best run is the one nearest to what tarcza itself costs.
+fn best_of(s: &Setup<'_>, probes: &Path) -> Result<WrkRun> {
+    let mut best: Option<WrkRun> = None;
+    let mut errors = 0;
+    for _ in 0..RUNS {
+        let run = wrk(s.addr, probes, s.seconds, s.connections)?;
+        eprintln!("    {}", run.describe());
+        errors += run.errors;
+        if best.as_ref().is_none_or(|b| run.rps > b.rps) {
+            best = Some(run);
+        }
+    }
+    let mut best = best.expect("at least one run");
+    // Non-2xx answers of every run count.
+    best.errors = errors;
+    Ok(best)
 }
 
 /// `count` distinct prefixes: nine in ten Polish, of 9 to 11 digits (each covering 100,
@@ -220,6 +244,22 @@ async fn insert(pool: &PgPool, prefixes: &[i64], consents: &[i64]) -> Result<()>
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Lets PostgreSQL finish with the bulk insert before measuring: the vacuum and analyze
+/// that autovacuum would start in the middle of the wrk run, and the checkpoint that
+/// writes it out (PostgreSQL shares the two cores with tarcza and wrk).
+async fn settle(pool: &PgPool) -> Result<()> {
+    for statement in [
+        "VACUUM (ANALYZE) consents",
+        "VACUUM (ANALYZE) dnc_entries",
+        "VACUUM (ANALYZE) policies",
+        "CHECKPOINT",
+    ] {
+        sqlx::query(statement).execute(pool).await?;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
     Ok(())
 }
 
