@@ -207,7 +207,12 @@ impl Snapshot {
         }
         for r in &self.registries {
             if r.members.contains(r.key(number)) {
-                match consent.get().filter(|_| r.consent_exempts) {
+                let exempted_by = if r.consent_exempts {
+                    consent.get()
+                } else {
+                    None
+                };
+                match exempted_by {
                     Some(by) => verdict.exemptions.push(Exemption {
                         source: "registry",
                         registry: &r.name,
