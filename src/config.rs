@@ -96,6 +96,11 @@ pub struct Config {
     )]
     pub bind: SocketAddr,
 
+    /// Address to serve GET /metrics on instead of TARCZA_BIND (then it is not served on
+    /// TARCZA_BIND). Unset: /metrics is served with the API, without a key.
+    #[arg(long, env = "TARCZA_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<SocketAddr>,
+
     /// Directory of the embedded PostgreSQL (used when DATABASE_URL is unset).
     #[arg(
         long,

@@ -8,7 +8,7 @@
 //! `http` (and `error`) is the only one that knows HTTP; `jobs` and `import` take plain
 //! inputs and return their own errors; `index` answers from memory; `store` holds every
 //! SQL statement; `config`, `db` and `embedded` set things up; `domain` holds the types
-//! and words all of them share. This file is the module list and the entry points.
+//! and words all of them share, `metrics` the counters all of them write. This file is the module list and the entry points.
 
 pub mod config;
 pub mod db;
@@ -19,6 +19,7 @@ pub mod http;
 pub mod import;
 pub mod index;
 pub mod jobs;
+pub mod metrics;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -71,9 +71,20 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("binding TARCZA_BIND={}", config.bind))?;
+    let metrics_listener = match config.metrics_bind {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding TARCZA_METRICS_BIND={addr}"))?,
+        ),
+        None => None,
+    };
     tracing::info!(addr = %config.bind, "listening; /check answers 503 until the data is loaded");
+    if let Some(addr) = config.metrics_bind {
+        tracing::info!(%addr, "serving /metrics on its own address");
+    }
     let database = Database::open(&config).await?;
-    let result = serve_with(&config, &database, listener, shutdown).await;
+    let result = serve_with(&config, &database, listener, metrics_listener, shutdown).await;
     if let Err(e) = database.shutdown().await {
         tracing::error!(error = ?e, "stopping the database");
     }
@@ -84,6 +95,7 @@ async fn serve_with(
     config: &Config,
     database: &Database,
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     prepare(database, config).await?;
@@ -100,6 +112,14 @@ async fn serve_with(
         shutdown.clone().cancelled_owned(),
         options,
     ));
+    let metrics_server = metrics_listener.map(|l| {
+        tokio::spawn(http::serve_with(
+            l,
+            http::metrics_router(state.clone()),
+            shutdown.clone().cancelled_owned(),
+            options,
+        ))
+    });
 
     // The first snapshot: retry until it loads (the database may still be starting).
     let mut delay = Duration::from_millis(200);
@@ -133,6 +153,9 @@ async fn serve_with(
 
     let served = server.await.context("server task")?;
     shutdown.cancel();
+    if let Some(m) = metrics_server {
+        m.await.context("metrics server task")??;
+    }
     follower.await.context("change follower task")?;
     scheduler.await.context("sync scheduler task")?;
     served.context("serving HTTP")

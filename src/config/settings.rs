@@ -1,6 +1,7 @@
 //! What the running service keeps of its configuration: the settings that requests,
 //! imports and background jobs read, cheap to share.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::{Config, RegistryConfig};
@@ -24,6 +25,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// How long the snapshot may go unconfirmed before `/check` answers 503 stale_snapshot.
     pub max_snapshot_lag: Duration,
+    /// Where `/metrics` is served instead of with the API (`None`: with the API).
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -69,6 +72,7 @@ impl From<&Config> for Settings {
             sync_retry_delay: c.sync_retry_delay,
             request_timeout: c.request_timeout,
             max_snapshot_lag: c.max_snapshot_lag,
+            metrics_bind: c.metrics_bind,
         }
     }
 }

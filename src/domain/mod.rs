@@ -17,6 +17,6 @@ pub use phone::{
     warm_up_fast_path, NumberError, NumberErrorKind, PhoneNumber, Prefix, PrefixError, Region,
     Target,
 };
-pub use registry_file::{Encoding, Format, ImportStatus, Mode, Op};
+pub use registry_file::{Encoding, Format, ImportPhase, ImportStatus, Mode, Op};
 pub use role::Role;
 pub use scope::{scope_key, Scope, ScopeError, ScopeName};

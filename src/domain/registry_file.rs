@@ -1,7 +1,8 @@
 //! The words of registry files and their imports, shared by configuration, the HTTP API,
 //! the import pipeline and storage: what a file holds ([`Format`]), whether it replaces
 //! or changes a registry ([`Mode`]), its text encoding ([`Encoding`]), what a row asks
-//! for ([`Op`]), and how an import ended ([`ImportStatus`]).
+//! for ([`Op`]), how an import ended ([`ImportStatus`]) and what a running one is doing
+//! ([`ImportPhase`]).
 //!
 //! Text becomes one of these at the edge (`FromStr`) and goes back to text when shown
 //! or stored (`Display`); nothing in between compares strings.
@@ -195,6 +196,56 @@ impl FromStr for ImportStatus {
     }
 }
 
+/// What a running import is doing: reading the file, comparing what it read with the
+/// live data (what it would remove), or writing the new generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportPhase {
+    Reading,
+    Comparing,
+    Writing,
+}
+
+impl ImportPhase {
+    pub const ALL: [ImportPhase; 3] = [
+        ImportPhase::Reading,
+        ImportPhase::Comparing,
+        ImportPhase::Writing,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportPhase::Reading => "reading",
+            ImportPhase::Comparing => "comparing",
+            ImportPhase::Writing => "writing",
+        }
+    }
+}
+
+impl fmt::Display for ImportPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ImportPhase {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ImportPhase::ALL
+            .into_iter()
+            .find(|phase| phase.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not an import phase"))
+    }
+}
+
+/// As read from the database.
+impl TryFrom<String> for ImportPhase {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 /// As read from the database.
 impl TryFrom<String> for ImportStatus {
     type Error = String;
@@ -214,6 +265,9 @@ mod tests {
         }
         for status in ["pending", "running", "succeeded", "failed", "refused"] {
             assert_eq!(status.parse::<ImportStatus>().unwrap().to_string(), status);
+        }
+        for phase in ImportPhase::ALL {
+            assert_eq!(phase.to_string().parse::<ImportPhase>(), Ok(phase));
         }
         assert!("Snapshot".parse::<Mode>().is_err());
         assert!("done".parse::<ImportStatus>().is_err());

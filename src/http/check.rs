@@ -1,10 +1,13 @@
 //! `GET /v1/check` and `POST /v1/check`: may these numbers be called? Answered from the
-//! in-memory snapshot; nothing here touches Postgres.
+//! in-memory snapshot; nothing here touches Postgres. Each answer is counted in the
+//! metrics (by result, and the reasons of blocks) with its latency.
 
 use std::borrow::Cow;
+use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -18,6 +21,7 @@ use crate::domain::{PhoneNumber, Scope};
 use crate::error::ApiError;
 use crate::index::freshness::{self, Warning};
 use crate::index::{ConsentUse, Exemption, Reason, Snapshot};
+use crate::metrics::{CheckMode, CheckResult, Metrics};
 
 /// Most numbers one batch request may carry.
 pub const MAX_BATCH: usize = 10_000;
@@ -28,15 +32,27 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize)]
 struct CheckQuery {
+    /// The number as typed or exported: `601234567`, `+48 601 234 567`, `0048601234567`,
+    /// `tel:+48-601-234-567`, with an extension (`wew. 12`, `ext 12`) that is ignored.
+    /// Without a country code it is read in `TARCZA_DEFAULT_REGION` (PL). A string that
+    /// is not a valid phone number is `422 invalid_number`, never a guess.
     number: Option<String>,
+    /// The client the call is made for: entries scoped to this client apply too. At most
+    /// 200 characters (after trimming), no control characters; blank means none.
     client: Option<String>,
+    /// The campaign the call is made for: entries scoped to it apply too. Same rules as
+    /// `client`.
     campaign: Option<String>,
 }
 
+/// The verdict on one number.
 #[derive(Serialize)]
 struct CheckResponse<'a> {
+    /// The number in canonical E.164 form.
     number: PhoneNumber,
+    /// Whether the number may be called. `false` whenever `reasons` is not empty.
     allowed: bool,
+    /// Every reason the number may not be called (empty when it may).
     reasons: Vec<Reason<'a>>,
     /// Registry matches a consent of the client exempted (issue 15).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -44,17 +60,109 @@ struct CheckResponse<'a> {
     /// The consent a `consent_required` policy was met by.
     #[serde(skip_serializing_if = "Option::is_none")]
     consent: Option<ConsentUse<'a>>,
+    /// The data version the answer comes from.
     snapshot_version: i64,
     checked_at: DateTime<Utc>,
+    /// Present under a registry's `warn` stale policy when its data is past its maximum
+    /// age (under `block`, the answer is `503 stale_registry` instead).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<Warning>,
 }
 
+/// May this number be called?
+///
+/// Answered from this process's in-memory snapshot of the do-not-call list and the
+/// registries. Anything but `200` means: do not call.
 async fn check_one(
-    _caller: AsDialer,
+    _caller: Checker<false>,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<CheckQuery>,
 ) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let answer = answer_one(&state, q);
+    let metrics = &state.metrics;
+    match &answer {
+        Ok((_, blocked)) => {
+            let result = if *blocked {
+                CheckResult::Blocked
+            } else {
+                CheckResult::Allowed
+            };
+            metrics.checked(CheckMode::Single, result, 1);
+        }
+        Err(e) => {
+            if let Some(result) = CheckResult::of_error(e.code()) {
+                metrics.checked(CheckMode::Single, result, 1);
+            }
+        }
+    }
+    metrics.check_took(CheckMode::Single, started.elapsed());
+    answer.map(|(response, _)| response)
+}
+
+/// The caller of a check ([`AsDialer`]; `BATCH` for `POST`). Before the data is loaded
+/// even a key cannot be checked: that refusal (`not_ready`) counts as a check.
+struct Checker<const BATCH: bool>;
+
+impl<const BATCH: bool> FromRequestParts<AppState> for Checker<BATCH> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match AsDialer::from_request_parts(parts, state).await {
+            Ok(_) => Ok(Checker),
+            Err(e) => {
+                if e.code() == "not_ready" {
+                    let mode = if BATCH {
+                        CheckMode::Batch
+                    } else {
+                        CheckMode::Single
+                    };
+                    state.metrics.checked(mode, CheckResult::NotReady, 1);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The reasons of blocks among the answers of one request, for the metrics.
+#[derive(Default)]
+struct Blocks<'a> {
+    dnc: u64,
+    consent: u64,
+    registries: Vec<(&'a str, u64)>,
+}
+
+impl<'a> Blocks<'a> {
+    fn add(&mut self, reasons: &[Reason<'a>]) {
+        if reasons.iter().any(|r| matches!(r, Reason::Dnc { .. })) {
+            self.dnc += 1;
+        }
+        if reasons.iter().any(|r| matches!(r, Reason::Consent { .. })) {
+            self.consent += 1;
+        }
+        for r in reasons {
+            if let Reason::Registry { registry } = r {
+                match self.registries.iter_mut().find(|(n, _)| n == registry) {
+                    Some((_, count)) => *count += 1,
+                    None => self.registries.push((registry, 1)),
+                }
+            }
+        }
+    }
+
+    fn count(&self, metrics: &Metrics) {
+        metrics.dnc_blocks(self.dnc);
+        metrics.consent_blocks(self.consent);
+        for (registry, count) in &self.registries {
+            metrics.registry_blocks(registry, *count);
+        }
+    }
+}
+
+/// The answer to `GET /v1/check`, and whether the number is blocked (its reasons are
+/// counted here).
+fn answer_one(state: &AppState, q: CheckQuery) -> Result<(Response, bool), ApiError> {
     let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
     freshness::snapshot_gate(&state.index, &state.settings)?;
     let raw = q.number.ok_or_else(|| {
@@ -66,6 +174,10 @@ async fn check_one(
     let warnings = freshness::gate(&snapshot, &state.settings, now)?;
     let verdict = snapshot.check(number, &scope, now);
     tracing::debug!(number = %state.loggable(number), blocked = !verdict.allowed(), "checked");
+    let mut blocks = Blocks::default();
+    blocks.add(&verdict.reasons);
+    blocks.count(&state.metrics);
+    let blocked = !verdict.allowed();
     let body = CheckResponse {
         number,
         allowed: verdict.allowed(),
@@ -76,23 +188,29 @@ async fn check_one(
         checked_at: now,
         warnings,
     };
-    json_response(&body)
+    Ok((json_response(&body)?, blocked))
 }
 
+/// Numbers to check, for one client and campaign.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BatchRequest<'a> {
-    /// Borrowed from the body where no JSON escape forces a copy.
+    /// The numbers, in any spelling `GET /v1/check` takes; at most 10 000. One that is
+    /// not a number gets an `error` in its result, the others their verdicts.
+    /// (Borrowed from the body where no JSON escape forces a copy.)
     #[serde(borrow)]
     numbers: Vec<Cow<'a, str>>,
+    /// As in `GET /v1/check`: at most 200 characters, no control characters.
     client: Option<String>,
     campaign: Option<String>,
 }
 
+/// The verdict on one number of a batch, or why it is not a number.
 #[derive(Serialize)]
 #[serde(untagged)]
 enum BatchItem<'a> {
     Checked {
+        /// The number as it was sent.
         input: &'a str,
         number: PhoneNumber,
         allowed: bool,
@@ -108,24 +226,44 @@ enum BatchItem<'a> {
     },
 }
 
+/// The verdicts, in the order the numbers were sent.
 #[derive(Serialize)]
 struct BatchResponse<'a> {
     results: Vec<BatchItem<'a>>,
     snapshot_version: i64,
     checked_at: DateTime<Utc>,
+    /// As in `GET /v1/check`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<Warning>,
 }
 
+/// May these numbers be called? (up to 10 000)
+///
+/// One answer per number, in the order sent. Anything but `200` means: call none of them.
 async fn check_batch(
-    _caller: AsDialer,
+    _caller: Checker<true>,
     State(state): State<AppState>,
     _: NoQuery,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let answer = answer_batch(&state, &body);
+    if let Err(e) = &answer {
+        // A refused batch counts once; the numbers of an answered one each count.
+        if let Some(result) = CheckResult::of_error(e.code()) {
+            state.metrics.checked(CheckMode::Batch, result, 1);
+        }
+    }
+    state
+        .metrics
+        .check_took(CheckMode::Batch, started.elapsed());
+    answer
+}
+
+fn answer_batch(state: &AppState, body: &[u8]) -> Result<Response, ApiError> {
     let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
     freshness::snapshot_gate(&state.index, &state.settings)?;
-    let req: BatchRequest = from_json(&body)?;
+    let req: BatchRequest = from_json(body)?;
     if req.numbers.len() > MAX_BATCH {
         return Err(ApiError::client(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
@@ -142,14 +280,33 @@ async fn check_batch(
     let results: Vec<BatchItem> = req
         .numbers
         .iter()
-        .map(|input| check_item(&snapshot, &state, input, &scope, now))
+        .map(|input| check_item(&snapshot, state, input, &scope, now))
         .collect();
+    count_batch(&state.metrics, &results);
     json_response(&BatchResponse {
         results,
         snapshot_version: snapshot.version,
         checked_at: now,
         warnings,
     })
+}
+
+/// Counts each number of an answered batch, and the reasons of its blocks.
+fn count_batch(metrics: &Metrics, results: &[BatchItem]) {
+    let (mut allowed, mut invalid) = (0, 0);
+    let mut blocks = Blocks::default();
+    for item in results {
+        match item {
+            BatchItem::Checked { reasons, .. } if reasons.is_empty() => allowed += 1,
+            BatchItem::Checked { reasons, .. } => blocks.add(reasons),
+            BatchItem::Invalid { .. } => invalid += 1,
+        }
+    }
+    let blocked = results.len() as u64 - allowed - invalid;
+    metrics.checked(CheckMode::Batch, CheckResult::Allowed, allowed);
+    metrics.checked(CheckMode::Batch, CheckResult::Blocked, blocked);
+    metrics.checked(CheckMode::Batch, CheckResult::Invalid, invalid);
+    blocks.count(metrics);
 }
 
 fn check_item<'a>(

@@ -167,14 +167,16 @@ async fn add(
         .index
         .refresh_after_write(&state.db, progress.answer_by())
         .await;
-    let (status, entry) = match added {
-        Added::Created(e) => (StatusCode::CREATED, e),
-        Added::Existing(e) | Added::Extended(e) => (StatusCode::OK, e),
+    let (status, entry, action) = match added {
+        Added::Created(e) => (StatusCode::CREATED, e, "add"),
+        Added::Extended(e) => (StatusCode::OK, e, "extend"),
+        Added::Existing(e) => (StatusCode::OK, e, "existing"),
     };
     let shown = match target {
         Target::Number(n) => state.loggable(n),
         Target::Prefix(p) => p.to_string(),
     };
+    state.metrics.dnc_changed(action);
     tracing::info!(entry_id = entry.id, number = %shown, status = status.as_u16(), "dnc entry added");
     let body = written(EntryView::from(entry), visible, &state.settings)?;
     Ok((status, Json(body)).into_response())
@@ -251,6 +253,7 @@ async fn remove(
     match dnc::deactivate(&state.db, caller.0.id, id, &reason).await? {
         Deactivated::Done(entry) => {
             progress.committed();
+            state.metrics.dnc_changed("remove");
             let visible = state
                 .index
                 .refresh_after_write(&state.db, progress.answer_by())

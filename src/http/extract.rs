@@ -13,6 +13,7 @@ use super::AppState;
 use crate::domain::Role;
 use crate::error::ApiError;
 use crate::index::Principal;
+use crate::metrics::AuthFailure;
 use crate::store::keys::hash_key;
 
 pub use super::query::{ApiQuery, NoQuery};
@@ -51,11 +52,16 @@ impl<R: MinRole> FromRequestParts<AppState> for Authed<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let unauthorized = |m: &str| ApiError::client(StatusCode::UNAUTHORIZED, "unauthorized", m);
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("missing API key: send Authorization: Bearer <key>"))?;
+        let unauthorized = |why: AuthFailure, m: &str| {
+            state.metrics.auth_failed(why);
+            ApiError::client(StatusCode::UNAUTHORIZED, "unauthorized", m)
+        };
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            unauthorized(
+                AuthFailure::Missing,
+                "missing API key: send Authorization: Bearer <key>",
+            )
+        })?;
         let key = header
             .to_str()
             .ok()
@@ -65,13 +71,19 @@ impl<R: MinRole> FromRequestParts<AppState> for Authed<R> {
             })
             .map(str::trim)
             .filter(|k| !k.is_empty())
-            .ok_or_else(|| unauthorized("malformed Authorization header: expected Bearer <key>"))?;
+            .ok_or_else(|| {
+                unauthorized(
+                    AuthFailure::Malformed,
+                    "malformed Authorization header: expected Bearer <key>",
+                )
+            })?;
         let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
         // The key is looked up by its SHA-256, so no comparison of secrets happens here.
         let principal = snapshot
             .principal(&hash_key(key))
-            .ok_or_else(|| unauthorized("unknown or revoked API key"))?;
+            .ok_or_else(|| unauthorized(AuthFailure::Unknown, "unknown or revoked API key"))?;
         if !principal.role.allows(R::ROLE) {
+            state.metrics.auth_failed(AuthFailure::Forbidden);
             return Err(ApiError::client(
                 StatusCode::FORBIDDEN,
                 "forbidden",

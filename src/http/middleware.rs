@@ -1,6 +1,7 @@
 //! What every request passes through on its way to a handler: a request id, a trace
-//! span keyed on the matched route, the JSON body limit, and the request timeout, which
-//! answers truthfully from how far a write got ([`WriteProgress`]).
+//! span keyed on the matched route, the JSON body limit, the request timeout, which
+//! answers truthfully from how far a write got ([`WriteProgress`]), and the count and
+//! latency of requests by route and status (metrics).
 
 use std::convert::Infallible;
 use std::io;
@@ -38,7 +39,8 @@ const UPLOAD_ROUTE: &str = "/v1/registries/{name}/imports";
 /// limit and request timeout.
 pub fn around(routes: Router, state: AppState) -> Router {
     routes
-        .layer(middleware::from_fn_with_state(state, request_timeout))
+        .layer(middleware::from_fn_with_state(state.clone(), request_timeout))
+        .layer(middleware::from_fn_with_state(state, observe))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -68,6 +70,21 @@ pub fn around(routes: Router, state: AppState) -> Router {
                 }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialIds::new()))
+}
+
+/// Counts the request and its latency by matched route, method and status (metrics).
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
+    let response = next.run(req).await;
+    state.metrics.http_request(
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 /// Request ids `<process tag>-<sequence>`: unique per process and cheap (a UUID per

@@ -15,6 +15,7 @@ mod dnc;
 pub mod extract;
 mod health;
 mod keys;
+mod metrics;
 mod middleware;
 mod policies;
 mod query;
@@ -23,6 +24,7 @@ mod serve;
 mod state;
 
 use axum::http::StatusCode;
+use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -35,9 +37,14 @@ pub use middleware::{WriteProgress, JSON_BODY_LIMIT};
 pub use serve::{serve, serve_with, ServeOptions};
 pub use state::AppState;
 
-/// The whole HTTP API. Pure: binds nothing and reads no environment.
+/// The whole HTTP API. Pure: binds nothing and reads no environment. `/metrics` is part
+/// of it unless it has an address of its own (TARCZA_METRICS_BIND: [`metrics_router`]).
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
+    let mut routes = Router::new();
+    if state.settings.metrics_bind.is_none() {
+        routes = routes.route("/metrics", get(metrics::metrics));
+    }
+    let routes = routes
         .merge(health::router())
         .merge(audit::router())
         .merge(check::router())
@@ -69,6 +76,14 @@ fn written(body: impl Serialize, visible: bool, settings: &Settings) -> Result<V
         }]);
     }
     Ok(body)
+}
+
+/// `/metrics` alone, for its own address (TARCZA_METRICS_BIND).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .fallback(not_found)
+        .with_state(state)
 }
 
 async fn not_found() -> ApiError {

@@ -5,22 +5,21 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::extract::{ApiPath, ApiQuery, AsDialer, AsOps, NoQuery};
 use super::middleware::WriteProgress;
 use super::AppState;
-use crate::domain::{Encoding, Format, HashScheme, Mode};
+use crate::domain::{Encoding, Format, HashScheme, ImportPhase, ImportStatus, Mode};
 use crate::error::ApiError;
-use crate::import::{self, ImportRequest};
+use crate::import::ImportRequest;
 use crate::index::freshness::fresh_until;
 use crate::jobs;
 use crate::store::imports::{self, Import, Reject};
@@ -44,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/registries/{name}/sync", post(sync_now))
 }
 
+/// A registry: its data and how current it is.
 #[derive(Serialize)]
 struct RegistryView {
     name: String,
@@ -65,21 +65,28 @@ struct RegistryView {
     source: Option<String>,
     /// Seconds between scheduled syncs (when a source is configured).
     sync_interval_seconds: Option<u64>,
+    /// How old the data may be before it is stale; null: no limit.
     max_age_seconds: Option<u64>,
+    /// `block` (stale data: `/v1/check` answers 503) or `warn`.
     stale_policy: &'static str,
     /// Whether a valid consent of the call's client exempts a number from this
     /// registry's block (`TARCZA_REGISTRY_<NAME>_CONSENT_EXEMPTS`).
     consent_exempts: bool,
     last_import: Option<ImportView>,
+    /// The import running now (on any replica), with how far it has got; null if none.
+    running_import: Option<ImportView>,
 }
 
 async fn view(state: &AppState, r: Registry) -> Result<RegistryView, ApiError> {
     let last_import = match r.last_import_id {
         Some(id) => imports::get(&state.db, r.id, id)
             .await?
-            .map(|i| ImportView::new(&r.name, i, None)),
+            .map(|i| ImportView::new(state, &r.name, i, None)),
         None => None,
     };
+    let running_import = imports::running(&state.db, r.id)
+        .await?
+        .map(|i| ImportView::new(state, &r.name, i, None));
     let config = state.settings.registry(&r.name);
     let until = r
         .generation
@@ -104,20 +111,28 @@ async fn view(state: &AppState, r: Registry) -> Result<RegistryView, ApiError> {
         stale_policy: config.stale_policy.as_str(),
         consent_exempts: config.consent_exempts,
         last_import,
+        running_import,
         name: r.name,
     })
 }
 
+/// Every registry.
+#[derive(Serialize)]
+struct RegistryList {
+    registries: Vec<RegistryView>,
+}
+
+/// Every registry, with its data and freshness.
 async fn list(
     _caller: AsDialer,
     State(state): State<AppState>,
     _: NoQuery,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let mut out = Vec::new();
+) -> Result<Json<RegistryList>, ApiError> {
+    let mut registries = Vec::new();
     for r in registries::list(&state.db).await? {
-        out.push(view(&state, r).await?);
+        registries.push(view(&state, r).await?);
     }
-    Ok(Json(json!({ "registries": out })))
+    Ok(Json(RegistryList { registries }))
 }
 
 async fn registry(state: &AppState, name: &str) -> Result<Registry, ApiError> {
@@ -130,6 +145,7 @@ async fn registry(state: &AppState, name: &str) -> Result<Registry, ApiError> {
     })
 }
 
+/// One registry: its data, how current it is, its last and its running import.
 async fn one(
     _caller: AsDialer,
     State(state): State<AppState>,
@@ -141,42 +157,131 @@ async fn one(
 }
 
 /// An import as the API shows it: its record, the registry's name, how long it took,
-/// and (for one import) its rejected rows.
+/// while it runs how far it has got, and (for one import) its rejected rows.
 #[derive(Serialize)]
 struct ImportView {
     registry: String,
     #[serde(flatten)]
     import: Import,
     duration_ms: Option<i64>,
+    /// Present while the import runs (`status` `running`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    progress: Option<ProgressView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rejects: Option<Vec<Reject>>,
 }
 
+/// How far a running import has got. The counts of the record (`bytes`, `rows_total`,
+/// `rows_accepted`, `rows_rejected`) say the same.
+#[derive(Serialize)]
+struct ProgressView {
+    /// `reading` the file, `comparing` it with the live data, or `writing` the new data.
+    phase: ImportPhase,
+    /// Bytes of the file received so far, as sent.
+    bytes_read: i64,
+    /// The file's size as sent, when known before it was read (Content-Length, the
+    /// file's size); null otherwise.
+    bytes_expected: Option<i64>,
+    /// `bytes_read / bytes_expected` (0 to 1), when the size is known.
+    fraction: Option<f64>,
+    /// Data rows read so far, and of them accepted and rejected.
+    rows_read: i64,
+    rows_accepted: i64,
+    rows_rejected: i64,
+    /// When these figures were taken: now for an import this process runs, else when
+    /// the replica running it last wrote them (about once a second).
+    as_of: DateTime<Utc>,
+}
+
 impl ImportView {
-    fn new(registry: &str, import: Import, rejects: Option<Vec<Reject>>) -> ImportView {
+    fn new(
+        state: &AppState,
+        registry: &str,
+        mut import: Import,
+        rejects: Option<Vec<Reject>>,
+    ) -> ImportView {
+        let progress =
+            (import.outcome.status == ImportStatus::Running).then(|| progress(state, &mut import));
         ImportView {
             registry: registry.to_string(),
             duration_ms: import
                 .finished_at
                 .map(|f| (f - import.created_at).num_milliseconds()),
+            progress,
             import,
             rejects,
         }
     }
 }
 
+/// How far running `import` has got: from this process when it runs it here (its counts
+/// in the record are brought up to the same figures), else as its row says.
+fn progress(state: &AppState, import: &mut Import) -> ProgressView {
+    let (expected, as_of) = match state.imports.get(import.id) {
+        Some(here) => {
+            let now = here.progress.now();
+            let o = &mut import.outcome;
+            (o.bytes, o.rows_total, o.rows_accepted, o.rows_rejected) = (
+                now.bytes,
+                now.rows_total,
+                now.rows_accepted,
+                now.rows_rejected,
+            );
+            import.phase = Some(now.phase.to_string());
+            let expected = here.progress.expected().map(|b| b as i64);
+            (expected.or(import.bytes_expected), Utc::now())
+        }
+        None => (
+            import.bytes_expected,
+            import.progress_at.unwrap_or(import.created_at),
+        ),
+    };
+    let o = &import.outcome;
+    ProgressView {
+        phase: import
+            .phase
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(ImportPhase::Reading),
+        bytes_read: o.bytes,
+        bytes_expected: expected,
+        fraction: expected
+            .filter(|e| *e > 0)
+            .map(|e| (o.bytes as f64 / e as f64).clamp(0.0, 1.0)),
+        rows_read: o.rows_total,
+        rows_accepted: o.rows_accepted,
+        rows_rejected: o.rows_rejected,
+        as_of,
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ImportQuery {
+    /// `snapshot` (the file is the whole registry) or `delta` (additions and removals,
+    /// an `op` column).
     mode: Option<String>,
+    /// `csv` (numbers) or `sha256` (one SHA-256 per line, see `hash_scheme`).
     format: Option<String>,
+    /// For `format=sha256` only (else `422 invalid_parameter`): what was hashed,
+    /// `e164_digits` (`48512345678`), `e164_plus` (`+48512345678`) or `national`.
     hash_scheme: Option<String>,
+    /// The file's text encoding: `utf-8` (default), `windows-1250` (also `cp1250`) or
+    /// `iso-8859-2` (also `latin2`), in any case.
     encoding: Option<String>,
+    /// The SHA-256 of the file as sent (64 hex digits): another file is `refused`.
     sha256: Option<String>,
+    /// The number of data rows (header and blank lines not counted): another count is
+    /// `refused`.
     expected_rows: Option<u64>,
+    /// Accept an import that removes more than `max_shrink` of the entries.
     #[serde(default)]
     force: bool,
+    /// Largest share (0 to 1) of the current entries the import may remove (default
+    /// TARCZA_MAX_SHRINK).
     max_shrink: Option<f64>,
+    /// Largest share (0 to 1) of rejected rows before the import is refused (default
+    /// TARCZA_MAX_REJECT_RATE).
     max_reject_rate: Option<f64>,
 }
 
@@ -191,14 +296,27 @@ fn share(name: &str, value: Option<f64>, default: f64) -> Result<f64, ApiError> 
     }
 }
 
+/// Import a registry file (the request body).
+///
+/// The body is the file as exported: CSV or a hashed list, plain, gzip or a zip holding
+/// one file, streamed (never held whole). The answer comes when the import has ended,
+/// with its record: `succeeded` (the data is live), `failed` or `refused` (nothing
+/// changed, `error` says why). While it runs, `GET /v1/registries/{name}` shows it with
+/// its progress.
 async fn start_import(
     caller: AsOps,
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<ImportQuery>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<ImportView>), ApiError> {
     let registry = registry(&state, &name).await?;
+    // The upload's size, when the client says it: progress is then also a fraction.
+    let size = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     let mode = match q.mode.as_deref() {
         None => Mode::Snapshot,
         Some(mode) => mode.parse::<Mode>().map_err(|_| {
@@ -261,42 +379,52 @@ async fn start_import(
             state.settings.max_reject_rate,
         )?,
         actor: Some(caller.0.id),
+        size,
     };
     let body = body.into_data_stream().map_err(io::Error::other);
-    let options = import::Options::of(&state.settings);
     // Its own task: a client that hangs up must not cancel the import half-way.
-    let run = import::run(state.db.clone(), state.index.clone(), options, req, body);
+    let run = crate::import::run(state.importer(), req, body);
     let import = tokio::spawn(run)
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("import task failed: {e}")))??;
     let rejects = imports::rejects(&state.db, import.id, REJECTS_SHOWN).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(ImportView::new(&name, import, Some(rejects))),
+        Json(ImportView::new(&state, &name, import, Some(rejects))),
     ))
 }
 
 #[derive(Deserialize)]
 struct ListImportsQuery {
+    /// How many imports, newest first: 1 to 1000 (other values are brought into that
+    /// range). Default 50.
     limit: Option<i64>,
 }
 
+/// A registry's imports, newest first.
+#[derive(Serialize)]
+struct ImportList {
+    imports: Vec<ImportView>,
+}
+
+/// A registry's imports, newest first (a running one with its progress).
 async fn list_imports(
     _caller: AsOps,
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<ListImportsQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ImportList>, ApiError> {
     let registry = registry(&state, &name).await?;
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     let list: Vec<ImportView> = imports::list(&state.db, registry.id, limit)
         .await?
         .into_iter()
-        .map(|i| ImportView::new(&name, i, None))
+        .map(|i| ImportView::new(&state, &name, i, None))
         .collect();
-    Ok(Json(json!({ "imports": list })))
+    Ok(Json(ImportList { imports: list }))
 }
 
+/// One import: its record, its progress while it runs, its first 1000 rejected rows.
 async fn one_import(
     _caller: AsOps,
     State(state): State<AppState>,
@@ -308,12 +436,30 @@ async fn one_import(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("registry {name:?} has no import {id}")))?;
     let rejects = imports::rejects(&state.db, id, REJECTS_SHOWN).await?;
-    Ok(Json(ImportView::new(&name, import, Some(rejects))))
+    Ok(Json(ImportView::new(&state, &name, import, Some(rejects))))
 }
 
-/// `POST /v1/registries/{name}/sync`: fetch the configured source now (ops). Answers
-/// with the finished import, or, when the sync outlasts what the caller may wait (just
-/// under TARCZA_REQUEST_TIMEOUT), `202` with the running import and `Location` to
+/// A sync that goes on: its running import, or that it is pending.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum StillRunning {
+    Import(ImportView),
+    Pending(SyncPending),
+}
+
+/// A sync that has started but has no record yet.
+#[derive(Serialize)]
+struct SyncPending {
+    registry: String,
+    /// `pending`.
+    status: &'static str,
+    message: &'static str,
+}
+
+/// Sync a registry from its configured source now.
+///
+/// Answers with the finished import, or, when the sync outlasts what the caller may wait
+/// (just under TARCZA_REQUEST_TIMEOUT), `202` with the running import and `Location` to
 /// follow it: the sync carries on either way, so the answer never says nothing happened.
 async fn sync_now(
     caller: AsOps,
@@ -339,21 +485,23 @@ async fn sync_now(
         Ok(done) => {
             done.map_err(|e| ApiError::Internal(anyhow::anyhow!("sync task failed: {e}")))??
         }
-        Err(_) => return Ok(still_running(&name, started_rx)),
+        Err(_) => return Ok(still_running(&state, &name, started_rx)),
     };
     let rejects = imports::rejects(&state.db, import.id, REJECTS_SHOWN).await?;
-    Ok(Json(ImportView::new(&name, import, Some(rejects))).into_response())
+    Ok(Json(ImportView::new(&state, &name, import, Some(rejects))).into_response())
 }
 
 /// `202`: the sync goes on; where to follow it.
-fn still_running(name: &str, mut started: oneshot::Receiver<Import>) -> Response {
+fn still_running(state: &AppState, name: &str, mut started: oneshot::Receiver<Import>) -> Response {
     match started.try_recv().ok() {
         Some(import) => {
             let location = format!("/v1/registries/{name}/imports/{}", import.id);
             (
                 StatusCode::ACCEPTED,
                 [(header::LOCATION, location)],
-                Json(ImportView::new(name, import, None)),
+                Json(StillRunning::Import(ImportView::new(
+                    state, name, import, None,
+                ))),
             )
                 .into_response()
         }
@@ -361,9 +509,10 @@ fn still_running(name: &str, mut started: oneshot::Receiver<Import>) -> Response
         None => (
             StatusCode::ACCEPTED,
             [(header::LOCATION, format!("/v1/registries/{name}/imports"))],
-            Json(json!({
-                "registry": name, "status": "pending",
-                "message": "the sync has started and is recorded under this registry's imports",
+            Json(StillRunning::Pending(SyncPending {
+                registry: name.to_string(),
+                status: "pending",
+                message: "the sync has started and is recorded under this registry's imports",
             })),
         )
             .into_response(),

@@ -1,4 +1,5 @@
-//! What every handler can reach: the pool, this process's snapshot and the settings.
+//! What every handler can reach: the pool, this process's snapshot, the settings, the
+//! imports running here and the metrics.
 
 use std::sync::Arc;
 
@@ -6,8 +7,12 @@ use sqlx::PgPool;
 
 use crate::config::Settings;
 use crate::domain::PhoneNumber;
+use crate::import::{self, Importer, Running};
 use crate::index::Index;
 use crate::jobs;
+use crate::metrics::Metrics;
+
+use super::metrics::StateMetrics;
 
 /// Cheap to clone: everything inside is shared.
 #[derive(Clone)]
@@ -15,16 +20,31 @@ pub struct AppState {
     pub db: PgPool,
     pub index: Arc<Index>,
     pub settings: Arc<Settings>,
+    /// The imports this process runs, with how far each has got.
+    pub imports: Arc<Running>,
+    /// This process's metrics (`/metrics`): the state above is read at every scrape.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
     pub fn new(db: PgPool, settings: Settings) -> AppState {
+        let index = Arc::new(Index::with_consent_exemptions(
+            settings.consent_exempt_registries(),
+        ));
+        let settings = Arc::new(settings);
+        let imports = Arc::<Running>::default();
+        let state = StateMetrics {
+            db: db.clone(),
+            index: index.clone(),
+            settings: settings.clone(),
+            imports: imports.clone(),
+        };
         AppState {
             db,
-            index: Arc::new(Index::with_consent_exemptions(
-                settings.consent_exempt_registries(),
-            )),
-            settings: Arc::new(settings),
+            index,
+            settings,
+            imports,
+            metrics: Arc::new(Metrics::new(Some(Box::new(state)))),
         }
     }
 
@@ -39,6 +59,19 @@ impl AppState {
             db: self.db.clone(),
             index: self.index.clone(),
             settings: self.settings.clone(),
+            imports: self.imports.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// What an import started by a request works with.
+    pub fn importer(&self) -> Importer {
+        Importer {
+            db: self.db.clone(),
+            index: self.index.clone(),
+            options: import::Options::of(&self.settings),
+            running: self.imports.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }

@@ -7,18 +7,20 @@ use std::sync::Arc;
 use sqlx::PgConnection;
 
 use super::limits::UploadError;
+use super::progress::Watched;
 use super::record::{conclude, swap_in};
 use super::upload::{self, ReadOptions, Upload};
-use super::{reading, ByteStream, ImportError, ImportRequest, Target};
-use crate::domain::{ImportStatus, Mode};
+use super::{reading, ByteStream, ImportError, ImportRequest, Importer};
+use crate::domain::{ImportPhase, ImportStatus, Mode};
 use crate::store::imports::{self, Import, Outcome};
 
 /// Reads `body` for import `import_id`, holding the registry's lock on `conn`, and ends
-/// the import.
+/// the import. How far it has got is kept in `watched`.
 pub(super) async fn load(
-    to: &Target,
+    to: &Importer,
     req: &ImportRequest,
     import_id: i64,
+    watched: &Watched,
     body: impl ByteStream,
     conn: &mut PgConnection,
 ) -> Result<Import, ImportError> {
@@ -30,7 +32,7 @@ pub(super) async fn load(
         encoding: req.encoding,
         limits: to.options.limits,
     };
-    let upload = match upload::read(body, options).await {
+    let upload = match upload::read(body, options, &watched.progress).await {
         Ok(upload) => upload,
         Err(e) => {
             let status = match e {
@@ -61,6 +63,7 @@ pub(super) async fn load(
     }
 
     // Compare with what is live now (as Postgres has it, not as this process last saw it).
+    watched.progress.enter(ImportPhase::Comparing);
     to.index.refresh(&to.db).await?;
     let snapshot = to.index.current().ok_or(ImportError::NotReady)?;
     let live = snapshot.registry(&registry.name);
@@ -125,6 +128,7 @@ pub(super) async fn load(
 
     let members = Arc::new(members);
     outcome.status = ImportStatus::Succeeded;
+    watched.progress.enter(ImportPhase::Writing);
     match swap_in(conn, req, import_id, &members, &outcome).await {
         Ok(done) => {
             imports::save_rejects(&mut *conn, import_id, &rejects).await?;

@@ -7,9 +7,11 @@
 //! the registry is pointed at it in the same transaction that records success, so a
 //! failed, refused or killed import leaves the previous data serving.
 //!
-//! Decisions over a byte stream: [`run`] takes the pool, the index, its [`Options`] and
-//! the file's bytes, and returns the import's record or an [`ImportError`]. Nothing here
-//! knows HTTP, and its SQL is in `store` (`imports`, `members`, `registries`, `locks`).
+//! Decisions over a byte stream: [`run`] takes an [`Importer`] (the pool, the index, its
+//! [`Options`], the list of [`Running`] imports) and the file's bytes, and returns the
+//! import's record or an [`ImportError`]. While it runs, its progress can be watched
+//! (`progress`). Nothing here knows HTTP, and its SQL is in `store` (`imports`,
+//! `members`, `registries`, `locks`).
 
 mod archive;
 mod collect;
@@ -17,6 +19,7 @@ pub mod csv;
 pub mod hashed;
 pub mod limits;
 mod load;
+pub mod progress;
 mod record;
 pub mod upload;
 
@@ -28,16 +31,20 @@ use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::domain::{Encoding, Format, ImportStatus, Mode, Region};
 use crate::index::Index;
+use crate::metrics::{ImportEnd, Metrics};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::imports::{self, Import, Outcome, ONE_RUNNING};
 use crate::store::is_unique_violation;
 use crate::store::locks::SessionLock;
 use crate::store::registries::{self, Registry};
 use limits::Limits;
+pub use progress::Running;
+use progress::{Registration, Watched};
 use record::conclude;
 
 /// Version of the way files are read into keys. Part of an import's [`reading`]: bump it
@@ -107,6 +114,9 @@ pub struct ImportRequest {
     pub source: Option<String>,
     /// When the source says the data was produced (Last-Modified, file mtime).
     pub source_time: Option<DateTime<Utc>>,
+    /// The file's size in bytes as sent, when known before it is read (an upload's
+    /// Content-Length): progress is then shown as a fraction too.
+    pub size: Option<u64>,
 }
 
 /// Everything that decides which keys a file yields besides its bytes: the same bytes
@@ -124,16 +134,26 @@ pub fn reading(req: &ImportRequest, region: Region) -> String {
     )
 }
 
+/// What an import works with: the database, this process's snapshot, how files are
+/// read, the list of imports running here (where its progress can be watched) and the
+/// metrics its end is counted in.
+#[derive(Clone)]
+pub struct Importer {
+    pub db: PgPool,
+    pub index: Arc<Index>,
+    pub options: Options,
+    pub running: Arc<Running>,
+    pub metrics: Arc<Metrics>,
+}
+
 /// Runs an import of `body` to its end and returns its record. Spawned by the caller so
 /// that a client that hangs up mid-commit cannot cancel it half-way.
 pub async fn run(
-    db: PgPool,
-    index: Arc<Index>,
-    options: Options,
+    importer: Importer,
     req: ImportRequest,
     body: impl ByteStream,
 ) -> Result<Import, ImportError> {
-    start(db, index, options, req).await?.load(body).await
+    start(importer, req).await?.load(body).await
 }
 
 /// An import that has begun: it holds its registry's lock (on a connection of its own)
@@ -141,42 +161,42 @@ pub async fn run(
 /// [`Started::end_without_data`]; dropped, it leaves the record `running` until the next
 /// import of the registry (or the next start) marks it failed, and changes nothing.
 pub struct Started {
-    to: Target,
+    to: Importer,
     req: ImportRequest,
     lock: SessionLock,
     import: Import,
+    watched: Registration,
 }
 
 /// Takes the registry's import lock and records the import as running (`409
 /// import_in_progress` while another import of the registry runs).
-pub async fn start(
-    db: PgPool,
-    index: Arc<Index>,
-    options: Options,
-    req: ImportRequest,
-) -> Result<Started, ImportError> {
-    let Some(mut lock) = SessionLock::try_import(&db, req.registry.id).await? else {
+pub async fn start(to: Importer, req: ImportRequest) -> Result<Started, ImportError> {
+    let Some(mut lock) = SessionLock::try_import(&to.db, req.registry.id).await? else {
         return Err(in_progress(&req.registry.name));
     };
-    match begin(options.region, &req, lock.conn()).await {
-        Ok(import) => Ok(Started {
-            to: Target { db, index, options },
-            req,
-            lock,
-            import,
-        }),
+    match begin(to.options.region, &req, lock.conn()).await {
+        Ok(import) => {
+            let source = if req.source.is_some() {
+                "sync"
+            } else {
+                "upload"
+            };
+            let watched = to
+                .running
+                .add(import.id, &req.registry.name, source, req.size);
+            Ok(Started {
+                to,
+                req,
+                lock,
+                import,
+                watched,
+            })
+        }
         Err(e) => {
             lock.release().await;
             Err(e)
         }
     }
-}
-
-/// Where an import goes and how it reads.
-struct Target {
-    db: PgPool,
-    index: Arc<Index>,
-    options: Options,
 }
 
 impl Started {
@@ -190,11 +210,54 @@ impl Started {
         self.req.source_time = time;
     }
 
-    /// Reads `body` and ends the import: the data becomes live, or nothing changes.
+    /// Sets the file's size in bytes, once the source has said it.
+    pub fn set_size(&mut self, size: Option<u64>) {
+        self.req.size = size;
+        self.watched.watched.progress.expect(size);
+    }
+
+    /// How far the import has got (updated as it runs).
+    pub fn watched(&self) -> &Arc<Watched> {
+        &self.watched.watched
+    }
+
+    /// Reads `body` and ends the import: the data becomes live, or nothing changes. While
+    /// it runs, its progress is written to its row about once a second.
     pub async fn load(mut self, body: impl ByteStream) -> Result<Import, ImportError> {
-        let result = load::load(&self.to, &self.req, self.import.id, body, self.lock.conn()).await;
+        let stop = CancellationToken::new();
+        let writer = tokio::spawn(progress::write(
+            self.to.db.clone(),
+            self.watched.watched.clone(),
+            stop.clone(),
+        ));
+        let id = self.import.id;
+        let watched = self.watched.watched.clone();
+        let result = load::load(&self.to, &self.req, id, &watched, body, self.lock.conn()).await;
+        // The writer stops between two writes; one still under way changes nothing once
+        // the import has ended (it only touches running imports).
+        stop.cancel();
+        drop(writer);
+        self.count(&result);
         self.lock.release().await;
         result
+    }
+
+    /// Counts how the import ended in the metrics.
+    fn count(&self, result: &Result<Import, ImportError>) {
+        let Ok(import) = result else { return };
+        let o = &import.outcome;
+        let watched = &self.watched.watched;
+        self.to.metrics.import_ended(
+            &watched.registry,
+            watched.source,
+            &ImportEnd {
+                status: o.status.as_str(),
+                took: watched.started.elapsed(),
+                rows_accepted: o.rows_accepted.max(0) as u64,
+                rows_rejected: o.rows_rejected.max(0) as u64,
+                rows_duplicate: o.rows_duplicate.max(0) as u64,
+            },
+        );
     }
 
     /// Ends the import without reading data: the source had nothing new (`error` is
@@ -223,6 +286,7 @@ impl Started {
             conclude(conn, &self.req, self.import.id, outcome, &[]).await
         }
         .await;
+        self.count(&result);
         self.lock.release().await;
         result
     }
@@ -281,5 +345,6 @@ fn new_import<'a>(req: &'a ImportRequest, reading: &'a str) -> imports::NewImpor
         source: req.source.as_deref().unwrap_or("upload"),
         source_time: req.source_time,
         reading,
+        bytes_expected: req.size,
     }
 }

@@ -19,6 +19,7 @@ use super::collect::{Collected, Collector};
 use super::csv::{CsvLines, Parsed};
 use super::hashed::{HashLine, HashLines};
 use super::limits::{read_error, Bounded, Limits, Reader, UploadError};
+use super::progress::Progress;
 use super::ByteStream;
 use crate::domain::{hash, Encoding, Format, Mode, Region};
 use crate::store::imports::Reject;
@@ -60,16 +61,22 @@ pub struct ReadOptions {
     pub limits: Limits,
 }
 
-pub async fn read(body: impl ByteStream, opts: ReadOptions) -> Result<Upload, UploadError> {
+/// Reads an upload to its end, keeping `progress` up to date as it goes.
+pub async fn read(
+    body: impl ByteStream,
+    opts: ReadOptions,
+    progress: &Arc<Progress>,
+) -> Result<Upload, UploadError> {
     let max_bytes = opts.limits.sent_bytes;
     let sent = Arc::new(AtomicU64::new(0));
     let hasher = Arc::new(Mutex::new(Sha256::new()));
-    let (counted, hashing) = (sent.clone(), hasher.clone());
+    let (counted, hashing, received) = (sent.clone(), hasher.clone(), progress.clone());
     let stream = body
         .map_err(|e| io::Error::other(format!("the upload was interrupted: {e}")))
         .and_then(move |chunk| {
             let total =
                 counted.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
+            received.received(total);
             hashing.lock().expect("hasher lock").update(&chunk);
             let result = if total > max_bytes {
                 Err(io::Error::other(format!(
@@ -142,6 +149,11 @@ pub async fn read(body: impl ByteStream, opts: ReadOptions) -> Result<Upload, Up
             )));
         }
         if line_no.is_multiple_of(YIELD_EVERY) {
+            progress.rows(
+                upload.rows_total,
+                upload.rows_accepted,
+                upload.rows_rejected,
+            );
             // Parsing is CPU work between reads that are often already buffered: let the
             // other tasks of this worker (signals, the scheduler, requests) run.
             tokio::task::yield_now().await;
@@ -196,6 +208,11 @@ pub async fn read(body: impl ByteStream, opts: ReadOptions) -> Result<Upload, Up
     upload.keys = collector.finish().await;
     upload.bytes = sent.load(Ordering::Relaxed);
     upload.checksum = hash::checksum(hasher.lock().expect("hasher lock").clone());
+    progress.rows(
+        upload.rows_total,
+        upload.rows_accepted,
+        upload.rows_rejected,
+    );
     Ok(upload)
 }
 

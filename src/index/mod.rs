@@ -113,23 +113,26 @@ pub struct Snapshot {
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(tag = "source", rename_all = "lowercase")]
 pub enum Reason<'a> {
+    /// An entry of the do-not-call list whose scope applies to the call.
     Dnc {
         entry_id: i64,
         /// Set when the entry blocks a prefix of the number (`"+4870"`).
         #[serde(skip_serializing_if = "Option::is_none")]
         prefix: Option<Prefix>,
+        /// `global`, `client` or `campaign`.
         scope: &'static str,
         #[serde(skip_serializing_if = "Option::is_none")]
         client: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
         campaign: Option<&'a str>,
+        /// Why the entry was made, as recorded.
         reason: Option<&'a str>,
+        /// When the entry stops blocking, if ever.
         #[serde(skip_serializing_if = "Option::is_none")]
         expires_at: Option<DateTime<Utc>>,
     },
-    Registry {
-        registry: &'a str,
-    },
+    /// The number is in a registry's data.
+    Registry { registry: &'a str },
     /// The call is under a policy that requires a consent, and the number has no valid
     /// one of the client for the policy's purpose.
     Consent {
@@ -253,6 +256,23 @@ impl Snapshot {
 
     pub fn policies(&self) -> &Policies {
         &self.policies
+    }
+
+    /// Do-not-call entries (number and prefix entries) that block at `now`, by scope:
+    /// global, client, campaign.
+    pub fn dnc_entries_by_scope(&self, now: DateTime<Utc>) -> [(&'static str, usize); 3] {
+        let mut counts = [("global", 0), ("client", 0), ("campaign", 0)];
+        let numbers = self.dnc.values().flatten();
+        let prefixes = self.prefixes.map().values().flatten();
+        for block in numbers.chain(prefixes) {
+            if block.expires_at.is_none_or(|t| t > now) {
+                let kind = block.scope.kind();
+                if let Some(c) = counts.iter_mut().find(|(k, _)| *k == kind) {
+                    c.1 += 1;
+                }
+            }
+        }
+        counts
     }
 }
 

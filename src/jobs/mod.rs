@@ -18,7 +18,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
+use crate::import::{self, Importer, Running};
 use crate::index::Index;
+use crate::metrics::Metrics;
 
 /// What the background jobs work with: the database, this process's snapshot and the
 /// settings. Cheap to clone.
@@ -27,6 +29,22 @@ pub struct Context {
     pub db: PgPool,
     pub index: Arc<Index>,
     pub settings: Arc<Settings>,
+    /// The imports this process runs (a sync's import is watched like an upload's).
+    pub imports: Arc<Running>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Context {
+    /// What an import started by a job works with.
+    pub fn importer(&self) -> Importer {
+        Importer {
+            db: self.db.clone(),
+            index: self.index.clone(),
+            options: import::Options::of(&self.settings),
+            running: self.imports.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
 }
 
 /// First wait before a job that panicked is started again; it doubles up to

@@ -37,6 +37,9 @@ pub enum Fetched {
     /// New data to import.
     Data {
         body: Body,
+        /// The file's size in bytes, when the source says it (Content-Length, the file's
+        /// size).
+        size: Option<u64>,
         source_time: Option<DateTime<Utc>>,
         etag: Option<String>,
         last_modified: Option<String>,
@@ -137,6 +140,7 @@ async fn fetch_http(
                     .and_then(|lm| DateTime::parse_from_rfc2822(lm).ok())
                     .map(|t| t.with_timezone(&Utc).min(Utc::now()));
                 return Ok(Fetched::Data {
+                    size: resp.content_length(),
                     body: Box::pin(resp.bytes_stream().map_err(io::Error::other)),
                     source_time,
                     etag,
@@ -204,7 +208,9 @@ async fn fetch_file(path: &Path, unchanged_if: Option<&str>) -> Result<Fetched, 
     let opened = tokio::fs::File::open(&file)
         .await
         .map_err(|e| format!("{}: {e}", file.display()))?;
+    let size = opened.metadata().await.ok().map(|m| m.len());
     Ok(Fetched::Data {
+        size,
         body: Box::pin(ReaderStream::with_capacity(opened, 1 << 16)),
         source_time: Some(DateTime::<Utc>::from(modified).min(Utc::now())),
         etag: None,

@@ -65,8 +65,7 @@ pub async fn run_once_reporting(
     let req = request(ctx, &config, registry.clone(), described.clone(), actor);
     let reading = import::reading(&req, ctx.settings.region);
     // The registry is locked from here on: nothing else changes its data meanwhile.
-    let options = import::Options::of(&ctx.settings);
-    let mut run = import::start(ctx.db.clone(), ctx.index.clone(), options, req).await?;
+    let mut run = import::start(ctx.importer(), req).await?;
     if let Some(started) = started {
         let _ = started.send(run.import().clone());
     }
@@ -97,11 +96,13 @@ pub async fn run_once_reporting(
         }
         Ok(Fetched::Data {
             body,
+            size,
             source_time,
             etag,
             last_modified,
         }) => {
             run.set_source_time(source_time);
+            run.set_size(size);
             let import = run.load(body).await?;
             if import.outcome.status == ImportStatus::Succeeded {
                 registries::save_sync_state(
@@ -139,6 +140,7 @@ fn request(
         expected_rows: None,
         source: Some(source),
         source_time: None,
+        size: None,
     }
 }
 

@@ -5,13 +5,14 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
 use super::locks::{self, LockKey};
-use crate::domain::{Encoding, Format, ImportStatus, Mode};
+use crate::domain::{Encoding, Format, ImportPhase, ImportStatus, Mode};
 
 pub const ONE_RUNNING: &str = "imports_one_running_per_registry";
 const COLUMNS: &str =
     "id, registry_id, mode, format, status, rows_total, rows_accepted, rows_rejected, \
      rows_duplicate, entries_before, entries_after, bytes, checksum, error, forced, created_at, \
-     finished_at, created_by, source, source_time, unchanged, hash_scheme, encoding, reading";
+     finished_at, created_by, source, source_time, unchanged, hash_scheme, encoding, reading, \
+     bytes_expected, phase, progress_at";
 
 /// An import's record. Serialized (without the registry's id and the reading) as the
 /// body of the imports API.
@@ -20,7 +21,9 @@ pub struct Import {
     pub id: i64,
     #[serde(skip)]
     pub registry_id: i32,
+    /// `snapshot` or `delta`.
     pub mode: String,
+    /// `csv` or `sha256`.
     pub format: String,
     /// How it ended (or `running`), with its counts.
     #[sqlx(flatten)]
@@ -39,29 +42,50 @@ pub struct Import {
     /// was recorded.
     #[serde(skip)]
     pub reading: Option<String>,
+    /// The size of the file in bytes as sent, when it was known in advance.
+    #[serde(skip)]
+    pub bytes_expected: Option<i64>,
+    /// What a running import was doing when it last wrote its progress
+    /// ([`ImportPhase`]); `None` before that.
+    #[serde(skip)]
+    pub phase: Option<String>,
+    /// When a running import last wrote its progress (the counts of [`Outcome`] so far).
+    #[serde(skip)]
+    pub progress_at: Option<DateTime<Utc>>,
 }
 
+/// A rejected row of an import file.
 #[derive(sqlx::FromRow, Clone, Debug, Serialize)]
 pub struct Reject {
+    /// The physical line of the file, from 1 (a header is line 1).
     pub line: i64,
+    /// The line's first 40 characters (`…` marks a cut).
     pub raw: String,
+    /// `invalid_number`, `not_a_number`, `invalid_character`, `too_long`, `invalid_op`,
+    /// `invalid_utf8`, `line_too_long`, `invalid_hash`, …
     pub reason: String,
     pub message: String,
 }
 
-/// What an import came to: its status and counts, written once when it ends.
+/// What an import came to: its status and counts, written once when it ends (and, while
+/// it runs, the counts so far).
 #[derive(sqlx::FromRow, Clone, Debug, Default, Serialize)]
 pub struct Outcome {
     #[sqlx(try_from = "String")]
     pub status: ImportStatus,
+    /// Data rows (header and blank lines not counted), accepted and rejected.
     pub rows_total: i64,
     pub rows_accepted: i64,
     pub rows_rejected: i64,
+    /// Accepted rows whose number an earlier row already had.
     pub rows_duplicate: i64,
     pub entries_before: Option<i64>,
     pub entries_after: Option<i64>,
+    /// Bytes of the file as sent.
     pub bytes: i64,
+    /// The file's SHA-256 (hex).
     pub checksum: Option<String>,
+    /// Why the import failed or was refused.
     pub error: Option<String>,
     /// The file was the one already live (or the source was not modified): the import
     /// succeeded and changed nothing.
@@ -78,6 +102,8 @@ pub struct NewImport<'a> {
     pub source: &'a str,
     pub source_time: Option<DateTime<Utc>>,
     pub reading: &'a str,
+    /// The size of the file in bytes, when known before it is read.
+    pub bytes_expected: Option<u64>,
 }
 
 pub async fn create(
@@ -87,8 +113,9 @@ pub async fn create(
 ) -> Result<Import, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO imports (registry_id, mode, format, status, forced, created_by, source, \
-         source_time, hash_scheme, encoding, reading) \
-         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+         source_time, hash_scheme, encoding, reading, bytes_expected, phase) \
+         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8, $9, $10, $11, 'reading') \
+         RETURNING {COLUMNS}"
     ))
     .bind(registry_id)
     .bind(new.mode.as_str())
@@ -100,7 +127,60 @@ pub async fn create(
     .bind(new.format.hash_scheme().map(|s| s.as_str()))
     .bind(new.encoding.map(|e| e.name()))
     .bind(new.reading)
+    .bind(
+        new.bytes_expected
+            .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+    )
     .fetch_one(conn)
+    .await
+}
+
+/// How far a running import has got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes of the file received so far, as sent.
+    pub bytes: i64,
+    /// Data rows read so far, and of them accepted and rejected.
+    pub rows_total: i64,
+    pub rows_accepted: i64,
+    pub rows_rejected: i64,
+    pub phase: ImportPhase,
+}
+
+/// Writes how far import `id` has got (and the file's size, once known), while it is
+/// still running: a progress write that comes after the import has ended changes
+/// nothing. Returns whether it was written.
+pub async fn save_progress(
+    pool: &PgPool,
+    id: i64,
+    p: &Progress,
+    bytes_expected: Option<u64>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE imports SET bytes = $2, rows_total = $3, rows_accepted = $4, rows_rejected = $5, \
+         phase = $6, bytes_expected = coalesce($7, bytes_expected), progress_at = now() \
+         WHERE id = $1 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(p.bytes)
+    .bind(p.rows_total)
+    .bind(p.rows_accepted)
+    .bind(p.rows_rejected)
+    .bind(p.phase.as_str())
+    .bind(bytes_expected.map(|b| i64::try_from(b).unwrap_or(i64::MAX)))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The import of registry `registry_id` that is running now, if any (there is at most
+/// one: see [`ONE_RUNNING`]).
+pub async fn running(pool: &PgPool, registry_id: i32) -> Result<Option<Import>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM imports WHERE registry_id = $1 AND status IN ('pending', 'running')"
+    ))
+    .bind(registry_id)
+    .fetch_optional(pool)
     .await
 }
 
@@ -115,7 +195,7 @@ pub async fn finish(
     sqlx::query_as(&format!(
         "UPDATE imports SET status = $2, rows_total = $3, rows_accepted = $4, rows_rejected = $5, \
          rows_duplicate = $6, entries_before = $7, entries_after = $8, bytes = $9, checksum = $10, \
-         error = $11, unchanged = $12, source_time = coalesce($13, source_time), \
+         error = $11, unchanged = $12, source_time = coalesce($13, source_time), phase = NULL, \
          finished_at = now() WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
