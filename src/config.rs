@@ -58,6 +58,9 @@ pub enum Command {
     /// Manage API keys from the command line.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Print the OpenAPI 3.1 document of the API (the committed openapi.json:
+    /// `tarcza openapi > openapi.json`).
+    Openapi,
 }
 
 #[derive(Subcommand, Debug)]

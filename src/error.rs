@@ -8,12 +8,29 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::{ConsentError, NumberError, PrefixError};
 use crate::import::ImportError;
 use crate::index::freshness::Unfit;
 use crate::jobs::sync::SyncError;
+
+/// The body of every error answer: `{"error": {"code": "…", "message": "…"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable `snake_case` code (`invalid_number`, `not_ready`, …; README lists them).
+    #[schema(example = "invalid_number")]
+    pub code: String,
+    /// What went wrong, for people: names the problem (and the input, but never a key).
+    pub message: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -163,10 +180,12 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        (
-            status,
-            Json(json!({ "error": { "code": code, "message": message } })),
-        )
-            .into_response()
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_string(),
+                message,
+            },
+        };
+        (status, Json(body)).into_response()
     }
 }

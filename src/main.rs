@@ -47,6 +47,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             result?;
             println!("migrations applied");
         }
+        Command::Openapi => print!("{}", tarcza::http::openapi_json()),
         Command::Normalize { number } => match PhoneNumber::parse(&number, config.default_region) {
             Ok(n) => println!("{n}"),
             Err(e) => {

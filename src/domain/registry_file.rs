@@ -148,7 +148,7 @@ impl FromStr for Op {
 }
 
 /// Where an import stands. Only `succeeded` changes a registry (or finds it unchanged).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ImportStatus {
     Pending,
@@ -198,7 +198,7 @@ impl FromStr for ImportStatus {
 
 /// What a running import is doing: reading the file, comparing what it read with the
 /// live data (what it would remove), or writing the new generation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ImportPhase {
     Reading,

@@ -2,43 +2,56 @@
 //! who imported what; who made or revoked which key.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{ApiQuery, AsAdmin};
 use super::AppState;
 use crate::domain::PhoneNumber;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::store::audit::{self, AuditQuery, AuditRow};
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/audit", get(search))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(search))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SearchQuery {
+    /// Only events of this number (any spelling; not a valid number is `422
+    /// invalid_number`).
+    #[param(min_length = 1, max_length = 256)]
     number: Option<String>,
+    /// Events at or after this time (RFC 3339; URL-encode the `+` of an offset).
     from: Option<DateTime<Utc>>,
+    /// Events before this time; not before `from` (`422 invalid_range`).
     to: Option<DateTime<Utc>>,
+    /// Events older than this one: the `next_before_id` of the previous page.
     before_id: Option<i64>,
+    /// Events per page, 1 to 1000 (`422 invalid_limit` otherwise).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+/// The key that acted.
+#[derive(Serialize, ToSchema)]
 struct Actor {
     id: i64,
     name: Option<String>,
     role: Option<String>,
 }
 
-#[derive(Serialize)]
+/// One audit event.
+#[derive(Serialize, ToSchema)]
 struct EventView {
     id: i64,
     at: DateTime<Utc>,
@@ -48,7 +61,19 @@ struct EventView {
     number: Option<String>,
     subject: Option<String>,
     /// What changed: `reason`, `before` / `after` where they apply.
+    #[schema(value_type = Object)]
     details: Value,
+}
+
+/// A page of events, newest first.
+#[derive(Serialize, ToSchema)]
+struct AuditPage {
+    /// The number asked about, in E.164 form (null without `number`).
+    #[schema(value_type = Option<String>)]
+    number: Option<PhoneNumber>,
+    events: Vec<EventView>,
+    /// Pass as `before_id` for the next (older) page; null on the last page.
+    next_before_id: Option<i64>,
 }
 
 impl From<AuditRow> for EventView {
@@ -71,13 +96,27 @@ impl From<AuditRow> for EventView {
     }
 }
 
-/// `GET /v1/audit?number=&from=&to=&limit=&before_id=`: events newest first. `from` is
-/// inclusive, `to` exclusive (RFC 3339 times). `next_before_id` pages further back.
+/// The audit log, newest first.
+///
+/// Every change (do-not-call entries, imports, keys) with who made it, when and why.
+/// `from` is inclusive, `to` exclusive; `next_before_id` pages further back.
+#[utoipa::path(
+    get,
+    operation_id = "search_audit",
+    path = "/v1/audit",
+    tag = "audit",
+    params(SearchQuery),
+    extensions(("x-required-role" = json!("admin"))),
+    responses(
+        (status = 200, description = "A page of events", body = AuditPage),
+        (status = 422, description = "Not a valid number (`invalid_number`), `from` after `to` (`invalid_range`), or a `limit` out of range (`invalid_limit`)", body = ErrorBody),
+    )
+)]
 async fn search(
     _caller: AsAdmin,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<SearchQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditPage>, ApiError> {
     let number = match q.number.as_deref() {
         Some(raw) => Some(PhoneNumber::parse(raw, state.settings.region)?),
         None => None,
@@ -114,9 +153,9 @@ async fn search(
         None
     };
     let events: Vec<EventView> = rows.into_iter().map(EventView::from).collect();
-    Ok(Json(json!({
-        "number": number,
-        "events": events,
-        "next_before_id": next_before_id,
-    })))
+    Ok(Json(AuditPage {
+        number,
+        events,
+        next_before_id,
+    }))
 }

@@ -9,16 +9,16 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{from_json, ApiQuery, AsDialer, JsonBytes, NoQuery};
 use super::AppState;
 use crate::domain::{PhoneNumber, Scope};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::index::freshness::{self, Warning};
 use crate::index::{ConsentUse, Exemption, Reason, Snapshot};
 use crate::metrics::{CheckMode, CheckResult, Metrics};
@@ -26,35 +26,46 @@ use crate::metrics::{CheckMode, CheckResult, Metrics};
 /// Most numbers one batch request may carry.
 pub const MAX_BATCH: usize = 10_000;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/check", get(check_one).post(check_batch))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(check_one, check_batch))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CheckQuery {
     /// The number as typed or exported: `601234567`, `+48 601 234 567`, `0048601234567`,
     /// `tel:+48-601-234-567`, with an extension (`wew. 12`, `ext 12`) that is ignored.
     /// Without a country code it is read in `TARCZA_DEFAULT_REGION` (PL). A string that
     /// is not a valid phone number is `422 invalid_number`, never a guess.
+    #[param(
+        required = true,
+        min_length = 1,
+        max_length = 256,
+        example = "+48 601 234 567"
+    )]
     number: Option<String>,
     /// The client the call is made for: entries scoped to this client apply too. At most
     /// 200 characters (after trimming), no control characters; blank means none.
+    #[param(max_length = 200, example = "acme")]
     client: Option<String>,
     /// The campaign the call is made for: entries scoped to it apply too. Same rules as
     /// `client`.
+    #[param(max_length = 200, example = "summer-2026")]
     campaign: Option<String>,
 }
 
 /// The verdict on one number.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CheckResponse<'a> {
     /// The number in canonical E.164 form.
+    #[schema(value_type = String, example = "+48601234567")]
     number: PhoneNumber,
     /// Whether the number may be called. `false` whenever `reasons` is not empty.
     allowed: bool,
     /// Every reason the number may not be called (empty when it may).
     reasons: Vec<Reason<'a>>,
-    /// Registry matches a consent of the client exempted (issue 15).
+    /// Registry matches a consent of the client exempted (where the registry is set to
+    /// let a consent exempt); they do not block.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     exemptions: Vec<Exemption<'a>>,
     /// The consent a `consent_required` policy was met by.
@@ -73,6 +84,20 @@ struct CheckResponse<'a> {
 ///
 /// Answered from this process's in-memory snapshot of the do-not-call list and the
 /// registries. Anything but `200` means: do not call.
+#[utoipa::path(
+    get,
+    operation_id = "check_number",
+    path = "/v1/check",
+    tag = "check",
+    params(CheckQuery),
+    extensions(("x-required-role" = json!("dialer"))),
+    responses(
+        (status = 200, description = "The verdict: `allowed`, and the `reasons` when not", body = CheckResponse),
+        (status = 400, description = "No `number` parameter (`missing_number`)", body = ErrorBody),
+        (status = 422, description = "Not a valid phone number (`invalid_number`, naming the input), or a client or campaign that is too long or holds control characters (`invalid_scope`)", body = ErrorBody),
+        (status = 503, description = "Do not call: the data is not loaded yet (`not_ready`), a registry's data is too old (`stale_registry`), or this process's snapshot is stale (`stale_snapshot`)", body = ErrorBody),
+    )
+)]
 async fn check_one(
     _caller: Checker<false>,
     State(state): State<AppState>,
@@ -192,26 +217,30 @@ fn answer_one(state: &AppState, q: CheckQuery) -> Result<(Response, bool), ApiEr
 }
 
 /// Numbers to check, for one client and campaign.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BatchRequest<'a> {
     /// The numbers, in any spelling `GET /v1/check` takes; at most 10 000. One that is
     /// not a number gets an `error` in its result, the others their verdicts.
     /// (Borrowed from the body where no JSON escape forces a copy.)
     #[serde(borrow)]
+    #[schema(value_type = Vec<String>, max_items = 10000)]
     numbers: Vec<Cow<'a, str>>,
     /// As in `GET /v1/check`: at most 200 characters, no control characters.
+    #[schema(max_length = 200)]
     client: Option<String>,
+    #[schema(max_length = 200)]
     campaign: Option<String>,
 }
 
 /// The verdict on one number of a batch, or why it is not a number.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 enum BatchItem<'a> {
     Checked {
         /// The number as it was sent.
         input: &'a str,
+        #[schema(value_type = String, example = "+48601234567")]
         number: PhoneNumber,
         allowed: bool,
         reasons: Vec<Reason<'a>>,
@@ -222,12 +251,13 @@ enum BatchItem<'a> {
     },
     Invalid {
         input: &'a str,
-        error: serde_json::Value,
+        /// `invalid_number`, and why.
+        error: ErrorDetail,
     },
 }
 
 /// The verdicts, in the order the numbers were sent.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct BatchResponse<'a> {
     results: Vec<BatchItem<'a>>,
     snapshot_version: i64,
@@ -240,6 +270,22 @@ struct BatchResponse<'a> {
 /// May these numbers be called? (up to 10 000)
 ///
 /// One answer per number, in the order sent. Anything but `200` means: call none of them.
+#[utoipa::path(
+    post,
+    operation_id = "check_numbers",
+    path = "/v1/check",
+    tag = "check",
+    request_body = BatchRequest,
+    extensions(("x-required-role" = json!("dialer"))),
+    responses(
+        (status = 200, description = "A result per number, in the order sent", body = BatchResponse),
+        (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 413, description = "More than 10 000 numbers (`batch_too_large`), or a body over 1 MiB (`body_too_large`)", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "The body is JSON of the wrong shape (`invalid_body`), or a client or campaign that is too long or holds control characters (`invalid_scope`)", body = ErrorBody),
+        (status = 503, description = "Do not call: `not_ready`, `stale_registry` or `stale_snapshot` as for `GET /v1/check`", body = ErrorBody),
+    )
+)]
 async fn check_batch(
     _caller: Checker<true>,
     State(state): State<AppState>,
@@ -330,7 +376,10 @@ fn check_item<'a>(
         }
         Err(e) => BatchItem::Invalid {
             input,
-            error: json!({"code": "invalid_number", "message": e.message}),
+            error: ErrorDetail {
+                code: "invalid_number".into(),
+                message: e.message,
+            },
         },
     }
 }

@@ -4,49 +4,82 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, AsAgent, NoQuery};
 use super::middleware::WriteProgress;
-use super::written;
 use super::AppState;
+use super::{written, Notice};
 use crate::domain::consent::{ConsentFields, MAX_NOTE};
 use crate::domain::{NewConsent, PhoneNumber, Purpose, ScopeName};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::store::consents::{self, Added, Consent, ListQuery, Withdrawn};
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/consents", get(list).post(add))
-        .route("/v1/consents/{id}", get(one).delete(withdraw))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(one, withdraw))
 }
 
-#[derive(Deserialize)]
+/// A number's documented consent to be called by a client for a purpose.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddRequest {
+    /// The number, in any spelling `GET /v1/check` takes (format `phone-number`); not a
+    /// valid number is `422 invalid_number`.
+    #[schema(format = "phone-number", example = "+48 601 234 567")]
     number: String,
+    /// The client the consent was given to (at most 200 characters, not blank, no control
+    /// characters; compared without regard to case): `422 invalid_client` otherwise.
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$",
+        example = "acme"
+    )]
     client: String,
+    /// What for: 1 to 64 letters, digits, `_`, `.` or `-`, starting with a letter or digit
+    /// (compared in lower case): `422 invalid_purpose` otherwise.
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", example = "marketing")]
     purpose: String,
+    /// What proves it (a recording id, a form id, a document's reference): required, at
+    /// most 500 characters, not blank, no NUL.
+    #[schema(value_type = String, required = true, max_length = 500, pattern = "^[^\\u0000]*[^\\u0000\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$", example = "rec-2026-11-28-0042")]
     evidence: Option<String>,
+    /// Where it came from (`agent`, `web_form`, `crm`, …): required, at most 500
+    /// characters, not blank, no NUL.
+    #[schema(value_type = String, required = true, max_length = 500, pattern = "^[^\\u0000]*[^\\u0000\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$", example = "agent")]
     source: Option<String>,
+    /// When it was given (RFC 3339): required, not in the future (5 minutes of clock
+    /// difference are allowed), `422 invalid_given_at` otherwise.
+    #[schema(value_type = String, format = DateTime, required = true, example = "2026-11-28T10:00:00Z")]
     given_at: Option<DateTime<Utc>>,
+    /// When it ends (RFC 3339): after `given_at` and in the future (`422
+    /// invalid_expires_at`). None: until withdrawn.
+    #[schema(example = "2027-11-28T10:00:00Z")]
     expires_at: Option<DateTime<Utc>>,
+    /// A note (free text, at most 2000 characters, no NUL).
+    #[schema(max_length = 2000, pattern = "^[^\\u0000]*$")]
     note: Option<String>,
 }
 
-/// The JSON shape of a consent.
-#[derive(Serialize)]
+/// A consent, valid or not; a withdrawal keeps it, with who, when and why.
+#[derive(Serialize, ToSchema)]
 pub struct ConsentView {
     id: i64,
+    /// The number in E.164 form.
+    #[schema(example = "+48601234567")]
     number: String,
+    #[schema(example = "acme")]
     client: String,
+    #[schema(example = "marketing")]
     purpose: String,
     evidence: String,
     source: String,
@@ -60,6 +93,10 @@ pub struct ConsentView {
     withdrawn_at: Option<DateTime<Utc>>,
     withdrawn_by: Option<i64>,
     withdrawal_reason: Option<String>,
+    /// Present on the answer to a write that this process's `/v1/check` may not show
+    /// yet (`not_yet_visible`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<Notice>,
 }
 
 impl From<Consent> for ConsentView {
@@ -81,10 +118,33 @@ impl From<Consent> for ConsentView {
             withdrawn_at: c.withdrawn_at,
             withdrawn_by: c.withdrawn_by,
             withdrawal_reason: c.withdrawal_reason,
+            warnings: Vec::new(),
         }
     }
 }
 
+/// Record a consent.
+///
+/// A consent lets a client call a number under a `consent_required` policy, and (where
+/// the registry is set to) call it although it is in that registry. Recording the same
+/// evidence again returns the existing consent.
+#[utoipa::path(
+    post,
+    operation_id = "add_consent",
+    path = "/v1/consents",
+    tag = "consents",
+    request_body = AddRequest,
+    extensions(("x-required-role" = json!("agent"))),
+    responses(
+        (status = 201, description = "The new consent", body = ConsentView),
+        (status = 200, description = "This evidence was already recorded for the number, client and purpose with the same dates and source: the existing consent", body = ConsentView),
+        (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 409, description = "This evidence is recorded for the number, client and purpose with other dates or source (`consent_conflict`)", body = ErrorBody),
+        (status = 413, description = "A body over 1 MiB (`body_too_large`)", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "Not a valid number (`invalid_number`), client (`invalid_client`) or purpose (`invalid_purpose`); evidence, source or given_at missing (`missing_field`); a text too long or holding NUL (`invalid_field`); given_at in the future (`invalid_given_at`); expires_at not after given_at or past (`invalid_expires_at`); or a body of the wrong shape (`invalid_body`)", body = ErrorBody),
+    )
+)]
 async fn add(
     caller: AsAgent,
     State(state): State<AppState>,
@@ -128,26 +188,71 @@ async fn add(
         .refresh_after_write(&state.db, progress.answer_by())
         .await;
     tracing::info!(consent_id = consent.id, number = %state.loggable(number), status = status.as_u16(), "consent recorded");
-    let body = written(ConsentView::from(consent), visible, &state.settings)?;
+    let mut body = ConsentView::from(consent);
+    body.warnings = written(visible, &state.settings);
     Ok((status, Json(body)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Only consents of this number (any spelling `GET /v1/check` takes, format
+    /// `phone-number`). Give `number`, `client` or both.
+    #[param(format = "phone-number", example = "601234567")]
     number: Option<String>,
+    /// Only consents given to this client (at most 200 characters, not blank, no
+    /// control characters).
+    #[param(
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$",
+        example = "acme"
+    )]
     client: Option<String>,
+    /// Only consents for this purpose.
+    #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", example = "marketing")]
     purpose: Option<String>,
+    /// Only consents older than this id (the previous page's `next_before_id`).
     before_id: Option<i64>,
+    /// At most this many (1 to 1000; 100 when not given).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
-/// `GET /v1/consents?number=&client=&purpose=&limit=&before_id=`: newest first;
-/// `next_before_id` pages further back.
+/// A page of consents, newest first.
+#[derive(Serialize, ToSchema)]
+struct ConsentList {
+    /// The number asked for, in E.164 form.
+    #[schema(value_type = Option<String>, example = "+48601234567")]
+    number: Option<PhoneNumber>,
+    /// The client asked for, as written.
+    client: Option<String>,
+    consents: Vec<ConsentView>,
+    /// Pass as `before_id` for the next page; `null` on the last one.
+    next_before_id: Option<i64>,
+}
+
+/// The consents of a number, of a client, or of a number for a client.
+///
+/// Newest first, withdrawn and expired ones included (see `valid`); `next_before_id`
+/// pages further back.
+#[utoipa::path(
+    get,
+    operation_id = "list_consents",
+    path = "/v1/consents",
+    tag = "consents",
+    params(ListParams),
+    extensions(("x-required-role" = json!("agent"))),
+    responses(
+        (status = 200, description = "The consents, newest first", body = ConsentList),
+        (status = 400, description = "Neither `number` nor `client` (`missing_number`)", body = ErrorBody),
+        (status = 422, description = "Not a valid number (`invalid_number`), client (`invalid_client`) or purpose (`invalid_purpose`), or a limit out of range (`invalid_limit`)", body = ErrorBody),
+    )
+)]
 async fn list(
     _caller: AsAgent,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConsentList>, ApiError> {
     if q.number.is_none() && q.client.is_none() {
         return Err(ApiError::bad_request(
             "missing_number",
@@ -188,14 +293,27 @@ async fn list(
         .then(|| rows.last().map(|c| c.id))
         .flatten();
     let consents: Vec<ConsentView> = rows.into_iter().map(ConsentView::from).collect();
-    Ok(Json(json!({
-        "number": number,
-        "client": client.as_ref().map(ScopeName::as_str),
-        "consents": consents,
-        "next_before_id": next_before_id,
-    })))
+    Ok(Json(ConsentList {
+        number,
+        client: client.as_ref().map(|c| c.as_str().to_string()),
+        consents,
+        next_before_id,
+    }))
 }
 
+/// One consent.
+#[utoipa::path(
+    get,
+    operation_id = "get_consent",
+    path = "/v1/consents/{id}",
+    tag = "consents",
+    params(("id" = i64, Path, description = "The consent's id")),
+    extensions(("x-required-role" = json!("agent"))),
+    responses(
+        (status = 200, description = "The consent", body = ConsentView),
+        (status = 404, description = "No such consent (`not_found`)", body = ErrorBody),
+    )
+)]
 async fn one(
     _caller: AsAgent,
     State(state): State<AppState>,
@@ -208,13 +326,38 @@ async fn one(
         .ok_or_else(|| ApiError::not_found(format!("no consent {id}")))
 }
 
-#[derive(Deserialize)]
+/// Why a consent is withdrawn.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct WithdrawRequest {
+    /// Required (kept in the audit log): at most 2000 characters, not blank, no NUL.
+    #[schema(value_type = String, required = true, max_length = 2000, pattern = "^[^\\u0000]*[^\\u0000\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$", example = "the customer withdrew it on the phone")]
     reason: Option<String>,
 }
 
-/// Withdrawal only ever blocks more, so an agent may record it (the person said so).
+/// Withdraw a consent (it is kept, never erased).
+///
+/// The consent stops counting; the withdrawal is written to the audit log with the key
+/// that made it and the reason. Withdrawal only ever blocks more, so an agent may record
+/// it (the person said so).
+#[utoipa::path(
+    delete,
+    operation_id = "withdraw_consent",
+    path = "/v1/consents/{id}",
+    tag = "consents",
+    params(("id" = i64, Path, description = "The consent's id")),
+    request_body = WithdrawRequest,
+    extensions(("x-required-role" = json!("agent"))),
+    responses(
+        (status = 200, description = "The consent, now withdrawn, with who, when and why", body = ConsentView),
+        (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 404, description = "No such consent (`not_found`)", body = ErrorBody),
+        (status = 409, description = "Already withdrawn (`already_withdrawn`)", body = ErrorBody),
+        (status = 413, description = "A body over 1 MiB (`body_too_large`)", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "No reason (`missing_reason`), a reason too long or holding NUL (`invalid_field`), or a body of the wrong shape (`invalid_body`)", body = ErrorBody),
+    )
+)]
 async fn withdraw(
     caller: AsAgent,
     State(state): State<AppState>,
@@ -222,7 +365,7 @@ async fn withdraw(
     _: NoQuery,
     progress: WriteProgress,
     ApiJson(req): ApiJson<WithdrawRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConsentView>, ApiError> {
     let reason = req
         .reason
         .as_deref()
@@ -249,11 +392,9 @@ async fn withdraw(
                 .refresh_after_write(&state.db, progress.answer_by())
                 .await;
             tracing::info!(consent_id = id, "consent withdrawn");
-            Ok(Json(written(
-                ConsentView::from(consent),
-                visible,
-                &state.settings,
-            )?))
+            let mut body = ConsentView::from(consent);
+            body.warnings = written(visible, &state.settings);
+            Ok(Json(body))
         }
         Withdrawn::NotFound => Err(ApiError::not_found(format!("no consent {id}"))),
         Withdrawn::AlreadyWithdrawn(_) => Err(ApiError::conflict(

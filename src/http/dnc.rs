@@ -4,51 +4,79 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, AsAdmin, AsAgent, NoQuery};
 use super::middleware::WriteProgress;
-use super::written;
 use super::AppState;
+use super::{written, Notice};
 use crate::domain::{PhoneNumber, Prefix, Scope, Target};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::store::dnc::{self, Added, Deactivated, DncEntry, NewEntry};
 
 /// Longest free-text field (reason, source, note) we store.
 const MAX_TEXT: usize = 2000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/dnc", get(list).post(add))
-        .route("/v1/dnc/{id}", get(one).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(one, remove))
 }
 
-#[derive(Deserialize)]
+/// A number not to call, and where that applies.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddRequest {
+    /// The number, in any spelling `GET /v1/check` takes; not a valid number is `422
+    /// invalid_number`. Give `number` or `prefix`, not both (`422 number_and_prefix`).
+    #[schema(min_length = 1, max_length = 256, example = "+48 601 234 567")]
     number: Option<String>,
+    /// A range block: every number starting with this prefix, in international form
+    /// (`+48 70`), a whole known country code followed by digits that start some valid
+    /// number, no longer than a number; anything else is `422 invalid_prefix`.
+    #[schema(min_length = 1, max_length = 256, example = "+48 70")]
     prefix: Option<String>,
+    /// Why (free text, at most 2000 characters, no NUL).
+    #[schema(max_length = 2000, example = "said stop")]
     reason: Option<String>,
+    /// Who or what asked (free text: `agent`, `crm`…; at most 2000 characters).
+    #[schema(max_length = 2000, example = "agent")]
     source: Option<String>,
+    /// Only calls for this client are blocked (at most 200 characters, no control
+    /// characters; compared without regard to case). Neither client nor campaign: every
+    /// call.
+    #[schema(max_length = 200, example = "acme")]
     client: Option<String>,
+    /// Only calls for this campaign (of `client`, if given) are blocked.
+    #[schema(max_length = 200)]
     campaign: Option<String>,
+    /// When the entry stops blocking (RFC 3339, in the future: a time already past is
+    /// `422 invalid_expires_at`). None: it blocks until removed.
     expires_at: Option<DateTime<Utc>>,
+    /// A note (free text, at most 2000 characters).
+    #[schema(max_length = 2000)]
     note: Option<String>,
 }
 
-/// The JSON shape of an entry.
-#[derive(Serialize)]
+/// A do-not-call entry.
+#[derive(Serialize, ToSchema)]
 pub struct EntryView {
     id: i64,
-    /// A number entry's number; a prefix entry has `prefix` instead.
+    /// A number entry's number, in E.164 form; a prefix entry has `prefix` instead.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "+48601234567")]
     number: Option<String>,
+    /// A prefix entry's prefix (`+4870`): it blocks every number starting with it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "+4870")]
     prefix: Option<String>,
+    /// `global`, `client` or `campaign`.
+    #[schema(example = "global")]
     scope: &'static str,
     client: Option<String>,
     campaign: Option<String>,
@@ -64,6 +92,10 @@ pub struct EntryView {
     deactivated_at: Option<DateTime<Utc>>,
     deactivated_by: Option<i64>,
     deactivation_reason: Option<String>,
+    /// Present on the answer to a write that this process's `/v1/check` may not show
+    /// yet (`not_yet_visible`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<Notice>,
 }
 
 impl From<DncEntry> for EntryView {
@@ -95,6 +127,7 @@ impl From<DncEntry> for EntryView {
             deactivated_at: e.deactivated_at,
             deactivated_by: e.deactivated_by,
             deactivation_reason: e.deactivation_reason,
+            warnings: Vec::new(),
         }
     }
 }
@@ -121,6 +154,27 @@ fn text(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> 
     Ok(Some(v))
 }
 
+/// Add a number, or a prefix (a range block), to the do-not-call list.
+///
+/// Visible to this process's `/v1/check` before the answer is sent (else the answer says
+/// `not_yet_visible`). Adding a number or prefix already blocked in that scope returns
+/// the existing entry, extended if the new request asks for longer.
+#[utoipa::path(
+    post,
+    operation_id = "add_dnc_entry",
+    path = "/v1/dnc",
+    tag = "dnc",
+    request_body = AddRequest,
+    extensions(("x-required-role" = json!("agent"))),
+    responses(
+        (status = 201, description = "The new entry", body = EntryView),
+        (status = 200, description = "The number or prefix was already blocked in that scope: the existing entry (extended if asked)", body = EntryView),
+        (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 413, description = "A body over 1 MiB (`body_too_large`)", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "Not a valid number (`invalid_number`) or prefix (`invalid_prefix`), both given (`number_and_prefix`), a bad scope (`invalid_scope`), a text field too long or holding NUL (`invalid_field`), `expires_at` not in the future (`invalid_expires_at`), or a body of the wrong shape (`invalid_body`)", body = ErrorBody),
+    )
+)]
 async fn add(
     caller: AsAgent,
     State(state): State<AppState>,
@@ -178,33 +232,72 @@ async fn add(
     };
     state.metrics.dnc_changed(action);
     tracing::info!(entry_id = entry.id, number = %shown, status = status.as_u16(), "dnc entry added");
-    let body = written(EntryView::from(entry), visible, &state.settings)?;
+    let mut body = EntryView::from(entry);
+    body.warnings = written(visible, &state.settings);
     Ok((status, Json(body)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// The number, in any spelling; not a valid number is `422 invalid_number`. Give
+    /// `number` or `prefix`, not both.
+    #[param(min_length = 1, max_length = 256, example = "601234567")]
     number: Option<String>,
+    /// A prefix in international form (`+48 70`); not a valid prefix is `422
+    /// invalid_prefix`.
+    #[param(min_length = 1, max_length = 256, example = "+48 70")]
     prefix: Option<String>,
 }
 
+/// The entries of a number (with the prefix entries that cover it), or of a prefix.
+#[derive(Serialize, ToSchema)]
+struct EntryList {
+    /// The number asked for, in E.164 form (`?number=`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "+48601234567")]
+    number: Option<String>,
+    /// The prefix asked for (`?prefix=`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "+4870")]
+    prefix: Option<String>,
+    /// For a number: its entries and the prefix entries that cover it; for a prefix: the
+    /// entries of exactly that prefix. In every scope, active or not.
+    entries: Vec<EntryView>,
+}
+
+/// The entries of a number or of a prefix, in every scope.
+///
 /// `?number=`: the number's entries and the prefix entries that cover it; `?prefix=`:
-/// the entries of exactly that prefix.
+/// the entries of exactly that prefix. Give one of the two.
+#[utoipa::path(
+    get,
+    operation_id = "list_dnc_entries",
+    path = "/v1/dnc",
+    tag = "dnc",
+    params(ListQuery),
+    extensions(("x-required-role" = json!("agent"))),
+    responses(
+        (status = 200, description = "The number or prefix and its entries", body = EntryList),
+        (status = 400, description = "Neither `number` nor `prefix`, or both (`missing_number`)", body = ErrorBody),
+        (status = 422, description = "Not a valid number (`invalid_number`) or prefix (`invalid_prefix`)", body = ErrorBody),
+    )
+)]
 async fn list(
     _caller: AsAgent,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let (key, value, rows) = match (q.number, q.prefix) {
+) -> Result<Json<EntryList>, ApiError> {
+    let (number, prefix, rows) = match (q.number, q.prefix) {
         (Some(raw), None) => {
             let number = PhoneNumber::parse(&raw, state.settings.region)?;
             let rows = dnc::list_by_number(&state.db, number).await?;
-            ("number", number.e164(), rows)
+            (Some(number.e164()), None, rows)
         }
         (None, Some(raw)) => {
             let prefix = Prefix::parse(&raw)?;
             let rows = dnc::list_by_prefix(&state.db, prefix).await?;
-            ("prefix", prefix.to_string(), rows)
+            (None, Some(prefix.to_string()), rows)
         }
         _ => {
             return Err(ApiError::bad_request(
@@ -214,9 +307,26 @@ async fn list(
         }
     };
     let entries: Vec<EntryView> = rows.into_iter().map(EntryView::from).collect();
-    Ok(Json(json!({ key: value, "entries": entries })))
+    Ok(Json(EntryList {
+        number,
+        prefix,
+        entries,
+    }))
 }
 
+/// One entry.
+#[utoipa::path(
+    get,
+    operation_id = "get_dnc_entry",
+    path = "/v1/dnc/{id}",
+    tag = "dnc",
+    params(("id" = i64, Path, description = "The entry's id")),
+    extensions(("x-required-role" = json!("agent"))),
+    responses(
+        (status = 200, description = "The entry", body = EntryView),
+        (status = 404, description = "No such entry (`not_found`)", body = ErrorBody),
+    )
+)]
 async fn one(
     _caller: AsAgent,
     State(state): State<AppState>,
@@ -229,12 +339,42 @@ async fn one(
         .ok_or_else(|| ApiError::not_found(format!("no do-not-call entry {id}")))
 }
 
-#[derive(Deserialize)]
+/// Why an entry is deactivated.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RemoveRequest {
+    /// Required (kept in the audit log): at most 2000 characters, not blank, no NUL.
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 2000,
+        example = "entered by mistake"
+    )]
     reason: Option<String>,
 }
 
+/// Deactivate an entry (it is kept, never erased).
+///
+/// The entry stops blocking; the removal is written to the audit log with the key that
+/// made it and the reason.
+#[utoipa::path(
+    delete,
+    operation_id = "remove_dnc_entry",
+    path = "/v1/dnc/{id}",
+    tag = "dnc",
+    params(("id" = i64, Path, description = "The entry's id")),
+    request_body = RemoveRequest,
+    extensions(("x-required-role" = json!("admin"))),
+    responses(
+        (status = 200, description = "The entry, now `active: false`, with who, when and why", body = EntryView),
+        (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 404, description = "No such entry (`not_found`)", body = ErrorBody),
+        (status = 409, description = "Already deactivated (`already_inactive`)", body = ErrorBody),
+        (status = 413, description = "A body over 1 MiB (`body_too_large`)", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "No reason (`missing_reason`), a reason too long or holding NUL (`invalid_field`), or a body of the wrong shape (`invalid_body`)", body = ErrorBody),
+    )
+)]
 async fn remove(
     caller: AsAdmin,
     State(state): State<AppState>,
@@ -242,7 +382,7 @@ async fn remove(
     _: NoQuery,
     progress: WriteProgress,
     ApiJson(req): ApiJson<RemoveRequest>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<EntryView>, ApiError> {
     let reason = text("reason", req.reason)?.ok_or_else(|| {
         ApiError::unprocessable(
             "missing_reason",
@@ -259,7 +399,8 @@ async fn remove(
                 .refresh_after_write(&state.db, progress.answer_by())
                 .await;
             tracing::info!(entry_id = id, "dnc entry deactivated");
-            let body = written(EntryView::from(entry), visible, &state.settings)?;
+            let mut body = EntryView::from(entry);
+            body.warnings = written(visible, &state.settings);
             Ok(Json(body))
         }
         Deactivated::NotFound => Err(ApiError::not_found(format!("no do-not-call entry {id}"))),

@@ -2,42 +2,70 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{ApiJson, ApiPath, AsAdmin, NoQuery};
 use super::middleware::WriteProgress;
-use super::written;
 use super::AppState;
+use super::{written, Notice};
 use crate::domain::Role;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::store::keys::{self, ApiKey, Revoked};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/keys", get(list).post(create))
-        .route("/v1/keys/{id}", delete(revoke))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
 }
 
-#[derive(Deserialize)]
+/// A key to make.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateRequest {
+    /// What the key is for: 1 to 200 characters of printable text (trimmed).
+    #[schema(min_length = 1, max_length = 200, example = "dialer-1")]
     name: String,
+    /// `dialer`, `agent`, `ops` or `admin`.
+    #[schema(value_type = Role)]
     role: String,
 }
 
-#[derive(Serialize)]
+/// An API key, without its secret.
+#[derive(Serialize, ToSchema)]
 struct KeyView {
     id: i64,
     name: String,
+    #[schema(value_type = Role)]
     role: String,
     created_at: DateTime<Utc>,
     created_by: Option<i64>,
     revoked_at: Option<DateTime<Utc>>,
     revoked_by: Option<i64>,
+    /// Present on the answer to a write that this process may not honour yet
+    /// (`not_yet_visible`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<Notice>,
+}
+
+/// A new key, with its secret: shown only this once.
+#[derive(Serialize, ToSchema)]
+struct NewKey {
+    #[serde(flatten)]
+    view: KeyView,
+    /// The secret, to send as `Authorization: Bearer <key>`. Stored only as its SHA-256.
+    #[schema(example = "tz_…")]
+    key: String,
+}
+
+/// Every key, without secrets.
+#[derive(Serialize, ToSchema)]
+struct KeyList {
+    keys: Vec<KeyView>,
 }
 
 impl From<ApiKey> for KeyView {
@@ -50,17 +78,34 @@ impl From<ApiKey> for KeyView {
             created_by: k.created_by,
             revoked_at: k.revoked_at,
             revoked_by: k.revoked_by,
+            warnings: Vec::new(),
         }
     }
 }
 
+/// Make an API key; its secret is shown only in this answer.
+#[utoipa::path(
+    post,
+    operation_id = "create_key",
+    path = "/v1/keys",
+    tag = "keys",
+    request_body = CreateRequest,
+    extensions(("x-required-role" = json!("admin"))),
+    responses(
+        (status = 201, description = "The key, with its secret in `key`", body = NewKey),
+        (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 413, description = "A body over 1 MiB (`body_too_large`)", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "A name that is blank, too long or not printable (`invalid_name`), an unknown role (`invalid_role`), or a body of the wrong shape (`invalid_body`)", body = ErrorBody),
+    )
+)]
 async fn create(
     caller: AsAdmin,
     State(state): State<AppState>,
     _: NoQuery,
     progress: WriteProgress,
     ApiJson(req): ApiJson<CreateRequest>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<NewKey>), ApiError> {
     let name = req.name.trim();
     if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
         return Err(ApiError::unprocessable(
@@ -80,31 +125,54 @@ async fn create(
         .refresh_after_write(&state.db, progress.answer_by())
         .await;
     tracing::info!(key_id = key.id, role = %role, "api key created");
-    let mut body = written(KeyView::from(key), visible, &state.settings)?;
-    body["key"] = json!(secret);
-    Ok((StatusCode::CREATED, Json(body)))
+    let mut view = KeyView::from(key);
+    view.warnings = written(visible, &state.settings);
+    Ok((StatusCode::CREATED, Json(NewKey { view, key: secret })))
 }
 
+/// Every key, without secrets.
+#[utoipa::path(
+    get,
+    operation_id = "list_keys",
+    path = "/v1/keys",
+    tag = "keys",
+    extensions(("x-required-role" = json!("admin"))),
+    responses((status = 200, description = "The keys, revoked ones included", body = KeyList))
+)]
 async fn list(
     _caller: AsAdmin,
     State(state): State<AppState>,
     _: NoQuery,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<KeyList>, ApiError> {
     let keys: Vec<KeyView> = keys::list(&state.db)
         .await?
         .into_iter()
         .map(KeyView::from)
         .collect();
-    Ok(Json(json!({ "keys": keys })))
+    Ok(Json(KeyList { keys }))
 }
 
+/// Revoke a key: it stops working at once here, within a second on other replicas.
+#[utoipa::path(
+    delete,
+    operation_id = "revoke_key",
+    path = "/v1/keys/{id}",
+    tag = "keys",
+    params(("id" = i64, Path, description = "The key's id")),
+    extensions(("x-required-role" = json!("admin"))),
+    responses(
+        (status = 200, description = "The key, now revoked", body = KeyView),
+        (status = 404, description = "No such key (`not_found`)", body = ErrorBody),
+        (status = 409, description = "Already revoked (`already_revoked`)", body = ErrorBody),
+    )
+)]
 async fn revoke(
     caller: AsAdmin,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
     _: NoQuery,
     progress: WriteProgress,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<KeyView>, ApiError> {
     progress.writing();
     match keys::revoke(&state.db, caller.0.id, id).await? {
         Revoked::Done(key) => {
@@ -114,7 +182,9 @@ async fn revoke(
                 .refresh_after_write(&state.db, progress.answer_by())
                 .await;
             tracing::info!(key_id = id, "api key revoked");
-            Ok(Json(written(KeyView::from(key), visible, &state.settings)?))
+            let mut view = KeyView::from(key);
+            view.warnings = written(visible, &state.settings);
+            Ok(Json(view))
         }
         Revoked::NotFound => Err(ApiError::not_found(format!("no API key {id}"))),
         Revoked::AlreadyRevoked(_) => Err(ApiError::conflict(

@@ -25,6 +25,17 @@ use crate::index::Index;
 use crate::metrics::CONTENT_TYPE;
 
 /// Prometheus metrics of this process.
+#[utoipa::path(
+    get,
+    operation_id = "metrics",
+    path = "/metrics",
+    tag = "health",
+    security(()),
+    responses(
+        (status = 200, description = "The metrics, in Prometheus' text format (0.0.4); README \
+            \"Metrics\" lists them", content_type = "text/plain", body = String),
+    )
+)]
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, CONTENT_TYPE)],

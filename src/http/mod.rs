@@ -1,6 +1,6 @@
-//! HTTP API v1: one file per resource, each with its own `router()`; the middleware
-//! every request passes (`middleware`), and serving it on a socket (`serve`,
-//! `connection`).
+//! HTTP API v1: one file per resource, each with its own `router()` of documented routes
+//! (`openapi` says how to document one); the middleware every request passes
+//! (`middleware`), and serving it on a socket (`serve`, `connection`).
 //!
 //! The only layer that knows HTTP: axum and hyper types, [`AppState`] and `ApiError`
 //! (with `error.rs`) stay here. A handler turns the request into domain types, asks the
@@ -17,6 +17,7 @@ mod health;
 mod keys;
 mod metrics;
 mod middleware;
+pub mod openapi;
 mod policies;
 mod query;
 mod registries;
@@ -27,7 +28,9 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
-use serde_json::{json, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -37,45 +40,50 @@ pub use middleware::{WriteProgress, JSON_BODY_LIMIT};
 pub use serve::{serve, serve_with, ServeOptions};
 pub use state::AppState;
 
-/// The whole HTTP API. Pure: binds nothing and reads no environment. `/metrics` is part
-/// of it unless it has an address of its own (TARCZA_METRICS_BIND: [`metrics_router`]).
-pub fn router(state: AppState) -> Router {
-    let mut routes = Router::new();
-    if state.settings.metrics_bind.is_none() {
-        routes = routes.route("/metrics", get(metrics::metrics));
-    }
-    let routes = routes
-        .merge(health::router())
-        .merge(audit::router())
+/// Every documented route, each with its operation in the OpenAPI document (see
+/// `openapi` for how to document one). `/metrics` is among them unless it has an address
+/// of its own (TARCZA_METRICS_BIND: [`metrics_router`]).
+fn api(with_metrics: bool) -> OpenApiRouter<AppState> {
+    let mut api = OpenApiRouter::with_openapi(openapi::base())
         .merge(check::router())
         .merge(dnc::router())
-        .merge(keys::router())
         .merge(registries::router())
         .merge(consents::router())
         .merge(policies::router())
+        .merge(keys::router())
+        .merge(audit::router())
+        .merge(health::router())
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(openapi::docs));
+    if with_metrics {
+        api = api.routes(routes!(metrics::metrics));
+    }
+    api
+}
+
+/// The OpenAPI 3.1 document of the API (with or without `/metrics`).
+pub fn document(with_metrics: bool) -> utoipa::openapi::OpenApi {
+    let mut doc = api(with_metrics).into_openapi();
+    openapi::Conventions::apply(&mut doc);
+    doc
+}
+
+/// The committed `openapi.json`: the document of the API as `tarcza openapi` prints it.
+pub fn openapi_json() -> String {
+    openapi::to_json(&document(true))
+}
+
+/// The whole HTTP API. Pure: binds nothing and reads no environment.
+pub fn router(state: AppState) -> Router {
+    let (routes, _) = api(state.settings.metrics_bind.is_none()).split_for_parts();
+    let routes = routes
+        // The viewer's own files (static, not operations of the API).
+        .route("/docs/", get(openapi::docs_slash))
+        .route("/docs/{file}", get(openapi::docs_file))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
     middleware::around(routes, state)
-}
-
-/// The answer to a committed write: `body`, with a `not_yet_visible` warning when this
-/// process's `/check` does not show the change yet (its snapshot refresh outlasted the
-/// request's time; see `Index::refresh_after_write`).
-fn written(body: impl Serialize, visible: bool, settings: &Settings) -> Result<Value, ApiError> {
-    let mut body = serde_json::to_value(body).map_err(anyhow::Error::from)?;
-    if !visible {
-        body["warnings"] = json!([{
-            "code": "not_yet_visible",
-            "message": format!(
-                "stored; this process is still refreshing its data, so its /v1/check may not \
-                 show the change yet. Within TARCZA_MAX_SNAPSHOT_LAG ({:?}) it answers with \
-                 it, or 503 stale_snapshot",
-                settings.max_snapshot_lag
-            ),
-        }]);
-    }
-    Ok(body)
 }
 
 /// `/metrics` alone, for its own address (TARCZA_METRICS_BIND).
@@ -84,6 +92,33 @@ pub fn metrics_router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// A caveat on the answer to a committed write.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Notice {
+    /// `not_yet_visible`: stored, but this process's `/v1/check` may not show it yet.
+    #[schema(example = "not_yet_visible")]
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The warnings of an answer to a committed write: `not_yet_visible` when this process's
+/// `/check` does not show the change yet (its snapshot refresh outlasted the request's
+/// time; see `Index::refresh_after_write`), else none.
+fn written(visible: bool, settings: &Settings) -> Vec<Notice> {
+    if visible {
+        return Vec::new();
+    }
+    vec![Notice {
+        code: "not_yet_visible",
+        message: format!(
+            "stored; this process is still refreshing its data, so its /v1/check may not \
+             show the change yet. Within TARCZA_MAX_SNAPSHOT_LAG ({:?}) it answers with it, \
+             or 503 stale_snapshot",
+            settings.max_snapshot_lag
+        ),
+    }]
 }
 
 async fn not_found() -> ApiError {

@@ -3,48 +3,79 @@
 //! overrides its client's. Names compare like DNC scopes (case-insensitive, NFC).
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{ApiJson, ApiPath, AsAdmin, NoQuery};
 use super::middleware::WriteProgress;
-use super::written;
 use super::AppState;
+use super::{written, Notice};
 use crate::domain::{Policy, Purpose, ScopeName};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::store::policies::{self, PolicyRow, Set};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/policies/clients/{client}",
-            get(get_client).put(put_client),
-        )
-        .route(
-            "/v1/policies/clients/{client}/campaigns/{campaign}",
-            get(get_campaign).put(put_campaign),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_client, put_client))
+        .routes(routes!(get_campaign, put_campaign))
 }
 
-#[derive(Deserialize)]
+/// What a client, or a campaign of it, requires of the numbers it calls.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PutRequest {
+    /// Whether a number may be called only with a valid consent of the client for
+    /// `purpose`.
     consent_required: bool,
-    /// The purpose the consent must be for; `marketing` when not given.
+    /// The purpose the consent must be for (1 to 64 letters, digits, `_`, `.` or `-`,
+    /// starting with a letter or digit; `422 invalid_purpose` otherwise); `marketing`
+    /// when not given.
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", example = "marketing")]
     purpose: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A client's or a campaign's policy.
+#[derive(Serialize, ToSchema)]
 struct PolicyView {
+    #[schema(example = "acme")]
     client: String,
+    /// `null` for the client's own policy.
     campaign: Option<String>,
     consent_required: bool,
+    #[schema(example = "marketing")]
     purpose: String,
     updated_at: DateTime<Utc>,
     updated_by: Option<i64>,
+    /// Present on the answer to a write that this process's `/v1/check` may not show
+    /// yet (`not_yet_visible`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<Notice>,
+}
+
+/// A client's own policy and its campaigns'.
+#[derive(Serialize, ToSchema)]
+struct ClientPolicies {
+    /// The client, as written in the path.
+    client: String,
+    /// The client's own policy; `null` if none.
+    policy: Option<PolicyView>,
+    /// The policies of its campaigns.
+    campaigns: Vec<PolicyView>,
+}
+
+/// A campaign's own policy and the one `/v1/check` applies to its calls.
+#[derive(Serialize, ToSchema)]
+struct CampaignPolicies {
+    client: String,
+    campaign: String,
+    /// The campaign's own policy; `null` if none.
+    policy: Option<PolicyView>,
+    /// The campaign's policy, else its client's, else `null`.
+    effective: Option<PolicyView>,
 }
 
 impl From<PolicyRow> for PolicyView {
@@ -56,6 +87,7 @@ impl From<PolicyRow> for PolicyView {
             purpose: r.purpose,
             updated_at: r.updated_at,
             updated_by: r.updated_by,
+            warnings: Vec::new(),
         }
     }
 }
@@ -64,6 +96,26 @@ fn name(field: &str, raw: &str) -> Result<ScopeName, ApiError> {
     ScopeName::parse(field, raw).map_err(|e| ApiError::unprocessable("invalid_scope", e.0))
 }
 
+/// Set a client's policy.
+///
+/// Applies to every call for the client whose campaign has no policy of its own. Setting
+/// the policy it already has changes nothing (and is not audited).
+#[utoipa::path(
+    put,
+    operation_id = "set_client_policy",
+    path = "/v1/policies/clients/{client}",
+    tag = "policies",
+    params(("client" = String, Path, description = "The client (at most 200 characters, not blank, no control characters; compared without regard to case)", max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "acme")),
+    request_body = PutRequest,
+    extensions(("x-required-role" = json!("admin"))),
+    responses(
+        (status = 200, description = "The policy as set (with `not_yet_visible` when this process's `/v1/check` may not apply it yet)", body = PolicyView),
+        (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 413, description = "A body over 1 MiB (`body_too_large`)", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "A name that is blank, too long or holds control characters (`invalid_scope`), not a purpose (`invalid_purpose`), or a body of the wrong shape (`invalid_body`)", body = ErrorBody),
+    )
+)]
 async fn put_client(
     caller: AsAdmin,
     State(state): State<AppState>,
@@ -71,11 +123,30 @@ async fn put_client(
     _: NoQuery,
     progress: WriteProgress,
     ApiJson(req): ApiJson<PutRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PolicyView>, ApiError> {
     let client = name("client", &client)?;
     put(caller, state, progress, client, None, req).await
 }
 
+/// Set a campaign's policy.
+///
+/// Overrides its client's policy for calls made for the campaign.
+#[utoipa::path(
+    put,
+    operation_id = "set_campaign_policy",
+    path = "/v1/policies/clients/{client}/campaigns/{campaign}",
+    tag = "policies",
+    params(("client" = String, Path, description = "The client (at most 200 characters, not blank, no control characters; compared without regard to case)", max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "acme"), ("campaign" = String, Path, description = "The campaign of the client (same rules as the client)", max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "winter-2026")),
+    request_body = PutRequest,
+    extensions(("x-required-role" = json!("admin"))),
+    responses(
+        (status = 200, description = "The policy as set (with `not_yet_visible` when this process's `/v1/check` may not apply it yet)", body = PolicyView),
+        (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 413, description = "A body over 1 MiB (`body_too_large`)", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "A name that is blank, too long or holds control characters (`invalid_scope`), not a purpose (`invalid_purpose`), or a body of the wrong shape (`invalid_body`)", body = ErrorBody),
+    )
+)]
 async fn put_campaign(
     caller: AsAdmin,
     State(state): State<AppState>,
@@ -83,7 +154,7 @@ async fn put_campaign(
     _: NoQuery,
     progress: WriteProgress,
     ApiJson(req): ApiJson<PutRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PolicyView>, ApiError> {
     let client = name("client", &client)?;
     let campaign = name("campaign", &campaign)?;
     put(caller, state, progress, client, Some(campaign), req).await
@@ -96,7 +167,7 @@ async fn put(
     client: ScopeName,
     campaign: Option<ScopeName>,
     req: PutRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PolicyView>, ApiError> {
     let policy = Policy {
         consent_required: req.consent_required,
         purpose: match req.purpose.as_deref() {
@@ -108,11 +179,7 @@ async fn put(
     let row =
         match policies::set(&state.db, caller.0.id, &client, campaign.as_ref(), &policy).await? {
             Set::Changed(row) => row,
-            Set::Unchanged(row) => {
-                return Ok(Json(
-                    serde_json::to_value(PolicyView::from(row)).map_err(anyhow::Error::from)?,
-                ))
-            }
+            Set::Unchanged(row) => return Ok(Json(PolicyView::from(row))),
         };
     progress.committed();
     let visible = state
@@ -124,20 +191,30 @@ async fn put(
         consent_required = row.consent_required,
         "policy set"
     );
-    Ok(Json(written(
-        PolicyView::from(row),
-        visible,
-        &state.settings,
-    )?))
+    let mut body = PolicyView::from(row);
+    body.warnings = written(visible, &state.settings);
+    Ok(Json(body))
 }
 
-/// The client's own policy (`null` if none) and its campaigns' policies.
+/// A client's own policy (`null` if none) and its campaigns' policies.
+#[utoipa::path(
+    get,
+    operation_id = "get_client_policy",
+    path = "/v1/policies/clients/{client}",
+    tag = "policies",
+    params(("client" = String, Path, description = "The client (at most 200 characters, not blank, no control characters; compared without regard to case)", max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "acme")),
+    extensions(("x-required-role" = json!("admin"))),
+    responses(
+        (status = 200, description = "The client's policy and its campaigns'", body = ClientPolicies),
+        (status = 422, description = "A name that is blank, too long or holds control characters (`invalid_scope`)", body = ErrorBody),
+    )
+)]
 async fn get_client(
     _caller: AsAdmin,
     State(state): State<AppState>,
     ApiPath(client): ApiPath<String>,
     _: NoQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ClientPolicies>, ApiError> {
     let client = name("client", &client)?;
     let own = policies::get(&state.db, &client, None).await?;
     let campaigns: Vec<PolicyView> = policies::campaigns_of(&state.db, &client)
@@ -145,21 +222,34 @@ async fn get_client(
         .into_iter()
         .map(PolicyView::from)
         .collect();
-    Ok(Json(json!({
-        "client": client.as_str(),
-        "policy": own.map(PolicyView::from),
-        "campaigns": campaigns,
-    })))
+    Ok(Json(ClientPolicies {
+        client: client.as_str().to_string(),
+        policy: own.map(PolicyView::from),
+        campaigns,
+    }))
 }
 
-/// The campaign's own policy (`null` if none) and the one `/check` applies to its calls
-/// (`effective`: the campaign's, else its client's, else `null`).
+/// A campaign's own policy and the one `/v1/check` applies to its calls.
+///
+/// `effective`: the campaign's policy, else its client's, else `null`.
+#[utoipa::path(
+    get,
+    operation_id = "get_campaign_policy",
+    path = "/v1/policies/clients/{client}/campaigns/{campaign}",
+    tag = "policies",
+    params(("client" = String, Path, description = "The client (at most 200 characters, not blank, no control characters; compared without regard to case)", max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "acme"), ("campaign" = String, Path, description = "The campaign of the client (same rules as the client)", max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "winter-2026")),
+    extensions(("x-required-role" = json!("admin"))),
+    responses(
+        (status = 200, description = "The campaign's policy and the effective one", body = CampaignPolicies),
+        (status = 422, description = "A name that is blank, too long or holds control characters (`invalid_scope`)", body = ErrorBody),
+    )
+)]
 async fn get_campaign(
     _caller: AsAdmin,
     State(state): State<AppState>,
     ApiPath((client, campaign)): ApiPath<(String, String)>,
     _: NoQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CampaignPolicies>, ApiError> {
     let client = name("client", &client)?;
     let campaign = name("campaign", &campaign)?;
     let own = policies::get(&state.db, &client, Some(&campaign)).await?;
@@ -167,10 +257,10 @@ async fn get_campaign(
         Some(own) => Some(own.clone()),
         None => policies::get(&state.db, &client, None).await?,
     };
-    Ok(Json(json!({
-        "client": client.as_str(),
-        "campaign": campaign.as_str(),
-        "policy": own.map(PolicyView::from),
-        "effective": effective.map(PolicyView::from),
-    })))
+    Ok(Json(CampaignPolicies {
+        client: client.as_str().to_string(),
+        campaign: campaign.as_str().to_string(),
+        policy: own.map(PolicyView::from),
+        effective: effective.map(PolicyView::from),
+    }))
 }

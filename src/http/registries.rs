@@ -7,18 +7,20 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{ApiPath, ApiQuery, AsDialer, AsOps, NoQuery};
 use super::middleware::WriteProgress;
 use super::AppState;
 use crate::domain::{Encoding, Format, HashScheme, ImportPhase, ImportStatus, Mode};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::import::ImportRequest;
 use crate::index::freshness::fresh_until;
 use crate::jobs;
@@ -28,26 +30,25 @@ use crate::store::registries::{self, Registry};
 /// Most rejected rows returned with one import (all are counted).
 const REJECTS_SHOWN: i64 = 1000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/registries", get(list))
-        .route("/v1/registries/{name}", get(one))
-        .route(
-            "/v1/registries/{name}/imports",
-            get(list_imports)
-                .post(start_import)
-                // Uploads are streamed and bounded by TARCZA_MAX_UPLOAD_BYTES instead.
-                .layer(DefaultBodyLimit::disable()),
-        )
-        .route("/v1/registries/{name}/imports/{id}", get(one_import))
-        .route("/v1/registries/{name}/sync", post(sync_now))
+pub fn router() -> OpenApiRouter<AppState> {
+    let (schemas, paths, imports) = routes!(list_imports, start_import);
+    // Uploads are streamed and bounded by TARCZA_MAX_UPLOAD_BYTES instead.
+    let imports = imports.layer(DefaultBodyLimit::disable());
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(one))
+        .routes((schemas, paths, imports))
+        .routes(routes!(one_import))
+        .routes(routes!(sync_now))
 }
 
 /// A registry: its data and how current it is.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct RegistryView {
+    #[schema(example = "robinson")]
     name: String,
     /// `empty` until the first import succeeds, then `loaded`.
+    #[schema(example = "loaded")]
     status: &'static str,
     entries: i64,
     snapshot_version: i64,
@@ -68,6 +69,7 @@ struct RegistryView {
     /// How old the data may be before it is stale; null: no limit.
     max_age_seconds: Option<u64>,
     /// `block` (stale data: `/v1/check` answers 503) or `warn`.
+    #[schema(example = "block")]
     stale_policy: &'static str,
     /// Whether a valid consent of the call's client exempts a number from this
     /// registry's block (`TARCZA_REGISTRY_<NAME>_CONSENT_EXEMPTS`).
@@ -117,12 +119,20 @@ async fn view(state: &AppState, r: Registry) -> Result<RegistryView, ApiError> {
 }
 
 /// Every registry.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct RegistryList {
     registries: Vec<RegistryView>,
 }
 
 /// Every registry, with its data and freshness.
+#[utoipa::path(
+    get,
+    operation_id = "list_registries",
+    path = "/v1/registries",
+    tag = "registries",
+    extensions(("x-required-role" = json!("dialer"))),
+    responses((status = 200, description = "The registries", body = RegistryList))
+)]
 async fn list(
     _caller: AsDialer,
     State(state): State<AppState>,
@@ -146,6 +156,18 @@ async fn registry(state: &AppState, name: &str) -> Result<Registry, ApiError> {
 }
 
 /// One registry: its data, how current it is, its last and its running import.
+#[utoipa::path(
+    get,
+    operation_id = "get_registry",
+    path = "/v1/registries/{name}",
+    tag = "registries",
+    params(("name" = String, Path, description = "The registry's name", example = "robinson")),
+    extensions(("x-required-role" = json!("dialer"))),
+    responses(
+        (status = 200, description = "The registry", body = RegistryView),
+        (status = 404, description = "No registry of that name (`unknown_registry`)", body = ErrorBody),
+    )
+)]
 async fn one(
     _caller: AsDialer,
     State(state): State<AppState>,
@@ -158,7 +180,7 @@ async fn one(
 
 /// An import as the API shows it: its record, the registry's name, how long it took,
 /// while it runs how far it has got, and (for one import) its rejected rows.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ImportView {
     registry: String,
     #[serde(flatten)]
@@ -173,7 +195,7 @@ struct ImportView {
 
 /// How far a running import has got. The counts of the record (`bytes`, `rows_total`,
 /// `rows_accepted`, `rows_rejected`) say the same.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ProgressView {
     /// `reading` the file, `comparing` it with the live data, or `writing` the new data.
     phase: ImportPhase,
@@ -255,33 +277,43 @@ fn progress(state: &AppState, import: &mut Import) -> ProgressView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ImportQuery {
     /// `snapshot` (the file is the whole registry) or `delta` (additions and removals,
     /// an `op` column).
+    #[param(value_type = Option<String>, pattern = "^(snapshot|delta)$", default = "snapshot")]
     mode: Option<String>,
     /// `csv` (numbers) or `sha256` (one SHA-256 per line, see `hash_scheme`).
+    #[param(value_type = Option<String>, pattern = "^(csv|sha256)$", default = "csv")]
     format: Option<String>,
     /// For `format=sha256` only (else `422 invalid_parameter`): what was hashed,
     /// `e164_digits` (`48512345678`), `e164_plus` (`+48512345678`) or `national`.
+    #[param(value_type = Option<String>, pattern = "^(e164_digits|e164_plus|national)$")]
     hash_scheme: Option<String>,
     /// The file's text encoding: `utf-8` (default), `windows-1250` (also `cp1250`) or
     /// `iso-8859-2` (also `latin2`), in any case.
+    #[param(value_type = Option<String>, example = "windows-1250")]
     encoding: Option<String>,
     /// The SHA-256 of the file as sent (64 hex digits): another file is `refused`.
+    #[param(pattern = "^[0-9a-fA-F]{64}$")]
     sha256: Option<String>,
     /// The number of data rows (header and blank lines not counted): another count is
     /// `refused`.
+    #[param(minimum = 0)]
     expected_rows: Option<u64>,
     /// Accept an import that removes more than `max_shrink` of the entries.
     #[serde(default)]
+    #[param(default = false)]
     force: bool,
     /// Largest share (0 to 1) of the current entries the import may remove (default
     /// TARCZA_MAX_SHRINK).
+    #[param(minimum = 0.0, maximum = 1.0)]
     max_shrink: Option<f64>,
     /// Largest share (0 to 1) of rejected rows before the import is refused (default
     /// TARCZA_MAX_REJECT_RATE).
+    #[param(minimum = 0.0, maximum = 1.0)]
     max_reject_rate: Option<f64>,
 }
 
@@ -303,6 +335,27 @@ fn share(name: &str, value: Option<f64>, default: f64) -> Result<f64, ApiError> 
 /// with its record: `succeeded` (the data is live), `failed` or `refused` (nothing
 /// changed, `error` says why). While it runs, `GET /v1/registries/{name}` shows it with
 /// its progress.
+#[utoipa::path(
+    post,
+    operation_id = "start_import",
+    path = "/v1/registries/{name}/imports",
+    tag = "registries",
+    params(("name" = String, Path, description = "The registry's name", example = "robinson"), ImportQuery),
+    request_body(
+        description = "The registry file: CSV (a `phone`/`number`/`numer`… column, else the first; an `op` column for deltas) or one SHA-256 per line; plain, gzip or zip",
+        content(
+            (String = "text/csv"),
+            (Vec<u8> = "application/octet-stream"),
+        ),
+    ),
+    extensions(("x-required-role" = json!("ops"))),
+    responses(
+        (status = 202, description = "The import has ended: its record, with `status` `succeeded`, `failed` or `refused` (then `error` says why and nothing changed) and the first rejected rows", body = ImportView),
+        (status = 404, description = "No registry of that name (`unknown_registry`)", body = ErrorBody),
+        (status = 409, description = "Another import of the registry is running (`import_in_progress`)", body = ErrorBody),
+        (status = 422, description = "A parameter that cannot be used: `invalid_mode`, `unsupported_format`, `invalid_hash_scheme` or `hash_scheme` without `format=sha256` (`invalid_parameter`), `unsupported_encoding`, a `sha256` that is not 64 hex digits or a share outside 0 to 1 (`invalid_parameter`)", body = ErrorBody),
+    )
+)]
 async fn start_import(
     caller: AsOps,
     State(state): State<AppState>,
@@ -394,7 +447,8 @@ async fn start_import(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListImportsQuery {
     /// How many imports, newest first: 1 to 1000 (other values are brought into that
     /// range). Default 50.
@@ -402,12 +456,24 @@ struct ListImportsQuery {
 }
 
 /// A registry's imports, newest first.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ImportList {
     imports: Vec<ImportView>,
 }
 
 /// A registry's imports, newest first (a running one with its progress).
+#[utoipa::path(
+    get,
+    operation_id = "list_imports",
+    path = "/v1/registries/{name}/imports",
+    tag = "registries",
+    params(("name" = String, Path, description = "The registry's name", example = "robinson"), ListImportsQuery),
+    extensions(("x-required-role" = json!("ops"))),
+    responses(
+        (status = 200, description = "The imports, without their rejected rows", body = ImportList),
+        (status = 404, description = "No registry of that name (`unknown_registry`)", body = ErrorBody),
+    )
+)]
 async fn list_imports(
     _caller: AsOps,
     State(state): State<AppState>,
@@ -425,6 +491,21 @@ async fn list_imports(
 }
 
 /// One import: its record, its progress while it runs, its first 1000 rejected rows.
+#[utoipa::path(
+    get,
+    operation_id = "get_import",
+    path = "/v1/registries/{name}/imports/{id}",
+    tag = "registries",
+    params(
+        ("name" = String, Path, description = "The registry's name", example = "robinson"),
+        ("id" = i64, Path, description = "The import's id"),
+    ),
+    extensions(("x-required-role" = json!("ops"))),
+    responses(
+        (status = 200, description = "The import", body = ImportView),
+        (status = 404, description = "No registry of that name (`unknown_registry`), or no such import of it (`not_found`)", body = ErrorBody),
+    )
+)]
 async fn one_import(
     _caller: AsOps,
     State(state): State<AppState>,
@@ -440,7 +521,7 @@ async fn one_import(
 }
 
 /// A sync that goes on: its running import, or that it is pending.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 enum StillRunning {
     Import(ImportView),
@@ -448,10 +529,11 @@ enum StillRunning {
 }
 
 /// A sync that has started but has no record yet.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SyncPending {
     registry: String,
     /// `pending`.
+    #[schema(example = "pending")]
     status: &'static str,
     message: &'static str,
 }
@@ -461,6 +543,21 @@ struct SyncPending {
 /// Answers with the finished import, or, when the sync outlasts what the caller may wait
 /// (just under TARCZA_REQUEST_TIMEOUT), `202` with the running import and `Location` to
 /// follow it: the sync carries on either way, so the answer never says nothing happened.
+#[utoipa::path(
+    post,
+    operation_id = "sync_registry",
+    path = "/v1/registries/{name}/sync",
+    tag = "registries",
+    params(("name" = String, Path, description = "The registry's name", example = "robinson")),
+    extensions(("x-required-role" = json!("ops"))),
+    responses(
+        (status = 200, description = "The sync has ended: its import's record", body = ImportView),
+        (status = 202, description = "The sync goes on: the running import (or, before it has a record, `pending`); `Location` says where to follow it", body = StillRunning,
+            headers(("Location" = String, description = "Where to follow the sync"))),
+        (status = 404, description = "No registry of that name (`unknown_registry`)", body = ErrorBody),
+        (status = 409, description = "The registry has no source configured (`no_source`), or an import of it is running (`import_in_progress`)", body = ErrorBody),
+    )
+)]
 async fn sync_now(
     caller: AsOps,
     State(state): State<AppState>,

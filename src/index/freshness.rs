@@ -27,8 +27,10 @@ pub enum Unfit {
 }
 
 /// A caveat attached to a 200 answer (stale data under the `warn` policy).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Warning {
+    /// `stale_registry`.
+    #[schema(example = "stale_registry")]
     pub code: &'static str,
     pub registry: String,
     pub message: String,

@@ -110,7 +110,7 @@ pub struct Snapshot {
 }
 
 /// Why a number may not be called. Serialized as the items of `reasons[]`.
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "source", rename_all = "lowercase")]
 pub enum Reason<'a> {
     /// An entry of the do-not-call list whose scope applies to the call.
@@ -118,8 +118,10 @@ pub enum Reason<'a> {
         entry_id: i64,
         /// Set when the entry blocks a prefix of the number (`"+4870"`).
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<String>, example = "+4870")]
         prefix: Option<Prefix>,
         /// `global`, `client` or `campaign`.
+        #[schema(example = "global")]
         scope: &'static str,
         #[serde(skip_serializing_if = "Option::is_none")]
         client: Option<&'a str>,
@@ -132,10 +134,15 @@ pub enum Reason<'a> {
         expires_at: Option<DateTime<Utc>>,
     },
     /// The number is in a registry's data.
-    Registry { registry: &'a str },
+    Registry {
+        #[schema(example = "robinson")]
+        registry: &'a str,
+    },
     /// The call is under a policy that requires a consent, and the number has no valid
     /// one of the client for the policy's purpose.
     Consent {
+        /// `no_consent`.
+        #[schema(example = "no_consent")]
         code: &'static str,
         client: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -145,17 +152,21 @@ pub enum Reason<'a> {
 }
 
 /// A registry match that does not block, and the consent that exempts it.
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Exemption<'a> {
+    /// `registry`.
+    #[schema(example = "registry")]
     pub source: &'static str,
+    #[schema(example = "robinson")]
     pub registry: &'a str,
     pub exempted_by: ConsentUse<'a>,
 }
 
 /// A consent a verdict rests on: which one, for what, and until when.
-#[derive(Debug, Serialize, PartialEq, Clone, Copy)]
+#[derive(Debug, Serialize, PartialEq, Clone, Copy, utoipa::ToSchema)]
 pub struct ConsentUse<'a> {
     pub consent_id: i64,
+    #[schema(example = "marketing")]
     pub purpose: &'a str,
     pub expires_at: Option<DateTime<Utc>>,
 }

@@ -16,14 +16,16 @@ const COLUMNS: &str =
 
 /// An import's record. Serialized (without the registry's id and the reading) as the
 /// body of the imports API.
-#[derive(sqlx::FromRow, Clone, Debug, Serialize)]
+#[derive(sqlx::FromRow, Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Import {
     pub id: i64,
     #[serde(skip)]
     pub registry_id: i32,
     /// `snapshot` or `delta`.
+    #[schema(example = "snapshot")]
     pub mode: String,
     /// `csv` or `sha256`.
+    #[schema(example = "csv")]
     pub format: String,
     /// How it ended (or `running`), with its counts.
     #[sqlx(flatten)]
@@ -55,7 +57,7 @@ pub struct Import {
 }
 
 /// A rejected row of an import file.
-#[derive(sqlx::FromRow, Clone, Debug, Serialize)]
+#[derive(sqlx::FromRow, Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Reject {
     /// The physical line of the file, from 1 (a header is line 1).
     pub line: i64,
@@ -63,13 +65,14 @@ pub struct Reject {
     pub raw: String,
     /// `invalid_number`, `not_a_number`, `invalid_character`, `too_long`, `invalid_op`,
     /// `invalid_utf8`, `line_too_long`, `invalid_hash`, …
+    #[schema(example = "invalid_number")]
     pub reason: String,
     pub message: String,
 }
 
 /// What an import came to: its status and counts, written once when it ends (and, while
 /// it runs, the counts so far).
-#[derive(sqlx::FromRow, Clone, Debug, Default, Serialize)]
+#[derive(sqlx::FromRow, Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Outcome {
     #[sqlx(try_from = "String")]
     pub status: ImportStatus,

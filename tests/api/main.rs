@@ -18,6 +18,7 @@ mod imports;
 mod metrics;
 mod net;
 mod numbers;
+mod openapi;
 mod outage;
 mod oversized;
 mod policies;

@@ -1,0 +1,179 @@
+//! The OpenAPI document: served as committed, every operation says who may call it and
+//! the router enforces exactly that, and the viewer is served from the binary.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+use tarcza::domain::Role;
+
+use crate::helpers::TestApp;
+
+const COMMITTED: &str = include_str!("../../openapi.json");
+
+#[tokio::test]
+async fn the_served_document_is_the_committed_one() {
+    assert!(
+        tarcza::http::openapi_json() == COMMITTED,
+        "openapi.json is not what the code documents: run `tarcza openapi > openapi.json` \
+         (cargo run -- openapi > openapi.json) and commit it"
+    );
+    let app = TestApp::spawn().await;
+    let r = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let committed: Value = serde_json::from_str(COMMITTED).unwrap();
+    assert_eq!(r.body, committed);
+    assert_eq!(r.body["openapi"], "3.1.0");
+}
+
+#[tokio::test]
+async fn without_metrics_on_the_api_the_document_leaves_them_out() {
+    let app = TestApp::spawn_with(|c| c.metrics_bind = Some("127.0.0.1:0".parse().unwrap())).await;
+    let r = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body["paths"].get("/metrics").is_none());
+    assert!(r.body["paths"].get("/v1/check").is_some());
+}
+
+/// The status and body text of a request (any content type).
+async fn raw(
+    app: &TestApp,
+    method: Method,
+    uri: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, String) {
+    let mut req = axum::http::Request::builder().method(method).uri(uri);
+    if let Some(key) = key {
+        req = req.header("authorization", format!("Bearer {key}"));
+    }
+    let req = match body {
+        Some(b) => req
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(b.to_string())),
+        None => req.body(axum::body::Body::empty()),
+    };
+    let res = tower::ServiceExt::oneshot(app.router.clone(), req.unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Every operation of the document, as (method, path template, operation).
+fn operations(doc: &Value) -> Vec<(Method, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            out.push((method, path.clone(), op.clone()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_operation_enforces_exactly_the_role_it_documents() {
+    let app = TestApp::spawn().await;
+    let mut keys = Vec::new();
+    for role in Role::ALL {
+        keys.push((role, app.key(role).await));
+    }
+    let doc: Value = serde_json::from_str(COMMITTED).unwrap();
+    let mut keyed = 0;
+    // Writes that change who may call go last (revoking key 1, the bootstrap key).
+    let mut ops = operations(&doc);
+    ops.sort_by_key(|(method, path, _)| {
+        (
+            *method == Method::DELETE && path.contains("keys"),
+            path.clone(),
+        )
+    });
+    for (method, path, op) in ops {
+        let uri = path.replace("{name}", "robinson").replace("{id}", "1");
+        let body = (method == Method::POST || method == Method::DELETE).then(|| json!({}));
+        let id = op["operationId"].as_str().unwrap();
+        let Some(required) = op["x-required-role"].as_str() else {
+            assert_eq!(
+                op["security"],
+                json!([{}]),
+                "{id} says neither a role nor public"
+            );
+            let (status, text) = raw(&app, method.clone(), &uri, None, body).await;
+            assert_eq!(status, StatusCode::OK, "{id} is public: {text}");
+            continue;
+        };
+        keyed += 1;
+        assert_eq!(op["security"], json!([{"bearer": []}]), "{id}");
+        let description = op["description"].as_str().unwrap();
+        assert!(
+            description.contains(&format!("`{required}` role")),
+            "{id}: {description}"
+        );
+        let required: Role = required.parse().unwrap();
+        let (status, text) = raw(&app, method.clone(), &uri, None, body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{id} without a key: {text}"
+        );
+        for (role, key) in &keys {
+            let (status, text) = raw(&app, method.clone(), &uri, Some(key), body.clone()).await;
+            if role.allows(required) {
+                assert!(
+                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                    "{id} refused a {role} key: {status} {text}"
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{id} let a {role} key in: {text}"
+                );
+            }
+        }
+    }
+    assert!(keyed >= 16, "only {keyed} keyed operations");
+}
+
+#[tokio::test]
+async fn the_viewer_is_served_from_the_binary_and_asks_nothing_of_other_hosts() {
+    let app = TestApp::spawn().await;
+    for (path, content_type) in [
+        ("/docs", "text/html"),
+        ("/docs/init.js", "text/javascript"),
+        ("/docs/swagger-ui.css", "text/css"),
+        ("/docs/swagger-ui-bundle.js", "text/javascript"),
+    ] {
+        let res = tower::ServiceExt::oneshot(
+            app.router.clone(),
+            axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let ct = res.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with(content_type), "{path}: {ct}");
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        if !path.ends_with("bundle.js") && !path.ends_with(".css") {
+            let text = String::from_utf8(bytes.to_vec()).unwrap();
+            assert!(
+                !text.contains("http://") && !text.contains("https://"),
+                "{path}: {text}"
+            );
+            if path == "/docs/init.js" {
+                assert!(text.contains("validatorUrl: null"), "{text}");
+                assert!(text.contains("\"/openapi.json\""), "{text}");
+            }
+        } else {
+            assert!(bytes.len() > 100_000, "{path}: {} bytes", bytes.len());
+        }
+    }
+    let r = app.call(Method::GET, "/docs/nothing.js", None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
