@@ -7,7 +7,8 @@ use caseless::Caseless;
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
-/// Longest client or campaign identifier we accept (matches the database constraint).
+/// Longest client or campaign identifier we accept, in characters as sent (the database
+/// constraint counts the same characters, of the trimmed name).
 pub const MAX_SCOPE_ID_LEN: usize = 200;
 
 /// The key under which client and campaign names compare: Unicode canonical caseless
@@ -165,14 +166,14 @@ impl Scope {
 }
 
 fn clean(field: &str, value: Option<&str>) -> Result<Option<ScopeName>, ScopeError> {
+    if value.is_some_and(|v| v.chars().count() > MAX_SCOPE_ID_LEN) {
+        return Err(ScopeError(format!(
+            "{field} is longer than {MAX_SCOPE_ID_LEN} characters"
+        )));
+    }
     let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    if value.len() > MAX_SCOPE_ID_LEN {
-        return Err(ScopeError(format!(
-            "{field} is longer than {MAX_SCOPE_ID_LEN} bytes"
-        )));
-    }
     if value.chars().any(char::is_control) {
         return Err(ScopeError(format!("{field} contains control characters")));
     }
@@ -276,6 +277,9 @@ mod tests {
     fn overlong_or_control_identifiers_are_refused() {
         let long = "x".repeat(MAX_SCOPE_ID_LEN + 1);
         assert!(Scope::from_parts(Some(&long), None).is_err());
+        // Characters, not bytes: 200 Polish letters are 400 bytes and fit.
+        let polish = "ż".repeat(MAX_SCOPE_ID_LEN);
+        assert!(Scope::from_parts(Some(&polish), None).is_ok());
         assert!(Scope::from_parts(None, Some("a\u{0}b")).is_err());
     }
 }

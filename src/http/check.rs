@@ -45,7 +45,7 @@ struct CheckQuery {
     )]
     number: Option<String>,
     /// The client the call is made for: entries scoped to this client apply too. At most
-    /// 200 characters (after trimming), no control characters; blank means none.
+    /// 200 characters as sent, no control characters; blank means none.
     #[param(max_length = 200, example = "acme")]
     client: Option<String>,
     /// The campaign the call is made for: entries scoped to it apply too. Same rules as

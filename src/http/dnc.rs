@@ -19,7 +19,7 @@ use crate::domain::{PhoneNumber, Prefix, Scope, Target};
 use crate::error::{ApiError, ErrorBody};
 use crate::store::dnc::{self, Added, Deactivated, DncEntry, NewEntry};
 
-/// Longest free-text field (reason, source, note) we store.
+/// Longest free-text field (reason, source, note) we store, in characters as sent.
 const MAX_TEXT: usize = 2000;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -133,18 +133,18 @@ impl From<DncEntry> for EntryView {
 }
 
 fn text(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    if value.as_ref().is_some_and(|v| v.chars().count() > MAX_TEXT) {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            format!("{field} is longer than {MAX_TEXT} characters"),
+        ));
+    }
     let Some(v) = value
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
     else {
         return Ok(None);
     };
-    if v.len() > MAX_TEXT {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            format!("{field} is longer than {MAX_TEXT} bytes"),
-        ));
-    }
     if v.contains('\0') {
         return Err(ApiError::unprocessable(
             "invalid_field",

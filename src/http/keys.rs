@@ -27,7 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateRequest {
-    /// What the key is for: 1 to 200 characters of printable text (trimmed).
+    /// What the key is for: at most 200 characters as sent, printable, not blank (it is
+    /// stored trimmed).
     #[schema(min_length = 1, max_length = 200, example = "dialer-1")]
     name: String,
     /// `dialer`, `agent`, `ops` or `admin`.
@@ -107,10 +108,10 @@ async fn create(
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<(StatusCode, Json<NewKey>), ApiError> {
     let name = req.name.trim();
-    if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+    if name.is_empty() || req.name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(ApiError::unprocessable(
             "invalid_name",
-            "name must be 1 to 200 bytes of printable text",
+            "name must be 1 to 200 characters of printable text",
         ));
     }
     let role: Role = req

@@ -320,3 +320,68 @@ async fn malformed_bodies_get_clear_errors_and_change_nothing() {
     assert_eq!(entries, 0);
     assert!(app.allowed("601234567").await);
 }
+
+/// The limits are characters, as the API documents (and as the database's `length()`
+/// counts), of the text as sent: Polish text takes two bytes a letter and must fit as
+/// much as English.
+#[tokio::test]
+async fn text_limits_count_characters_of_the_text_as_sent() {
+    let app = TestApp::spawn().await;
+    let polish = |n: usize| "ż".repeat(n);
+    let r = app
+        .post(
+            "/v1/dnc",
+            ADMIN_KEY,
+            json!({"number": "601234567", "reason": polish(2000), "note": polish(2000),
+                   "client": polish(200), "campaign": polish(200)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["client"].as_str().unwrap().chars().count(), 200);
+    let check = format!(
+        "/v1/check?number=601234567&client={}&campaign={}",
+        crate::helpers::urlencode(&polish(200)),
+        crate::helpers::urlencode(&polish(200))
+    );
+    let r = app.get(&check, ADMIN_KEY).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["allowed"], false);
+    for (field, value, code) in [
+        ("reason", polish(2001), "invalid_field"),
+        ("note", format!("{} ", "x".repeat(2000)), "invalid_field"),
+        ("client", polish(201), "invalid_scope"),
+        ("campaign", format!(" {}", "x".repeat(200)), "invalid_scope"),
+    ] {
+        let mut body = json!({"number": "501234567"});
+        body[field] = json!(value);
+        let r = app.post("/v1/dnc", ADMIN_KEY, body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}: {}",
+            r.body
+        );
+        assert_eq!(r.body["error"]["code"], code, "{field}");
+        assert!(r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("characters"));
+    }
+    let r = app
+        .post(
+            "/v1/keys",
+            ADMIN_KEY,
+            json!({"name": polish(200), "role": "dialer"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = app
+        .post(
+            "/v1/keys",
+            ADMIN_KEY,
+            json!({"name": polish(201), "role": "dialer"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(app.allowed("501234567").await);
+}
