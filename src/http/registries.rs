@@ -302,7 +302,7 @@ struct ImportQuery {
     /// The number of data rows (header and blank lines not counted): another count is
     /// `refused`.
     #[param(minimum = 0)]
-    expected_rows: Option<u64>,
+    expected_rows: Option<i64>,
     /// Accept an import that removes more than `max_shrink` of the entries.
     #[serde(default)]
     #[param(default = false)]
@@ -407,6 +407,17 @@ async fn start_import(
         .map(str::parse::<Encoding>)
         .transpose()
         .map_err(|e| ApiError::unprocessable("unsupported_encoding", e))?;
+    let expected_rows = q
+        .expected_rows
+        .map(|n| {
+            u64::try_from(n).map_err(|_| {
+                ApiError::unprocessable(
+                    "invalid_parameter",
+                    format!("expected_rows={n} is not a count of rows (0 or more)"),
+                )
+            })
+        })
+        .transpose()?;
     if let Some(sha) = &q.sha256 {
         if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ApiError::unprocessable(
@@ -421,7 +432,7 @@ async fn start_import(
         format,
         encoding,
         expected_sha256: q.sha256,
-        expected_rows: q.expected_rows,
+        expected_rows,
         source: None,
         source_time: None,
         force: q.force,

@@ -373,3 +373,30 @@ async fn an_upload_cut_off_mid_way_leaves_the_old_data_serving() {
     assert!(app.allowed("600050000").await);
     assert!(!app.allowed("600000099").await);
 }
+
+/// `expected_rows` is a 64-bit signed count, as the document says: a value beyond it,
+/// or below zero, is refused before anything is recorded.
+#[tokio::test]
+async fn an_expected_row_count_out_of_range_is_refused_before_the_import() {
+    let app = TestApp::spawn().await;
+    for (query, status, code) in [
+        ("expected_rows=9223372036854775808", 400, "invalid_query"),
+        ("expected_rows=-1", 422, "invalid_parameter"),
+    ] {
+        let r = app
+            .upload("robinson", query, b"numer\n601234567\n".to_vec())
+            .await;
+        assert_eq!(r.status.as_u16(), status, "{query}: {}", r.body);
+        assert_eq!(r.body["error"]["code"], code, "{query}");
+    }
+    let list = app.get("/v1/registries/robinson/imports", ADMIN_KEY).await;
+    assert_eq!(list.body["imports"], serde_json::json!([]));
+    let r = app
+        .upload(
+            "robinson",
+            "expected_rows=1",
+            b"numer\n601234567\n".to_vec(),
+        )
+        .await;
+    assert_eq!(r.body["status"], "succeeded", "{}", r.body);
+}
