@@ -32,8 +32,10 @@ struct SearchQuery {
     #[param(min_length = 1, max_length = 256)]
     number: Option<String>,
     /// Events at or after this time (RFC 3339; URL-encode the `+` of an offset).
+    #[serde(default, deserialize_with = "super::time::optional")]
     from: Option<DateTime<Utc>>,
     /// Events before this time; not before `from` (`422 invalid_range`).
+    #[serde(default, deserialize_with = "super::time::optional")]
     to: Option<DateTime<Utc>>,
     /// Events older than this one: the `next_before_id` of the previous page.
     before_id: Option<i64>,

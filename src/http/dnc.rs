@@ -57,6 +57,8 @@ struct AddRequest {
     campaign: Option<String>,
     /// When the entry stops blocking (RFC 3339, in the future: a time already past is
     /// `422 invalid_expires_at`). None: it blocks until removed.
+    #[serde(default, deserialize_with = "super::time::optional")]
+    #[schema(example = "2027-06-30T23:59:59Z")]
     expires_at: Option<DateTime<Utc>>,
     /// A note (free text, at most 2000 characters).
     #[schema(max_length = 2000)]

@@ -23,6 +23,7 @@ mod query;
 mod registries;
 mod serve;
 mod state;
+mod time;
 
 use axum::http::StatusCode;
 use axum::routing::get;

@@ -385,3 +385,64 @@ async fn text_limits_count_characters_of_the_text_as_sent() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert!(app.allowed("501234567").await);
 }
+
+/// Times are RFC 3339, as the API documents, read strictly: `2099-1-1`, a space for the
+/// `T`, an offset without its colon are refused, not guessed at.
+#[tokio::test]
+async fn times_are_read_as_rfc_3339_only() {
+    let app = TestApp::spawn().await;
+    for (i, at) in [
+        "2099-1-1T00:00:00Z",
+        "2099-01-01 00:00:00Z",
+        "2099-01-01T00:00:00+0000",
+        "2099-01-01T00:00:00 +00:00",
+        "2099-01-01T00:00:00",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let client = format!("c{i}");
+        let r = app
+            .post(
+                "/v1/dnc",
+                ADMIN_KEY,
+                json!({"number": "601234567", "client": client, "expires_at": at}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{at}: {}",
+            r.body
+        );
+        assert_eq!(r.body["error"]["code"], "invalid_body", "{at}");
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("RFC 3339"),
+            "{}",
+            r.body
+        );
+        let uri = format!("/v1/audit?from={}", crate::helpers::urlencode(at));
+        let r = app.get(&uri, ADMIN_KEY).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{at}: {}", r.body);
+        assert_eq!(r.body["error"]["code"], "invalid_query", "{at}");
+    }
+    for at in ["2099-01-01T00:00:00Z", "2099-01-01t02:00:00.5+02:00"] {
+        let r = app
+            .post(
+                "/v1/dnc",
+                ADMIN_KEY,
+                json!({"number": "601234567", "client": at, "expires_at": at}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{at}: {}", r.body);
+        let uri = format!("/v1/audit?from={}", crate::helpers::urlencode(at));
+        assert_eq!(
+            app.get(&uri, ADMIN_KEY).await.status,
+            StatusCode::OK,
+            "{at}"
+        );
+    }
+}
