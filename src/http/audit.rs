@@ -27,9 +27,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SearchQuery {
-    /// Only events of this number (any spelling; not a valid number is `422
-    /// invalid_number`).
-    #[param(min_length = 1, max_length = 256)]
+    /// Only events of this number (any spelling `GET /v1/check` takes, format
+    /// `phone-number`; not a valid number is `422 invalid_number`).
+    #[param(format = "phone-number")]
     number: Option<String>,
     /// Events at or after this time (RFC 3339; URL-encode the `+` of an offset).
     #[serde(default, deserialize_with = "super::time::optional")]

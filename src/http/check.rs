@@ -37,20 +37,23 @@ struct CheckQuery {
     /// `tel:+48-601-234-567`, with an extension (`wew. 12`, `ext 12`) that is ignored.
     /// Without a country code it is read in `TARCZA_DEFAULT_REGION` (PL). A string that
     /// is not a valid phone number is `422 invalid_number`, never a guess.
-    #[param(
-        required = true,
-        min_length = 1,
-        max_length = 256,
-        example = "+48 601 234 567"
-    )]
+    #[param(required = true, format = "phone-number", example = "+48 601 234 567")]
     number: Option<String>,
     /// The client the call is made for: entries scoped to this client apply too. At most
     /// 200 characters as sent, no control characters; blank means none.
-    #[param(max_length = 200, example = "acme")]
+    #[param(
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$",
+        example = "acme"
+    )]
     client: Option<String>,
     /// The campaign the call is made for: entries scoped to it apply too. Same rules as
     /// `client`.
-    #[param(max_length = 200, example = "summer-2026")]
+    #[param(
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$",
+        example = "summer-2026"
+    )]
     campaign: Option<String>,
 }
 
@@ -227,9 +230,9 @@ struct BatchRequest<'a> {
     #[schema(value_type = Vec<String>, max_items = 10000)]
     numbers: Vec<Cow<'a, str>>,
     /// As in `GET /v1/check`: at most 200 characters, no control characters.
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     client: Option<String>,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     campaign: Option<String>,
 }
 

@@ -32,36 +32,42 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddRequest {
-    /// The number, in any spelling `GET /v1/check` takes; not a valid number is `422
-    /// invalid_number`. Give `number` or `prefix`, not both (`422 number_and_prefix`).
-    #[schema(min_length = 1, max_length = 256, example = "+48 601 234 567")]
+    /// The number, in any spelling `GET /v1/check` takes (format `phone-number`); not a
+    /// valid number is `422 invalid_number`. Give `number` or `prefix`, not both (`422
+    /// number_and_prefix`).
+    #[schema(format = "phone-number", example = "+48 601 234 567")]
     number: Option<String>,
-    /// A range block: every number starting with this prefix, in international form
-    /// (`+48 70`), a whole known country code followed by digits that start some valid
-    /// number, no longer than a number; anything else is `422 invalid_prefix`.
-    #[schema(min_length = 1, max_length = 256, example = "+48 70")]
+    /// A range block (format `phone-prefix`): every number starting with this prefix, in
+    /// international form (`+48 70`), a whole known country code followed by digits that
+    /// start some valid number, no longer than a number; anything else is `422
+    /// invalid_prefix`.
+    #[schema(format = "phone-prefix", example = "+48 70")]
     prefix: Option<String>,
     /// Why (free text, at most 2000 characters, no NUL).
-    #[schema(max_length = 2000, example = "said stop")]
+    #[schema(max_length = 2000, pattern = "^[^\\u0000]*$", example = "said stop")]
     reason: Option<String>,
-    /// Who or what asked (free text: `agent`, `crm`…; at most 2000 characters).
-    #[schema(max_length = 2000, example = "agent")]
+    /// Who or what asked (free text: `agent`, `crm`…; at most 2000 characters, no NUL).
+    #[schema(max_length = 2000, pattern = "^[^\\u0000]*$", example = "agent")]
     source: Option<String>,
     /// Only calls for this client are blocked (at most 200 characters, no control
     /// characters; compared without regard to case). Neither client nor campaign: every
     /// call.
-    #[schema(max_length = 200, example = "acme")]
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$",
+        example = "acme"
+    )]
     client: Option<String>,
     /// Only calls for this campaign (of `client`, if given) are blocked.
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     campaign: Option<String>,
     /// When the entry stops blocking (RFC 3339, in the future: a time already past is
     /// `422 invalid_expires_at`). None: it blocks until removed.
     #[serde(default, deserialize_with = "super::time::optional")]
     #[schema(example = "2027-06-30T23:59:59Z")]
     expires_at: Option<DateTime<Utc>>,
-    /// A note (free text, at most 2000 characters).
-    #[schema(max_length = 2000)]
+    /// A note (free text, at most 2000 characters, no NUL).
+    #[schema(max_length = 2000, pattern = "^[^\\u0000]*$")]
     note: Option<String>,
 }
 
@@ -242,13 +248,13 @@ async fn add(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
-    /// The number, in any spelling; not a valid number is `422 invalid_number`. Give
-    /// `number` or `prefix`, not both.
-    #[param(min_length = 1, max_length = 256, example = "601234567")]
+    /// The number, in any spelling `GET /v1/check` takes (format `phone-number`); not a
+    /// valid number is `422 invalid_number`. Give `number` or `prefix`, not both.
+    #[param(format = "phone-number", example = "601234567")]
     number: Option<String>,
-    /// A prefix in international form (`+48 70`); not a valid prefix is `422
-    /// invalid_prefix`.
-    #[param(min_length = 1, max_length = 256, example = "+48 70")]
+    /// A prefix in international form (format `phone-prefix`: `+48 70`); not a valid
+    /// prefix is `422 invalid_prefix`.
+    #[param(format = "phone-prefix", example = "+48 70")]
     prefix: Option<String>,
 }
 
@@ -346,12 +352,7 @@ async fn one(
 #[serde(deny_unknown_fields)]
 struct RemoveRequest {
     /// Required (kept in the audit log): at most 2000 characters, not blank, no NUL.
-    #[schema(
-        required = true,
-        min_length = 1,
-        max_length = 2000,
-        example = "entered by mistake"
-    )]
+    #[schema(value_type = String, required = true, max_length = 2000, pattern = "^[^\\u0000]*[^\\u0000\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$", example = "entered by mistake")]
     reason: Option<String>,
 }
 

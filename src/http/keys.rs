@@ -29,7 +29,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct CreateRequest {
     /// What the key is for: at most 200 characters as sent, printable, not blank (it is
     /// stored trimmed).
-    #[schema(min_length = 1, max_length = 200, example = "dialer-1")]
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u001F\\u007F-\\u009F \\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$",
+        example = "dialer-1"
+    )]
     name: String,
     /// `dialer`, `agent`, `ops` or `admin`.
     #[schema(value_type = Role)]

@@ -290,11 +290,11 @@ struct ImportQuery {
     format: Option<String>,
     /// For `format=sha256` only (else `422 invalid_parameter`): what was hashed,
     /// `e164_digits` (`48512345678`), `e164_plus` (`+48512345678`) or `national`.
-    #[param(value_type = Option<String>, pattern = "^(e164_digits|e164_plus|national)$")]
+    #[param(value_type = Option<String>, pattern = "^[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*(e164_digits|e164_plus|national)[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$")]
     hash_scheme: Option<String>,
     /// The file's text encoding: `utf-8` (default), `windows-1250` (also `cp1250`) or
     /// `iso-8859-2` (also `latin2`), in any case.
-    #[param(value_type = Option<String>, example = "windows-1250")]
+    #[param(value_type = Option<String>, pattern = "^[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*([uU][tT][fF]-?8|[wW][iI][nN][dD][oO][wW][sS]-1250|[cC][pP]1250|[iI][sS][oO]-8859-2|[lL][aA][tT][iI][nN]2)[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$", example = "windows-1250")]
     encoding: Option<String>,
     /// The SHA-256 of the file as sent (64 hex digits): another file is `refused`.
     #[param(pattern = "^[0-9a-fA-F]{64}$")]
@@ -328,6 +328,13 @@ fn share(name: &str, value: Option<f64>, default: f64) -> Result<f64, ApiError> 
     }
 }
 
+/// A registry file's bytes, as exported: the body of an import (a type for its schema
+/// only; the handler streams the body).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+struct RegistryFile(Vec<u8>);
+
 /// Import a registry file (the request body).
 ///
 /// The body is the file as exported: CSV or a hashed list, plain, gzip or a zip holding
@@ -344,8 +351,8 @@ fn share(name: &str, value: Option<f64>, default: f64) -> Result<f64, ApiError> 
     request_body(
         description = "The registry file: CSV (a `phone`/`number`/`numer`… column, else the first; an `op` column for deltas) or one SHA-256 per line; plain, gzip or zip",
         content(
-            (String = "text/csv"),
-            (Vec<u8> = "application/octet-stream"),
+            (RegistryFile = "text/csv"),
+            (RegistryFile = "application/octet-stream"),
         ),
     ),
     extensions(("x-required-role" = json!("ops"))),
