@@ -61,6 +61,75 @@ pub enum Command {
     /// Print the OpenAPI 3.1 document of the API (the committed openapi.json:
     /// `tarcza openapi > openapi.json`).
     Openapi,
+    /// Import a registry file through a running tarcza: streams it with a progress bar,
+    /// follows the server while it finishes, then prints the import's record. Exit
+    /// status: 0 succeeded, 1 failed or refused, 3 the server refused the request (key,
+    /// registry, parameters, another import running), 4 the server could not be reached
+    /// or could not answer.
+    Import(ImportArgs),
+    /// Ask a running tarcza whether numbers may be called, and why not. `-` reads numbers
+    /// from standard input, one a line. Exit status: 0 every number may be called, 1 at
+    /// least one may not (blocked, or not a number), 3 the server refused the request,
+    /// 4 the server could not be reached or could not answer (do not call).
+    Check(CheckArgs),
+}
+
+/// Where the running tarcza is, and the key to use.
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// The running tarcza's base URL.
+    #[arg(long, env = "TARCZA_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// The API key (ops for `import`, dialer for `check`).
+    #[arg(long, env = "TARCZA_KEY", hide_env_values = true)]
+    pub key: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// The registry file: CSV or one SHA-256 per line; plain, gzip or zip.
+    pub file: PathBuf,
+    /// The registry to import into, e.g. robinson.
+    #[arg(long)]
+    pub registry: String,
+    /// snapshot (the file is the whole registry) or delta (additions and removals).
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// csv or sha256.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// For --format sha256: e164_digits, e164_plus or national.
+    #[arg(long)]
+    pub hash_scheme: Option<String>,
+    /// The file's text encoding: utf-8, windows-1250 or iso-8859-2.
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// Accept an import that removes more than max_shrink of the entries.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the import's record as JSON (on standard output) instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CheckArgs {
+    /// The numbers, in any spelling; `-` reads them from standard input, one a line.
+    #[arg(required = true)]
+    pub numbers: Vec<String>,
+    /// The client the calls are made for.
+    #[arg(long)]
+    pub client: Option<String>,
+    /// The campaign the calls are made for.
+    #[arg(long)]
+    pub campaign: Option<String>,
+    /// Print each result as a line of JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 #[derive(Subcommand, Debug)]

@@ -48,6 +48,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("migrations applied");
         }
         Command::Openapi => print!("{}", tarcza::http::openapi_json()),
+        Command::Import(args) => return Ok(tarcza::cli::import(args).await),
+        Command::Check(args) => return Ok(tarcza::cli::check(args).await),
         Command::Normalize { number } => match PhoneNumber::parse(&number, config.default_region) {
             Ok(n) => println!("{n}"),
             Err(e) => {

@@ -7,6 +7,7 @@ mod auth;
 mod bombs;
 mod bootstrap;
 mod check;
+mod cli;
 mod committed;
 mod consents;
 mod crashes;
