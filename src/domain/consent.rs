@@ -12,9 +12,9 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 
 use super::{PhoneNumber, ScopeName};
 
-/// Longest evidence reference or source (the database has the same limit).
+/// Longest evidence reference or source, in characters (the database has the same limit).
 pub const MAX_REFERENCE: usize = 500;
-/// Longest note.
+/// Longest note or withdrawal reason, in characters.
 pub const MAX_NOTE: usize = 2000;
 /// How far in the future `given_at` may be: clocks of CRMs and agents' machines differ.
 pub const GIVEN_AT_SKEW: Duration = Duration::minutes(5);
@@ -177,10 +177,10 @@ fn text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, 
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    if v.len() > max {
+    if v.chars().count() > max {
         return Err(ConsentError::new(
             "invalid_field",
-            format!("{field} is longer than {max} bytes"),
+            format!("{field} is longer than {max} characters"),
         ));
     }
     if v.chars().any(|c| c == '\0') {

@@ -59,10 +59,12 @@ struct AddRequest {
     source: Option<String>,
     /// When it was given (RFC 3339): required, not in the future (5 minutes of clock
     /// difference are allowed), `422 invalid_given_at` otherwise.
+    #[serde(default, deserialize_with = "super::time::optional")]
     #[schema(value_type = String, format = DateTime, required = true, example = "2026-11-28T10:00:00Z")]
     given_at: Option<DateTime<Utc>>,
     /// When it ends (RFC 3339): after `given_at` and in the future (`422
     /// invalid_expires_at`). None: until withdrawn.
+    #[serde(default, deserialize_with = "super::time::optional")]
     #[schema(example = "2027-11-28T10:00:00Z")]
     expires_at: Option<DateTime<Utc>>,
     /// A note (free text, at most 2000 characters, no NUL).
@@ -377,10 +379,10 @@ async fn withdraw(
                 "a reason is required to withdraw a consent (it is kept in the audit log)",
             )
         })?;
-    if reason.len() > MAX_NOTE || reason.contains('\0') {
+    if reason.chars().count() > MAX_NOTE || reason.contains('\0') {
         return Err(ApiError::unprocessable(
             "invalid_field",
-            format!("reason must be at most {MAX_NOTE} bytes, without NUL characters"),
+            format!("reason must be at most {MAX_NOTE} characters, without NUL characters"),
         ));
     }
     progress.writing();

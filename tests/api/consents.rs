@@ -205,3 +205,61 @@ async fn consents_page_back_by_id() {
     assert_eq!(rest.body["consents"].as_array().unwrap().len(), 2);
     assert_eq!(rest.body["next_before_id"], Value::Null);
 }
+
+#[tokio::test]
+async fn text_limits_count_characters_as_the_api_documents_and_times_are_rfc_3339() {
+    let app = TestApp::spawn().await;
+    // 500 Polish letters are 1000 bytes: within the documented 500 characters.
+    let mut body = consent("601234567", "acme");
+    body["evidence"] = json!("ż".repeat(500));
+    body["source"] = json!("ł".repeat(500));
+    body["note"] = json!("ą".repeat(2000));
+    let made = give(&app, body.clone()).await;
+    assert_eq!(made["evidence"].as_str().unwrap().chars().count(), 500);
+    // One character more is refused, naming the field.
+    body["evidence"] = json!("ż".repeat(501));
+    let r = app.post("/v1/consents", ADMIN_KEY, body.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], "invalid_field");
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("evidence"));
+
+    // A withdrawal reason of 2000 characters (4000 bytes) is taken.
+    let id = made["id"].as_i64().unwrap();
+    let r = app
+        .delete(
+            &format!("/v1/consents/{id}"),
+            ADMIN_KEY,
+            json!({"reason": "ę".repeat(2000)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // Times that are not RFC 3339 are refused, not guessed at.
+    for loose in [
+        "2026-1-1T00:00:00Z",
+        "2026-01-01 00:00:00Z",
+        "2026-01-01T00:00:00+0100",
+    ] {
+        let mut body = consent("601234568", "acme");
+        body["given_at"] = json!(loose);
+        let r = app.post("/v1/consents", ADMIN_KEY, body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{loose}: {}",
+            r.body
+        );
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("RFC 3339"),
+            "{loose}: {}",
+            r.body
+        );
+    }
+    assert_eq!(count(&app).await, 1);
+}
