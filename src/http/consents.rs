@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A number's documented consent to be called by a client for a purpose.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AddRequest {
+struct ConsentRequest {
     /// The number, in any spelling `GET /v1/check` takes (format `phone-number`); not a
     /// valid number is `422 invalid_number`.
     #[schema(format = "phone-number", example = "+48 601 234 567")]
@@ -135,7 +135,7 @@ impl From<Consent> for ConsentView {
     operation_id = "add_consent",
     path = "/v1/consents",
     tag = "consents",
-    request_body = AddRequest,
+    request_body = ConsentRequest,
     extensions(("x-required-role" = json!("agent"))),
     responses(
         (status = 201, description = "The new consent", body = ConsentView),
@@ -152,7 +152,7 @@ async fn add(
     State(state): State<AppState>,
     _: NoQuery,
     progress: WriteProgress,
-    ApiJson(req): ApiJson<AddRequest>,
+    ApiJson(req): ApiJson<ConsentRequest>,
 ) -> Result<Response, ApiError> {
     let number = PhoneNumber::parse(&req.number, state.settings.region)?;
     let new = NewConsent::new(
@@ -331,7 +331,7 @@ async fn one(
 /// Why a consent is withdrawn.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct WithdrawRequest {
+struct WithdrawalRequest {
     /// Required (kept in the audit log): at most 2000 characters, not blank, no NUL.
     #[schema(value_type = String, required = true, max_length = 2000, pattern = "^[^\\u0000]*[^\\u0000\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$", example = "the customer withdrew it on the phone")]
     reason: Option<String>,
@@ -348,7 +348,7 @@ struct WithdrawRequest {
     path = "/v1/consents/{id}",
     tag = "consents",
     params(("id" = i64, Path, description = "The consent's id")),
-    request_body = WithdrawRequest,
+    request_body = WithdrawalRequest,
     extensions(("x-required-role" = json!("agent"))),
     responses(
         (status = 200, description = "The consent, now withdrawn, with who, when and why", body = ConsentView),
@@ -366,7 +366,7 @@ async fn withdraw(
     ApiPath(id): ApiPath<i64>,
     _: NoQuery,
     progress: WriteProgress,
-    ApiJson(req): ApiJson<WithdrawRequest>,
+    ApiJson(req): ApiJson<WithdrawalRequest>,
 ) -> Result<Json<ConsentView>, ApiError> {
     let reason = req
         .reason

@@ -41,7 +41,7 @@ struct AddRequest {
     /// international form (`+48 70`), a whole known country code followed by digits that
     /// start some valid number, no longer than a number; anything else is `422
     /// invalid_prefix`.
-    #[schema(format = "phone-prefix", example = "+48 70")]
+    #[schema(format = "phone-prefix")]
     prefix: Option<String>,
     /// Why (free text, at most 2000 characters, no NUL).
     #[schema(max_length = 2000, pattern = "^[^\\u0000]*$", example = "said stop")]
@@ -137,6 +137,34 @@ impl From<DncEntry> for EntryView {
             deactivation_reason: e.deactivation_reason,
             warnings: Vec::new(),
         }
+    }
+}
+
+/// Says in the document what [`AddRequest`] needs besides its fields' own rules: exactly
+/// one of `number` and `prefix` (`allOf` the fields and `oneOf` the two `required`), so a
+/// client or fuzzer reading it sends one, never both or neither.
+pub(super) fn document_add_request(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Type};
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    // A field that is `null` counts as absent, as the handler reads it.
+    let given = |field: &str| {
+        ObjectBuilder::new()
+            .property(field, ObjectBuilder::new().schema_type(Type::String))
+            .required(field)
+    };
+    if let Some(fields) = components.schemas.remove("AddRequest") {
+        let target = OneOfBuilder::new()
+            .item(given("number"))
+            .item(given("prefix"));
+        let schema = AllOfBuilder::new()
+            .description(Some("`number` or `prefix`: exactly one of the two"))
+            .item(fields)
+            .item(target);
+        components
+            .schemas
+            .insert("AddRequest".to_string(), schema.into());
     }
 }
 
@@ -254,7 +282,7 @@ struct ListQuery {
     number: Option<String>,
     /// A prefix in international form (format `phone-prefix`: `+48 70`); not a valid
     /// prefix is `422 invalid_prefix`.
-    #[param(format = "phone-prefix", example = "+48 70")]
+    #[param(format = "phone-prefix")]
     prefix: Option<String>,
 }
 

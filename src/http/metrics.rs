@@ -156,7 +156,8 @@ impl Collector for StateMetrics {
         gauge(
             &mut enc,
             "dnc_entries",
-            "Do-not-call entries that block now, by scope (global, client, campaign)",
+            "Do-not-call entries (numbers and prefixes) that block now, by scope (global, \
+             client, campaign)",
             &dnc,
         )?;
 

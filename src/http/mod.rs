@@ -66,6 +66,7 @@ fn api(with_metrics: bool) -> OpenApiRouter<AppState> {
 pub fn document(with_metrics: bool) -> utoipa::openapi::OpenApi {
     let mut doc = api(with_metrics).into_openapi();
     openapi::Conventions::apply(&mut doc);
+    dnc::document_add_request(&mut doc);
     doc
 }
 

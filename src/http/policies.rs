@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// What a client, or a campaign of it, requires of the numbers it calls.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PutRequest {
+struct PolicyRequest {
     /// Whether a number may be called only with a valid consent of the client for
     /// `purpose`.
     consent_required: bool,
@@ -106,7 +106,7 @@ fn name(field: &str, raw: &str) -> Result<ScopeName, ApiError> {
     path = "/v1/policies/clients/{client}",
     tag = "policies",
     params(("client" = String, Path, description = "The client (at most 200 characters, not blank, no control characters; compared without regard to case)", max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "acme")),
-    request_body = PutRequest,
+    request_body = PolicyRequest,
     extensions(("x-required-role" = json!("admin"))),
     responses(
         (status = 200, description = "The policy as set (with `not_yet_visible` when this process's `/v1/check` may not apply it yet)", body = PolicyView),
@@ -122,7 +122,7 @@ async fn put_client(
     ApiPath(client): ApiPath<String>,
     _: NoQuery,
     progress: WriteProgress,
-    ApiJson(req): ApiJson<PutRequest>,
+    ApiJson(req): ApiJson<PolicyRequest>,
 ) -> Result<Json<PolicyView>, ApiError> {
     let client = name("client", &client)?;
     put(caller, state, progress, client, None, req).await
@@ -137,7 +137,7 @@ async fn put_client(
     path = "/v1/policies/clients/{client}/campaigns/{campaign}",
     tag = "policies",
     params(("client" = String, Path, description = "The client (at most 200 characters, not blank, no control characters; compared without regard to case)", max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "acme"), ("campaign" = String, Path, description = "The campaign of the client (same rules as the client)", max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "winter-2026")),
-    request_body = PutRequest,
+    request_body = PolicyRequest,
     extensions(("x-required-role" = json!("admin"))),
     responses(
         (status = 200, description = "The policy as set (with `not_yet_visible` when this process's `/v1/check` may not apply it yet)", body = PolicyView),
@@ -153,7 +153,7 @@ async fn put_campaign(
     ApiPath((client, campaign)): ApiPath<(String, String)>,
     _: NoQuery,
     progress: WriteProgress,
-    ApiJson(req): ApiJson<PutRequest>,
+    ApiJson(req): ApiJson<PolicyRequest>,
 ) -> Result<Json<PolicyView>, ApiError> {
     let client = name("client", &client)?;
     let campaign = name("campaign", &campaign)?;
@@ -166,7 +166,7 @@ async fn put(
     progress: WriteProgress,
     client: ScopeName,
     campaign: Option<ScopeName>,
-    req: PutRequest,
+    req: PolicyRequest,
 ) -> Result<Json<PolicyView>, ApiError> {
     let policy = Policy {
         consent_required: req.consent_required,

@@ -91,8 +91,14 @@ async fn every_operation_enforces_exactly_the_role_it_documents() {
         )
     });
     for (method, path, op) in ops {
-        let uri = path.replace("{name}", "robinson").replace("{id}", "1");
-        let body = (method == Method::POST || method == Method::DELETE).then(|| json!({}));
+        let uri = path
+            .replace("{name}", "robinson")
+            .replace("{id}", "1")
+            .replace("{client}", "acme")
+            .replace("{campaign}", "winter");
+        let body = [Method::POST, Method::PUT, Method::DELETE]
+            .contains(&method)
+            .then(|| json!({}));
         let id = op["operationId"].as_str().unwrap();
         let Some(required) = op["x-required-role"].as_str() else {
             assert_eq!(
@@ -134,7 +140,7 @@ async fn every_operation_enforces_exactly_the_role_it_documents() {
             }
         }
     }
-    assert!(keyed >= 16, "only {keyed} keyed operations");
+    assert!(keyed >= 24, "only {keyed} keyed operations");
 }
 
 #[tokio::test]
@@ -176,4 +182,63 @@ async fn the_viewer_is_served_from_the_binary_and_asks_nothing_of_other_hosts() 
     }
     let r = app.call(Method::GET, "/docs/nothing.js", None, None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+/// Each operation's request body is its own handler's type: two types of one name (an
+/// `AddRequest` of the do-not-call list and one of consents) would share one component,
+/// and one of the operations would document the other's body.
+#[test]
+fn each_request_body_is_documented_as_its_handler_reads_it() {
+    let doc: Value = serde_json::from_str(COMMITTED).unwrap();
+    let body = |path: &str, method: &str| {
+        let schema =
+            &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"];
+        let name = schema["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .unwrap_or_else(|| panic!("{method} {path}: {schema}"));
+        let schema = &doc["components"]["schemas"][name];
+        // A body with a rule between its fields is `allOf` the fields and the rule.
+        let fields = schema["allOf"].get(0).unwrap_or(schema);
+        let properties = fields["properties"].as_object().unwrap();
+        let mut keys: Vec<&str> = properties.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys
+    };
+    assert_eq!(
+        body("/v1/dnc", "post"),
+        [
+            "campaign",
+            "client",
+            "expires_at",
+            "note",
+            "number",
+            "prefix",
+            "reason",
+            "source"
+        ]
+    );
+    assert_eq!(
+        body("/v1/consents", "post"),
+        [
+            "client",
+            "evidence",
+            "expires_at",
+            "given_at",
+            "note",
+            "number",
+            "purpose",
+            "source"
+        ]
+    );
+    // Exactly one of `number` and `prefix`, in the schema itself.
+    let rule = &doc["components"]["schemas"]["AddRequest"]["allOf"][1]["oneOf"];
+    assert_eq!(rule[0]["required"], json!(["number"]));
+    assert_eq!(rule[1]["required"], json!(["prefix"]));
+    assert_eq!(body("/v1/dnc/{id}", "delete"), ["reason"]);
+    assert_eq!(body("/v1/consents/{id}", "delete"), ["reason"]);
+    assert_eq!(
+        body("/v1/policies/clients/{client}", "put"),
+        ["consent_required", "purpose"]
+    );
 }
