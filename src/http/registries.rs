@@ -542,7 +542,7 @@ async fn one_import(
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 enum StillRunning {
-    Import(ImportView),
+    Import(Box<ImportView>),
     Pending(SyncPending),
 }
 
@@ -614,9 +614,9 @@ fn still_running(state: &AppState, name: &str, mut started: oneshot::Receiver<Im
             (
                 StatusCode::ACCEPTED,
                 [(header::LOCATION, location)],
-                Json(StillRunning::Import(ImportView::new(
+                Json(StillRunning::Import(Box::new(ImportView::new(
                     state, name, import, None,
-                ))),
+                )))),
             )
                 .into_response()
         }
