@@ -1,29 +1,32 @@
 //! The internal do-not-call list: add (agent), read (agent), deactivate (admin). An entry
-//! blocks one `number` or, as a range block, every number starting with a `prefix`.
+//! blocks one `number` or, as a range block, every number starting with a `prefix`. The
+//! list (`GET /v1/dnc`), filtered and exported, is `dnc_list.rs`.
+
+use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, AsAdmin, AsAgent, NoQuery};
+use super::extract::{ApiJson, ApiPath, AsAdmin, AsAgent, NoQuery};
 use super::middleware::WriteProgress;
 use super::written;
 use super::AppState;
 use crate::domain::{PhoneNumber, Prefix, Scope, Target};
 use crate::error::ApiError;
-use crate::store::dnc::{self, Added, Deactivated, DncEntry, NewEntry};
+use crate::store::dnc::{self, Added, Deactivated, DncEntry, EntryState, NewEntry};
+use crate::store::keys;
 
 /// Longest free-text field (reason, source, note) we store.
 const MAX_TEXT: usize = 2000;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/dnc", get(list).post(add))
+        .route("/v1/dnc", post(add))
         .route("/v1/dnc/{id}", get(one).delete(remove))
 }
 
@@ -43,27 +46,34 @@ struct AddRequest {
 /// The JSON shape of an entry.
 #[derive(Serialize)]
 pub struct EntryView {
-    id: i64,
+    pub(super) id: i64,
     /// A number entry's number; a prefix entry has `prefix` instead.
     #[serde(skip_serializing_if = "Option::is_none")]
-    number: Option<String>,
+    pub(super) number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    prefix: Option<String>,
-    scope: &'static str,
-    client: Option<String>,
-    campaign: Option<String>,
-    reason: Option<String>,
-    source: Option<String>,
-    note: Option<String>,
-    expires_at: Option<DateTime<Utc>>,
+    pub(super) prefix: Option<String>,
+    pub(super) scope: &'static str,
+    pub(super) client: Option<String>,
+    pub(super) campaign: Option<String>,
+    pub(super) reason: Option<String>,
+    pub(super) source: Option<String>,
+    pub(super) note: Option<String>,
+    pub(super) expires_at: Option<DateTime<Utc>>,
     active: bool,
     /// Whether the entry blocks calls now (active and not expired).
     blocking: bool,
-    created_at: DateTime<Utc>,
-    created_by: Option<i64>,
-    deactivated_at: Option<DateTime<Utc>>,
-    deactivated_by: Option<i64>,
-    deactivation_reason: Option<String>,
+    /// `active` (blocking), `expired` or `removed` (deactivated).
+    pub(super) state: &'static str,
+    pub(super) created_at: DateTime<Utc>,
+    pub(super) created_by: Option<i64>,
+    pub(super) deactivated_at: Option<DateTime<Utc>>,
+    pub(super) deactivated_by: Option<i64>,
+    pub(super) deactivation_reason: Option<String>,
+    /// The names of the keys in `created_by` / `deactivated_by`, in reads (`GET`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) created_by_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) deactivated_by_name: Option<String>,
 }
 
 impl From<DncEntry> for EntryView {
@@ -77,12 +87,19 @@ impl From<DncEntry> for EntryView {
         } else {
             (Some(shown), None)
         };
+        let blocking = e.active && e.expires_at.is_none_or(|t| t > Utc::now());
         EntryView {
             id: e.id,
             number,
             prefix,
             scope: e.scope().kind(),
-            blocking: e.active && e.expires_at.is_none_or(|t| t > Utc::now()),
+            blocking,
+            state: match (e.active, blocking) {
+                (false, _) => EntryState::Removed,
+                (true, false) => EntryState::Expired,
+                (true, true) => EntryState::Active,
+            }
+            .as_str(),
             client: e.client,
             campaign: e.campaign,
             reason: e.reason,
@@ -95,6 +112,8 @@ impl From<DncEntry> for EntryView {
             deactivated_at: e.deactivated_at,
             deactivated_by: e.deactivated_by,
             deactivation_reason: e.deactivation_reason,
+            created_by_name: None,
+            deactivated_by_name: None,
         }
     }
 }
@@ -180,51 +199,19 @@ async fn add(
     Ok((status, Json(body)).into_response())
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    number: Option<String>,
-    prefix: Option<String>,
-}
-
-/// `?number=`: the number's entries and the prefix entries that cover it; `?prefix=`:
-/// the entries of exactly that prefix.
-async fn list(
-    _caller: AsAgent,
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let (key, value, rows) = match (q.number, q.prefix) {
-        (Some(raw), None) => {
-            let number = PhoneNumber::parse(&raw, state.settings.region)?;
-            let rows = dnc::list_by_number(&state.db, number).await?;
-            ("number", number.e164(), rows)
-        }
-        (None, Some(raw)) => {
-            let prefix = Prefix::parse(&raw)?;
-            let rows = dnc::list_by_prefix(&state.db, prefix).await?;
-            ("prefix", prefix.to_string(), rows)
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                "missing_number",
-                "give the number parameter (or prefix, for the entries of a prefix), not both",
-            ))
-        }
-    };
-    let entries: Vec<EntryView> = rows.into_iter().map(EntryView::from).collect();
-    Ok(Json(json!({ key: value, "entries": entries })))
-}
-
 async fn one(
     _caller: AsAgent,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
     _: NoQuery,
 ) -> Result<Json<EntryView>, ApiError> {
-    dnc::get(&state.db, id)
+    let entry = dnc::get(&state.db, id)
         .await?
-        .map(|e| Json(e.into()))
-        .ok_or_else(|| ApiError::not_found(format!("no do-not-call entry {id}")))
+        .ok_or_else(|| ApiError::not_found(format!("no do-not-call entry {id}")))?;
+    let mut views = [EntryView::from(entry)];
+    name_actors(&state, &mut views).await?;
+    let [view] = views;
+    Ok(Json(view))
 }
 
 #[derive(Deserialize)]
@@ -265,4 +252,21 @@ async fn remove(
             format!("do-not-call entry {id} is already deactivated"),
         )),
     }
+}
+
+/// Fills in the names of the keys that made and deactivated the entries.
+pub(super) async fn name_actors(state: &AppState, views: &mut [EntryView]) -> Result<(), ApiError> {
+    let mut ids: Vec<i64> = views
+        .iter()
+        .flat_map(|v| [v.created_by, v.deactivated_by])
+        .flatten()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let names: HashMap<i64, String> = keys::names(&state.db, &ids).await?;
+    for v in views {
+        v.created_by_name = v.created_by.and_then(|id| names.get(&id).cloned());
+        v.deactivated_by_name = v.deactivated_by.and_then(|id| names.get(&id).cloned());
+    }
+    Ok(())
 }

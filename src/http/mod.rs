@@ -12,6 +12,7 @@ mod check;
 mod connection;
 mod consents;
 mod dnc;
+mod dnc_list;
 pub mod extract;
 mod health;
 mod keys;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::router())
         .merge(check::router())
         .merge(dnc::router())
+        .merge(dnc_list::router())
         .merge(keys::router())
         .merge(registries::router())
         .merge(consents::router())

@@ -212,35 +212,6 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<Option<DncEntry>, sqlx::Error
         .await
 }
 
-/// Every entry of a number, in every scope, and every prefix entry that covers it;
-/// active ones first, newest first.
-pub async fn list_by_number(
-    pool: &PgPool,
-    number: PhoneNumber,
-) -> Result<Vec<DncEntry>, sqlx::Error> {
-    let prefixes: Vec<i64> = Prefix::all_of(number).map(|p| p.digits() as i64).collect();
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM dnc_entries \
-         WHERE (number = $1 AND NOT prefix) OR (prefix AND number = ANY($2)) \
-         ORDER BY active DESC, id DESC"
-    ))
-    .bind(number.digits() as i64)
-    .bind(&prefixes)
-    .fetch_all(pool)
-    .await
-}
-
-/// Every entry of exactly this prefix, in every scope, active ones first, newest first.
-pub async fn list_by_prefix(pool: &PgPool, prefix: Prefix) -> Result<Vec<DncEntry>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM dnc_entries WHERE number = $1 AND prefix \
-         ORDER BY active DESC, id DESC"
-    ))
-    .bind(prefix.digits() as i64)
-    .fetch_all(pool)
-    .await
-}
-
 /// Audit details of a prefix entry name the prefix (`"prefix": "+4870"`), since the
 /// event has no number.
 fn with_prefix(entry: &DncEntry, mut details: Value) -> Value {
@@ -303,4 +274,109 @@ pub async fn deactivate(
     .await?;
     tx.commit().await?;
     Ok(Deactivated::Done(entry))
+}
+
+/// What an entry is doing now: blocking, past its `expires_at`, or deactivated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryState {
+    Active,
+    Expired,
+    Removed,
+}
+
+impl EntryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryState::Active => "active",
+            EntryState::Expired => "expired",
+            EntryState::Removed => "removed",
+        }
+    }
+}
+
+impl std::str::FromStr for EntryState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "active" => Ok(EntryState::Active),
+            "expired" => Ok(EntryState::Expired),
+            "removed" => Ok(EntryState::Removed),
+            _ => Err(format!(
+                "state={s:?} is not known; use active, expired or removed"
+            )),
+        }
+    }
+}
+
+/// Which entries to list; every filter is optional. Client and campaign are compared
+/// by their keys (as scopes are).
+#[derive(Debug, Default, Clone)]
+pub struct DncFilter {
+    /// The number's own entries and the prefix entries that cover it.
+    pub number: Option<PhoneNumber>,
+    /// The entries of exactly this prefix.
+    pub prefix: Option<Prefix>,
+    /// `Some(true)`: prefix entries only; `Some(false)`: number entries only.
+    pub prefix_entries: Option<bool>,
+    /// `global`, `client` or `campaign`.
+    pub scope: Option<&'static str>,
+    pub client_key: Option<String>,
+    pub campaign_key: Option<String>,
+    pub state: Option<EntryState>,
+    /// Compared case-insensitively.
+    pub source: Option<String>,
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub to: Option<DateTime<Utc>>,
+    /// Only entries with an id below this one (paging back).
+    pub before_id: Option<i64>,
+}
+
+/// Entries matching `filter`, newest first, at most `limit` (`None`: all).
+pub async fn search(
+    pool: &PgPool,
+    filter: &DncFilter,
+    limit: Option<i64>,
+) -> Result<Vec<DncEntry>, sqlx::Error> {
+    let covering: Vec<i64> = filter
+        .number
+        .into_iter()
+        .flat_map(Prefix::all_of)
+        .map(|p| p.digits() as i64)
+        .collect();
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM dnc_entries \
+         WHERE ($1::bigint IS NULL OR (number = $1 AND NOT prefix) \
+                OR (prefix AND number = ANY($11))) \
+           AND ($12::bigint IS NULL OR (number = $12 AND prefix)) \
+           AND ($13::boolean IS NULL OR prefix = $13) \
+           AND ($2::text IS NULL OR $2 = CASE WHEN campaign IS NOT NULL THEN 'campaign' \
+                WHEN client IS NOT NULL THEN 'client' ELSE 'global' END) \
+           AND ($3::text IS NULL OR client_key = $3) \
+           AND ($4::text IS NULL OR campaign_key = $4) \
+           AND ($5::text IS NULL OR $5 = CASE WHEN NOT active THEN 'removed' \
+                WHEN expires_at <= now() THEN 'expired' ELSE 'active' END) \
+           AND ($6::text IS NULL OR lower(source) = lower($6)) \
+           AND ($7::timestamptz IS NULL OR created_at >= $7) \
+           AND ($8::timestamptz IS NULL OR created_at < $8) \
+           AND ($9::bigint IS NULL OR id < $9) \
+         ORDER BY id DESC LIMIT $10"
+    ))
+    .bind(filter.number.map(|n| n.digits() as i64))
+    .bind(filter.scope)
+    .bind(&filter.client_key)
+    .bind(&filter.campaign_key)
+    .bind(filter.state.map(EntryState::as_str))
+    .bind(&filter.source)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(filter.before_id)
+    .bind(limit)
+    .bind(covering)
+    .bind(filter.prefix.map(|p| p.digits() as i64))
+    .bind(filter.prefix_entries)
+    .fetch_all(pool)
+    .await
 }

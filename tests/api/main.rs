@@ -11,6 +11,7 @@ mod committed;
 mod consents;
 mod crashes;
 mod dnc;
+mod dnc_list;
 mod formats;
 mod health;
 mod hostile;
