@@ -29,6 +29,8 @@ struct SearchQuery {
     to: Option<DateTime<Utc>>,
     before_id: Option<i64>,
     limit: Option<i64>,
+    action: Option<String>,
+    actor: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -71,8 +73,10 @@ impl From<AuditRow> for EventView {
     }
 }
 
-/// `GET /v1/audit?number=&from=&to=&limit=&before_id=`: events newest first. `from` is
-/// inclusive, `to` exclusive (RFC 3339 times). `next_before_id` pages further back.
+/// `GET /v1/audit?number=&from=&to=&action=&actor=&limit=&before_id=`: events newest
+/// first. `from` is inclusive, `to` exclusive (RFC 3339 times). `action` is one action
+/// (`dnc.remove`) or a family (`dnc.*`); `actor` a key's id or its name.
+/// `next_before_id` pages further back.
 async fn search(
     _caller: AsAdmin,
     State(state): State<AppState>,
@@ -97,6 +101,37 @@ async fn search(
             format!("limit must be between 1 and {MAX_LIMIT}"),
         ));
     }
+    let (action, action_prefix) = match q.action.as_deref().map(str::trim) {
+        None => (None, false),
+        Some(a) if !a.is_empty() && a.len() <= 100 && a.chars().all(action_char) => {
+            match a.strip_suffix('*') {
+                _ if a.matches('*').count() > 1 => return Err(bad_action(a)),
+                Some(prefix) => (Some(prefix.to_string()), true),
+                None if a.contains('*') => return Err(bad_action(a)),
+                None => (Some(a.to_string()), false),
+            }
+        }
+        Some(a) => return Err(bad_action(a)),
+    };
+    let (actor_id, actor_name) = match q.actor.as_deref().map(str::trim) {
+        None => (None, None),
+        Some("") => {
+            return Err(ApiError::unprocessable(
+                "invalid_parameter",
+                "actor is empty; leave it out to read every actor's acts",
+            ))
+        }
+        Some(a) if a.contains('\0') || a.len() > 200 => {
+            return Err(ApiError::unprocessable(
+                "invalid_parameter",
+                "actor is not a key id or a key name",
+            ))
+        }
+        Some(a) => match a.parse::<i64>() {
+            Ok(id) => (Some(id), None),
+            Err(_) => (None, Some(a.to_string())),
+        },
+    };
     let rows = audit::search(
         &state.db,
         &AuditQuery {
@@ -105,6 +140,10 @@ async fn search(
             to: q.to,
             before_id: q.before_id,
             limit,
+            action,
+            action_prefix,
+            actor_id,
+            actor_name,
         },
     )
     .await?;
@@ -119,4 +158,17 @@ async fn search(
         "events": events,
         "next_before_id": next_before_id,
     })))
+}
+
+fn action_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c == '.' || c == '_' || c == '*'
+}
+
+fn bad_action(a: &str) -> ApiError {
+    ApiError::unprocessable(
+        "invalid_parameter",
+        format!(
+            "action={a:?} is not an action: use one such as dnc.remove, or a family such as dnc.*"
+        ),
+    )
 }
