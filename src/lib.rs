@@ -10,6 +10,7 @@
 //! SQL statement; `config`, `db` and `embedded` set things up; `domain` holds the types
 //! and words all of them share. This file is the module list and the entry points.
 
+pub mod activity;
 pub mod config;
 pub mod db;
 pub mod domain;

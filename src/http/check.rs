@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::extract::{from_json, ApiQuery, AsDialer, JsonBytes, NoQuery};
 use super::AppState;
+use crate::activity::Counts;
 use crate::domain::{PhoneNumber, Scope};
 use crate::error::ApiError;
 use crate::index::freshness::{self, Warning};
@@ -65,6 +66,9 @@ async fn check_one(
     let now = Utc::now();
     let warnings = freshness::gate(&snapshot, &state.settings, now)?;
     let verdict = snapshot.check(number, &scope, now);
+    let mut counts = Counts::default();
+    count(&mut counts, &verdict.reasons);
+    state.activity.record(now, counts);
     tracing::debug!(number = %state.loggable(number), blocked = !verdict.allowed(), "checked");
     let body = CheckResponse {
         number,
@@ -144,6 +148,13 @@ async fn check_batch(
         .iter()
         .map(|input| check_item(&snapshot, &state, input, &scope, now))
         .collect();
+    let mut counts = Counts::default();
+    for item in &results {
+        if let BatchItem::Checked { reasons, .. } = item {
+            count(&mut counts, reasons);
+        }
+    }
+    state.activity.record(now, counts);
     json_response(&BatchResponse {
         results,
         snapshot_version: snapshot.version,
@@ -176,6 +187,14 @@ fn check_item<'a>(
             error: json!({"code": "invalid_number", "message": e.message}),
         },
     }
+}
+
+/// Counts a verdict for the console's chart of recent checks.
+fn count(counts: &mut Counts, reasons: &[Reason]) {
+    let dnc = reasons.iter().any(|r| matches!(r, Reason::Dnc { .. }));
+    let registry = reasons.iter().any(|r| matches!(r, Reason::Registry { .. }));
+    // A missing consent blocks too: counted as blocked, under neither source.
+    counts.add(!reasons.is_empty(), dnc, registry);
 }
 
 /// The client and campaign a call is made for. Built with the same rules as entry scopes

@@ -22,6 +22,7 @@ mod query;
 mod registries;
 mod serve;
 mod state;
+mod stats;
 
 use axum::http::StatusCode;
 use axum::Router;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(registries::router())
         .merge(consents::router())
         .merge(policies::router())
+        .merge(stats::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::activity::Activity;
 use crate::config::Settings;
 use crate::domain::PhoneNumber;
 use crate::index::Index;
@@ -15,6 +16,8 @@ pub struct AppState {
     pub db: PgPool,
     pub index: Arc<Index>,
     pub settings: Arc<Settings>,
+    /// What `/v1/check` answered over the last 24 hours, per minute (this process only).
+    pub activity: Arc<Activity>,
 }
 
 impl AppState {
@@ -25,6 +28,7 @@ impl AppState {
                 settings.consent_exempt_registries(),
             )),
             settings: Arc::new(settings),
+            activity: Arc::default(),
         }
     }
 

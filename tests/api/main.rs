@@ -28,5 +28,6 @@ mod replicas;
 mod roles;
 mod scopes;
 mod sources;
+mod stats;
 mod supervision;
 mod sync;
