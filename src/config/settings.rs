@@ -24,6 +24,10 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// How long the snapshot may go unconfirmed before `/check` answers 503 stale_snapshot.
     pub max_snapshot_lag: Duration,
+    /// The console's origin (`TARCZA_PUBLIC_URL`), if set.
+    pub public_origin: Option<String>,
+    /// How long a console session may go unused.
+    pub console_idle_timeout: Duration,
 }
 
 impl Settings {
@@ -69,6 +73,8 @@ impl From<&Config> for Settings {
             sync_retry_delay: c.sync_retry_delay,
             request_timeout: c.request_timeout,
             max_snapshot_lag: c.max_snapshot_lag,
+            public_origin: c.public_url.clone(),
+            console_idle_timeout: c.console_idle_timeout,
         }
     }
 }

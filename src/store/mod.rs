@@ -16,6 +16,7 @@ pub mod policies;
 pub mod registries;
 pub mod roles;
 pub mod schema;
+pub mod sessions;
 pub mod snapshot;
 
 use sqlx::PgConnection;
