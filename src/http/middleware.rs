@@ -34,12 +34,17 @@ pub const JSON_BODY_LIMIT: usize = 1 << 20;
 /// upload may take minutes and is bounded by TARCZA_MAX_UPLOAD_BYTES instead.
 const UPLOAD_ROUTE: &str = "/v1/registries/{name}/imports";
 
-/// `routes` inside the layers every request passes: request id, trace span, JSON body
-/// limit and request timeout.
-pub fn around(routes: Router, state: AppState) -> Router {
+/// API `routes` inside the limits of every API request: the JSON body limit and the
+/// request timeout.
+pub fn limited(routes: Router, state: AppState) -> Router {
     routes
         .layer(middleware::from_fn_with_state(state, request_timeout))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+}
+
+/// `router` inside the layers every request passes: request id and trace span.
+pub fn observed(router: Router) -> Router {
+    router
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             // Spans carry the matched route, never the raw URI (it holds phone numbers).

@@ -2,10 +2,12 @@
 //! every request passes (`middleware`), and serving it on a socket (`serve`,
 //! `connection`).
 //!
-//! The only layer that knows HTTP: axum and hyper types, [`AppState`] and `ApiError`
-//! (with `error.rs`) stay here. A handler turns the request into domain types, asks the
-//! index, the store, an import or a job, and turns the answer (or the error, through its
-//! `From` conversion) into a response. No SQL here: that is `store`.
+//! The only layer that knows HTTP besides the web console (`console/`, which sits above
+//! it as a client of this API and is never used from here): axum and hyper types,
+//! [`AppState`] and `ApiError` (with `error.rs`) stay here. A handler turns the request
+//! into domain types, asks the index, the store, an import or a job, and turns the answer
+//! (or the error, through its `From` conversion) into a response. No SQL here: that is
+//! `store`.
 
 mod audit;
 mod check;
@@ -33,12 +35,19 @@ use crate::config::Settings;
 use crate::error::ApiError;
 
 pub use check::MAX_BATCH;
-pub use middleware::{WriteProgress, JSON_BODY_LIMIT};
+pub use middleware::{observed, WriteProgress, JSON_BODY_LIMIT};
 pub use serve::{serve, serve_with, ServeOptions};
 pub use state::AppState;
 
 /// The whole HTTP API. Pure: binds nothing and reads no environment.
 pub fn router(state: AppState) -> Router {
+    observed(api(state))
+}
+
+/// The API within its limits (body limit, request timeout) but without the request id
+/// and trace span, for a client in-process (the console) whose own request has them: wrap
+/// the whole in [`observed`].
+pub fn api(state: AppState) -> Router {
     let routes = Router::new()
         .merge(health::router())
         .merge(audit::router())
@@ -53,7 +62,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
-    middleware::around(routes, state)
+    middleware::limited(routes, state)
 }
 
 /// The answer to a committed write: `body`, with a `not_yet_visible` warning when this

@@ -9,6 +9,7 @@ mod bootstrap;
 mod check;
 mod committed;
 mod consents;
+mod console;
 mod crashes;
 mod dnc;
 mod dnc_list;
