@@ -66,11 +66,15 @@ pub fn lines(
                 line.grid x1=(LEFT) y1=(y(y_top)) x2=(W - RIGHT) y2=(y(y_top)) {}
                 line.grid x1=(LEFT) y1=(y(y_top / 2.0)) x2=(W - RIGHT) y2=(y(y_top / 2.0)) {}
                 text.label x=(LEFT - 6.0) y=(y(y_top) + 4.0) text-anchor="end" { (short(y_top)) }
-                text.label x=(LEFT - 6.0) y=(y(y_top / 2.0) + 4.0) text-anchor="end" { (short(y_top / 2.0)) }
+                @if (y_top / 2.0).fract() == 0.0 {
+                    text.label x=(LEFT - 6.0) y=(y(y_top / 2.0) + 4.0) text-anchor="end" { (short(y_top / 2.0)) }
+                }
                 text.label x=(LEFT - 6.0) y=(y(0.0) + 4.0) text-anchor="end" { "0" }
-                @for (tx, label) in x_ticks {
+                @for (i, (tx, label)) in x_ticks.iter().enumerate() {
                     line.tick x1=(x(*tx)) y1=(y(0.0)) x2=(x(*tx)) y2=(y(0.0) + 4.0) {}
-                    text.label x=(x(*tx)) y=(H - 8.0) text-anchor="middle" { (label) }
+                    // The outer labels are kept inside the drawing.
+                    @let anchor = if i == 0 { "start" } else if i + 1 == x_ticks.len() { "end" } else { "middle" };
+                    text.label x=(x(*tx)) y=(H - 8.0) text-anchor=(anchor) { (label) }
                 }
                 @for s in series {
                     @if s.points.len() == 1 && !step {

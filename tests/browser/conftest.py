@@ -195,6 +195,15 @@ class Browser:
     def shot(self, name):
         self.d.save_screenshot(str(SHOTS / f"{name}.png"))
 
+    def full_shot(self, name):
+        """A screenshot of the whole page, not only the first 800 px."""
+        height = self.d.execute_script("return document.documentElement.scrollHeight")
+        metrics = {"width": 1280, "height": height, "deviceScaleFactor": 1, "mobile": False}
+        self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+        self.shot(name)
+        metrics["height"] = 800
+        self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+
     def phone(self):
         self.d.execute_cdp_cmd(
             "Emulation.setDeviceMetricsOverride",

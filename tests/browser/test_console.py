@@ -7,6 +7,7 @@ a dialer key cannot reach the block form; a cross-site POST is refused; the phon
 layout has no horizontal scroll. Each page is saved as a screenshot."""
 
 import http.server
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -321,13 +322,17 @@ def test_every_page_fits_a_phone_without_horizontal_scroll(browser, server):
     server.api("POST", "/v1/dnc", body={
         "number": "601234564", "client": "a-client-with-a-rather-long-name",
         "campaign": "spring-campaign-2026", "reason": "a long reason " * 6})
+    server.api("POST", "/v1/dnc", body={"number": "601234565", "reason": "for the chart"})
     b.sign_in(ADMIN_KEY)
     # Some traffic for the chart.
     for n in ["601234561", "601234564", "601234565"]:
         server.api("GET", f"/v1/check?number={n}")
     b.go("/overview")
     b.wait("figure.chart svg")
-    b.shot("overview")
+    summary = re.search(r"In the last 24 hours: (\d+) checks, (\d+) blocked", b.find("main").text)
+    assert summary and int(summary.group(1)) >= 3 and int(summary.group(2)) >= 1, b.find("main").text
+    assert len(b.finds("figure.chart polyline.series")) >= 3
+    b.full_shot("overview")
     b.go("/dnc")
     b.wait("table.cards")
     b.shot("dnc-list")
