@@ -51,6 +51,8 @@ fn head(tr: &Tr, title: &str) -> Markup {
             meta name="htmx-config" content=(HTMX_CONFIG);
             title { (title) " · tarcza" }
             link rel="stylesheet" href=(CSS_PATH);
+            // No icon: this keeps the browser from asking the API for /favicon.ico.
+            link rel="icon" href="data:,";
             script src=(HTMX_PATH) defer {}
             script src=(JS_PATH) defer {}
             meta name="description" content=(tr.tagline);

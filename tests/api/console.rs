@@ -436,3 +436,28 @@ async fn the_console_assets_are_served_from_the_binary() {
         assert_eq!(get(&app, path, None).await.status, StatusCode::OK, "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_lost_database_is_a_sentence_on_the_page() {
+    let app = TestApp::spawn().await;
+    let id = sign_in(&app, ADMIN_KEY).await;
+    app.state.db.close().await;
+    let page = get(&app, "/lookup?number=601234567", Some(&id)).await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        page.body.contains("cannot reach its database right now"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<html"), "a page, not JSON");
+    let page = post(
+        &app,
+        "/login",
+        None,
+        Some(ORIGIN),
+        &format!("key={ADMIN_KEY}"),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.body.contains("cannot reach its database right now"));
+}

@@ -137,6 +137,8 @@ def browser(server):
         f"--user-data-dir={profile}", "--window-size=1280,800", "--lang=en-US",
     ]:
         opts.add_argument(a)
+    # The browser's console log, to check that no page has script or CSP errors.
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(executable_path=os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
     driver = webdriver.Chrome(service=service, options=opts)
     driver.set_page_load_timeout(30)
@@ -209,6 +211,11 @@ class Browser:
             "Emulation.setDeviceMetricsOverride",
             {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
         )
+
+    def console_errors(self):
+        """Errors the pages logged in the browser's console (CSP violations, script errors,
+        failed loads) since the last call."""
+        return [e["message"] for e in self.d.get_log("browser") if e["level"] == "SEVERE"]
 
     def no_horizontal_scroll(self):
         return self.d.execute_script(

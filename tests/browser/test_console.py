@@ -281,6 +281,20 @@ def test_keys_are_created_shown_once_copied_and_revoked_which_ends_their_session
     WebDriverWait(b.d, 5).until(lambda d: copy.text == "Copied")
     b.shot("keys")
 
+    # Revoking from the page asks first, then the key is listed as revoked.
+    b.fill("name", "temporary")
+    b.find("form[action='/keys'] button[type=submit]").click()
+    b.wait("#new-key")
+    row = next(r for r in b.finds("table.cards tbody tr") if "temporary" in r.text)
+    row.find_element(By.CSS_SELECTOR, "button.danger").click()
+    alert = WebDriverWait(b.d, 5).until(lambda d: d.switch_to.alert)
+    assert "temporary" in alert.text
+    alert.accept()
+    b.wait_text(".alert.ok", "Revoked the key")
+    row = next(r for r in b.finds("table.cards tbody tr") if "temporary" in r.text)
+    assert "REVOKED" in row.text.upper()
+    assert b.console_errors() == []
+
     # The new key signs in (in a second browser context: a fresh session cookie).
     b.d.delete_all_cookies()
     b.sign_in(secret)
@@ -336,6 +350,8 @@ def test_every_page_fits_a_phone_without_horizontal_scroll(browser, server):
     b.go("/dnc")
     b.wait("table.cards")
     b.shot("dnc-list")
+    # htmx is loaded from the binary and running (the CSP lets nothing else run).
+    assert b.d.execute_script("return window.htmx && htmx.version") == "2.0.11"
     b.phone()
     for path in PAGES + ["/login"]:
         b.go(path)
@@ -344,3 +360,4 @@ def test_every_page_fits_a_phone_without_horizontal_scroll(browser, server):
         name = "phone-" + path.strip("/").split("?")[0]
         b.shot(name)
         assert width <= client, f"{path}: scrollWidth {width} > clientWidth {client}"
+    assert b.console_errors() == []
