@@ -461,3 +461,57 @@ async fn a_lost_database_is_a_sentence_on_the_page() {
     assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(page.body.contains("cannot reach its database right now"));
 }
+
+#[tokio::test]
+async fn the_list_exports_its_filtered_entries_as_csv() {
+    let app = TestApp::spawn().await;
+    for (number, source) in [("601000001", "crm"), ("601000002", "agent")] {
+        let r = app
+            .post(
+                "/v1/dnc",
+                ADMIN_KEY,
+                serde_json::json!({"number": number, "source": source}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    let id = sign_in(&app, ADMIN_KEY).await;
+    let list = get(&app, "/dnc?source=crm", Some(&id)).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("+48601000001") && !list.body.contains("+48601000002"));
+    assert!(list.body.contains("href=\"/dnc/export?source=crm\""));
+    let csv = get(&app, "/dnc/export?source=crm", Some(&id)).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert!(csv.headers[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"dnc-"));
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", csv.body);
+    assert!(
+        lines[1].contains(",+48601000001,,active,global,"),
+        "{}",
+        lines[1]
+    );
+    // A bad filter is a sentence on the list page, not a broken download.
+    let bad = get(&app, "/dnc/export?number=abc", Some(&id)).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("That is not a phone number"));
+}
+
+#[tokio::test]
+async fn the_language_switch_only_goes_back_to_this_site() {
+    let app = TestApp::spawn().await;
+    let page = get(&app, "/lang/pl?back=%2Fdnc%3Fstate%3Dactive", None).await;
+    assert_eq!(page.location.as_deref(), Some("/dnc?state=active"));
+    assert!(page.cookies[0].starts_with("tarcza_lang=pl;"));
+    for back in [
+        "%2F%2Fevil.example",
+        "https%3A%2F%2Fevil.example",
+        "%2F%5Cevil.example",
+    ] {
+        let page = get(&app, &format!("/lang/en?back={back}"), None).await;
+        assert_eq!(page.location.as_deref(), Some("/"), "{back}");
+    }
+}
