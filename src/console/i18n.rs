@@ -424,7 +424,7 @@ pub static PL: Tr = Tr {
     nav_overview: "Przegląd",
     nav_lookup: "Sprawdź numer",
     nav_block: "Zablokuj numer",
-    nav_list: "Lista nie dzwonić",
+    nav_list: "Lista zastrzeżeń",
     nav_registries: "Rejestry",
     nav_audit: "Dziennik zmian",
     nav_keys: "Klucze",

@@ -217,6 +217,18 @@ class Browser:
         failed loads) since the last call."""
         return [e["message"] for e in self.d.get_log("browser") if e["level"] == "SEVERE"]
 
+    def unlabelled_fields(self):
+        """Form fields on the page without a visible <label for=…> (ids, or tag names)."""
+        return self.d.execute_script("""
+            return Array.from(document.querySelectorAll('input, select, textarea'))
+              .filter(f => f.type !== 'hidden' && f.offsetParent !== null)
+              .filter(f => {
+                const l = f.id && document.querySelector('label[for="' + f.id + '"]');
+                return !(l && l.offsetParent !== null && l.textContent.trim());
+              })
+              .map(f => f.id || f.name || f.tagName);
+        """)
+
     def no_horizontal_scroll(self):
         return self.d.execute_script(
             "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];"

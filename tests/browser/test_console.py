@@ -14,6 +14,7 @@ import urllib.request
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from conftest import ADMIN_KEY
@@ -360,4 +361,27 @@ def test_every_page_fits_a_phone_without_horizontal_scroll(browser, server):
         name = "phone-" + path.strip("/").split("?")[0]
         b.shot(name)
         assert width <= client, f"{path}: scrollWidth {width} > clientWidth {client}"
+        assert b.unlabelled_fields() == [], path
     assert b.console_errors() == []
+
+
+def test_the_console_works_from_the_keyboard(browser, server):
+    b = browser
+    server.api("POST", "/v1/dnc", body={"number": "601234566", "reason": "keyboard test"})
+    b.go("/login")
+    b.wait("#key")
+    # The key field has the focus; typing and Enter signs in.
+    active = b.d.switch_to.active_element
+    assert active.get_attribute("id") == "key"
+    active.send_keys(ADMIN_KEY + Keys.ENTER)
+    WebDriverWait(b.d, 20).until(lambda d: "/overview" in d.current_url)
+    b.go("/lookup")
+    b.wait("#number")
+    active = b.d.switch_to.active_element
+    assert active.get_attribute("id") == "number"
+    active.send_keys("601 234 566" + Keys.ENTER)
+    b.wait(".verdict.blocked")
+    assert "keyboard test" in b.find("ul.reasons").text
+    # Tab reaches the navigation from the start of the page (skip link first).
+    b.find("body").send_keys(Keys.TAB)
+    assert b.d.switch_to.active_element.get_attribute("class") == "skip"
