@@ -8,9 +8,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::api::query;
+use super::ctx::Ctx;
 use super::i18n::Tr;
-use super::layout::{self, respond, shell, Nav};
-use super::session::Ctx;
+use super::layout::{self, shell, Nav};
+use super::page::respond;
 use super::Console;
 use crate::domain::Role;
 

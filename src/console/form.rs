@@ -6,9 +6,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::de::DeserializeOwned;
 
+use super::ctx::Ctx;
 use super::i18n::Lang;
-use super::layout;
-use super::session::Ctx;
+use super::page;
 use crate::config::Settings;
 
 /// Largest form body (forms here hold a few short fields).
@@ -22,7 +22,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Response> {
         let tr = Lang::of(req.headers()).tr();
-        let bad = || layout::bare_error(tr, StatusCode::BAD_REQUEST, tr.err_form);
+        let bad = || page::bare_error(tr, StatusCode::BAD_REQUEST, tr.err_form);
         let is_form = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -76,14 +76,14 @@ fn origin_of(url: &str) -> Option<String> {
 pub fn guard(ctx: &Ctx, headers: &HeaderMap, token: Option<&str>) -> Option<Response> {
     let tr = ctx.tr();
     if !same_origin(headers, &ctx.settings) {
-        return Some(layout::bare_error(
+        return Some(page::bare_error(
             tr,
             StatusCode::FORBIDDEN,
             tr.err_cross_site,
         ));
     }
     if !token.is_some_and(|t| ctx.csrf_matches(t)) {
-        return Some(layout::bare_error(tr, StatusCode::FORBIDDEN, tr.err_csrf));
+        return Some(page::bare_error(tr, StatusCode::FORBIDDEN, tr.err_csrf));
     }
     None
 }

@@ -14,7 +14,7 @@ pub enum Lang {
 
 impl Lang {
     pub fn of(headers: &HeaderMap) -> Lang {
-        match super::session::lang_cookie(headers) {
+        match super::cookies::get(headers, super::cookies::LANG) {
             Some("pl") => Lang::Pl,
             _ => Lang::En,
         }

@@ -8,9 +8,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::api::Failure;
+use super::ctx::Ctx;
 use super::form::{guard, Form};
-use super::layout::{self, respond, shell, Nav};
-use super::session::Ctx;
+use super::layout::{self, shell, Nav};
+use super::page::respond;
 use super::Console;
 use crate::domain::Role;
 
@@ -161,7 +162,7 @@ pub async fn revoke(
         Ok((_, key)) => {
             if id == ctx.principal.id {
                 // The session's own key: the session has ended with it.
-                return super::session::redirect(ctx.htmx, "/login?ended=revoked");
+                return super::ctx::redirect(ctx.htmx, "/login?ended=revoked");
             }
             (
                 StatusCode::OK,

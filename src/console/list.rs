@@ -9,9 +9,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::api::{self, query};
+use super::ctx::Ctx;
 use super::i18n::Tr;
-use super::layout::{self, respond, shell, Nav};
-use super::session::Ctx;
+use super::layout::{self, shell, Nav};
+use super::page::respond;
 use super::Console;
 use crate::domain::Role;
 
@@ -183,7 +184,7 @@ pub async fn export(
 ) -> Response {
     let tr = ctx.tr();
     let Ok(api_query) = q.api_query(&[("format", Some("csv"))]) else {
-        return layout::bare_error(tr, StatusCode::UNPROCESSABLE_ENTITY, tr.err_date_format);
+        return super::page::bare_error(tr, StatusCode::UNPROCESSABLE_ENTITY, tr.err_date_format);
     };
     let res = ctx
         .api(&console)
@@ -212,7 +213,7 @@ pub async fn export(
                 shell(&ctx, Nav::List, tr.nav_list, body),
             )
         }
-        Ok(_) => layout::bare_error(tr, StatusCode::INTERNAL_SERVER_ERROR, tr.err_internal),
+        Ok(_) => super::page::bare_error(tr, StatusCode::INTERNAL_SERVER_ERROR, tr.err_internal),
     }
 }
 
@@ -273,7 +274,7 @@ pub fn entries_table(ctx: &Ctx, entries: &[Value], show_number: bool) -> Markup 
                         td data-label=(tr.added) {
                             (layout::text(&e["created_by_name"])) br; span.meta { (layout::time(&e["created_at"])) }
                         }
-                        td data-label=(tr.expires_col) { (super::lookup::or_dash(layout::time(&e["expires_at"]))) }
+                        td data-label=(tr.expires_col) { (layout::or_dash(layout::time(&e["expires_at"]))) }
                         td data-label=(tr.removed) {
                             @if e["deactivated_at"].is_null() { "—" } @else {
                                 (layout::text(&e["deactivated_by_name"])) br;

@@ -8,8 +8,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::api::{query, Failure};
-use super::layout::{self, respond, shell, Nav};
-use super::session::Ctx;
+use super::ctx::Ctx;
+use super::layout::{self, shell, Nav};
+use super::page::respond;
 use super::{audit, list, registries, Console};
 use crate::domain::Role;
 
@@ -222,20 +223,12 @@ fn reason(ctx: &Ctx, r: &Value, entries: &[Value], registries: &[Value]) -> Mark
                     " " (registries::freshness_badge(tr, g))
                     br;
                     span.meta {
-                        (tr.source_time) ": " (or_dash(layout::time(&g["source_time"])))
-                        " · " (tr.fresh_until) ": " (or_dash(layout::time(&g["fresh_until"])))
+                        (tr.source_time) ": " (layout::or_dash(layout::time(&g["source_time"])))
+                        " · " (tr.fresh_until) ": " (layout::or_dash(layout::time(&g["fresh_until"])))
                     }
                 }
             }
         }
         _ => html! { (r.to_string()) },
-    }
-}
-
-pub fn or_dash(s: String) -> String {
-    if s.is_empty() {
-        "—".into()
-    } else {
-        s
     }
 }

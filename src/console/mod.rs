@@ -3,12 +3,19 @@
 //! The console is a client of the JSON API, in-process: each page builds a request to
 //! the API router carrying the session's principal (`api.rs`) and renders the answer, so
 //! roles, validation, audit and errors are exactly the API's. Sessions are in Postgres
-//! (`session.rs`, migration 0007). Every asset is inside the binary (`assets.rs`).
+//! (`ctx.rs` checks one at every request, `session.rs` signs in and out; the SQL is
+//! `store/sessions.rs`). Every asset is inside the binary (`assets.rs`).
+//!
+//! The files import one way: `cookies`, `i18n` and `page` (pages without a session)
+//! at the bottom, then `ctx` (who the request is), `form` and `layout` (the signed-in
+//! page shell), then the pages and `session`.
 
 mod api;
 mod assets;
 mod audit;
 mod chart;
+mod cookies;
+mod ctx;
 mod form;
 mod i18n;
 mod keys;
@@ -16,6 +23,7 @@ mod layout;
 mod list;
 mod lookup;
 mod overview;
+mod page;
 mod registries;
 mod session;
 mod write;
@@ -83,7 +91,7 @@ async fn limits(State(console): State<Console>, req: Request, next: Next) -> Res
     } else {
         match tokio::time::timeout(limit, next.run(req)).await {
             Ok(res) => res,
-            Err(_) => layout::bare_error(
+            Err(_) => page::bare_error(
                 lang.tr(),
                 axum::http::StatusCode::GATEWAY_TIMEOUT,
                 lang.tr().err_timeout,

@@ -11,11 +11,11 @@ use maud::{html, Markup};
 use serde_json::Value;
 
 use super::chart::{self, Series};
+use super::ctx::Ctx;
 use super::i18n::Tr;
-use super::layout::{self, respond, shell, Nav};
-use super::lookup::or_dash;
+use super::layout::{self, shell, Nav};
+use super::page::respond;
 use super::registries::{freshness_badge, segment};
-use super::session::Ctx;
 use super::Console;
 use crate::domain::Role;
 
@@ -63,7 +63,7 @@ pub async fn page(State(console): State<Console>, ctx: Ctx) -> Response {
                             li {
                                 strong { (layout::text(&g["name"])) } " " (freshness_badge(tr, g))
                                 br;
-                                span.meta { (layout::count(&g["entries"])) " " (tr.entries_word) " · " (tr.fresh_until) ": " (or_dash(layout::time(&g["fresh_until"]))) }
+                                span.meta { (layout::count(&g["entries"])) " " (tr.entries_word) " · " (tr.fresh_until) ": " (layout::or_dash(layout::time(&g["fresh_until"]))) }
                             }
                         }
                     },
@@ -109,7 +109,7 @@ fn readiness(tr: &Tr, r: &Value) -> Markup {
         }
         dl.facts {
             dt { (tr.snapshot_version) } dd { (r["snapshot_version"]) }
-            dt { (tr.snapshot_loaded) } dd { (or_dash(layout::time(&r["snapshot_loaded_at"]))) }
+            dt { (tr.snapshot_loaded) } dd { (layout::or_dash(layout::time(&r["snapshot_loaded_at"]))) }
             dt { (tr.snapshot_lag) } dd { @if let Some(ms) = r["snapshot_lag_ms"].as_u64() { (ms) " ms" } @else { "—" } }
             dt { (tr.dnc_numbers) } dd { (layout::count(&r["dnc_numbers"])) }
             dt { (tr.database) } dd {

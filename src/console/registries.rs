@@ -9,11 +9,11 @@ use maud::{html, Markup};
 use serde_json::Value;
 
 use super::api::{self, query};
+use super::ctx::Ctx;
 use super::form::same_origin;
 use super::i18n::Tr;
-use super::layout::{self, respond, shell, Nav};
-use super::lookup::or_dash;
-use super::session::Ctx;
+use super::layout::{self, shell, Nav};
+use super::page::respond;
 use super::Console;
 use crate::domain::Role;
 
@@ -44,9 +44,9 @@ fn card(tr: &Tr, r: &Value, imports: Result<Vec<Value>, api::Failure>) -> Markup
             dl.facts {
                 dt { (tr.entries) } dd { (layout::count(&r["entries"])) }
                 dt { (tr.source) } dd { (r["source"].as_str().unwrap_or(tr.uploads_only)) }
-                dt { (tr.source_time) } dd { (or_dash(layout::time(&r["source_time"]))) }
-                dt { (tr.loaded_at) } dd { (or_dash(layout::time(&r["loaded_at"]))) }
-                dt { (tr.fresh_until) } dd { (or_dash(layout::time(&r["fresh_until"]))) }
+                dt { (tr.source_time) } dd { (layout::or_dash(layout::time(&r["source_time"]))) }
+                dt { (tr.loaded_at) } dd { (layout::or_dash(layout::time(&r["loaded_at"]))) }
+                dt { (tr.fresh_until) } dd { (layout::or_dash(layout::time(&r["fresh_until"]))) }
                 dt { (tr.when_stale) } dd { @if r["stale_policy"] == "warn" { (tr.policy_warn) } @else { (tr.policy_block) } }
             }
             h3 { (tr.last_imports) }

@@ -9,10 +9,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::api::Failure;
+use super::ctx::Ctx;
 use super::form::{guard, Form};
-use super::layout::{self, respond, shell, Nav};
+use super::layout::{self, shell, Nav};
 use super::lookup::{self, LookupQuery};
-use super::session::Ctx;
+use super::page::respond;
 use super::{list, Console};
 use crate::domain::Role;
 
