@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -172,6 +173,25 @@ class Browser:
 
     def find(self, css):
         return self.d.find_element(By.CSS_SELECTOR, css)
+
+    def texts_when(self, css, ready, timeout=20):
+        """The texts of the elements at `css` once `ready(texts)` holds. After a form is
+        sent, the page it came from stays until htmx swaps the answer in, so waiting for an
+        element that both have would read the old page (or one being replaced)."""
+        texts = []
+
+        def seen(d):
+            texts[:] = [e.text for e in d.find_elements(By.CSS_SELECTOR, css)]
+            return ready(texts)
+
+        WebDriverWait(self.d, timeout, ignored_exceptions=[StaleElementReferenceException]).until(seen)
+        return texts
+
+    def find_with(self, css, text, timeout=20):
+        """The first element at `css` whose text holds `text`, once there is one."""
+        return WebDriverWait(self.d, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda d: next((e for e in d.find_elements(By.CSS_SELECTOR, css) if text in e.text), None)
+        )
 
     def finds(self, css):
         return self.d.find_elements(By.CSS_SELECTOR, css)
