@@ -21,6 +21,8 @@ const PAGE: &str = "50";
 #[derive(Deserialize, Default, Clone)]
 pub struct ListQuery {
     number: Option<String>,
+    /// `number` or `prefix` entries only.
+    kind: Option<String>,
     scope: Option<String>,
     client: Option<String>,
     campaign: Option<String>,
@@ -52,6 +54,7 @@ impl ListQuery {
         let to = day_start(self.to.as_deref(), 1)?;
         let mut params = vec![
             ("number", self.number.as_deref()),
+            ("kind", self.kind.as_deref()),
             ("scope", self.scope.as_deref()),
             ("client", self.client.as_deref()),
             ("campaign", self.campaign.as_deref()),
@@ -68,6 +71,7 @@ impl ListQuery {
     fn console_query(&self, before: Option<&str>) -> String {
         query(&[
             ("number", self.number.as_deref()),
+            ("kind", self.kind.as_deref()),
             ("scope", self.scope.as_deref()),
             ("client", self.client.as_deref()),
             ("campaign", self.campaign.as_deref()),
@@ -105,6 +109,7 @@ fn filters(tr: &Tr, q: &ListQuery) -> Markup {
     html! {
         form.filters method="get" action="/dnc" role="search" {
             (text("number", tr.number, &q.number))
+            (select("kind", tr.kind, q.kind.as_deref(), &[("", tr.any), ("number", tr.kind_number), ("prefix", tr.kind_prefix)]))
             (select("scope", tr.scope, q.scope.as_deref(), &[("", tr.any), ("global", tr.scope_global), ("client", tr.scope_client), ("campaign", tr.scope_campaign)]))
             (text("client", tr.client, &q.client))
             (text("campaign", tr.campaign, &q.campaign))
@@ -262,10 +267,19 @@ pub fn entries_table(ctx: &Ctx, entries: &[Value], show_number: bool) -> Markup 
                         td data-label="#" { (id) }
                         @if show_number {
                             td.nowrap data-label=(tr.number) {
-                                a href={ "/lookup?" (query(&[("number", e["number"].as_str())])) } { (layout::text(&e["number"])) }
+                                @if let Some(prefix) = e["prefix"].as_str() {
+                                    (prefix) "… " span.badge.muted { (tr.prefix) }
+                                } @else {
+                                    a href={ "/lookup?" (query(&[("number", e["number"].as_str())])) } { (layout::text(&e["number"])) }
+                                }
                             }
                         }
-                        td data-label=(tr.scope) { (scope_text(tr, e)) }
+                        td data-label=(tr.scope) {
+                            (scope_text(tr, e))
+                            @if let (false, Some(prefix)) = (show_number, e["prefix"].as_str()) {
+                                br; span.meta { (tr.prefix) " " (prefix) "…" }
+                            }
+                        }
                         td data-label=(tr.state) { (state_badge(tr, layout::text(&e["state"]))) }
                         td data-label=(tr.reason) {
                             (layout::text(&e["reason"]))

@@ -139,6 +139,17 @@ pub async fn verdict_section(
                     @for r in reasons { li { (reason(ctx, r, entry_list, &registries)) } }
                 }
             }
+            @if let Some(c) = check.get("consent").filter(|c| c.is_object()) {
+                p.meta { (consent_text(tr, c)) }
+            }
+            @if let Some(exemptions) = check["exemptions"].as_array().filter(|x| !x.is_empty()) {
+                h2 { (tr.exempted) }
+                ul.reasons {
+                    @for x in exemptions {
+                        li { strong { (tr.registry) " " (layout::text(&x["registry"])) } " — " (consent_text(tr, &x["exempted_by"])) }
+                    }
+                }
+            }
             @if ctx.can(Role::Agent) {
                 p.actions {
                     a.button href={ "/block?" (query(&[("number", Some(&canonical)), ("client", client), ("campaign", campaign)])) } { (tr.block_this_number) }
@@ -202,7 +213,9 @@ fn reason(ctx: &Ctx, r: &Value, entries: &[Value], registries: &[Value]) -> Mark
             let id = r["entry_id"].as_i64().unwrap_or(0);
             let entry = entries.iter().find(|e| e["id"].as_i64() == Some(id));
             html! {
-                strong { (tr.dnc_entry) " #" (id) } " — " (list::scope_text(tr, r))
+                strong { (tr.dnc_entry) " #" (id) }
+                @if let Some(prefix) = r["prefix"].as_str() { " — " (tr.starting_with) " " (prefix) }
+                " — " (list::scope_text(tr, r))
                 @if let Some(text) = r["reason"].as_str() { " — " (tr.reason) ": " q { (text) } }
                 @if let Some(e) = entry {
                     br;
@@ -229,6 +242,20 @@ fn reason(ctx: &Ctx, r: &Value, entries: &[Value], registries: &[Value]) -> Mark
                 }
             }
         }
+        Some("consent") => html! {
+            strong { (tr.no_consent) } " — " (list::scope_text(tr, r))
+            ", " (tr.purpose) ": " (layout::text(&r["purpose"]))
+        },
         _ => html! { (r.to_string()) },
+    }
+}
+
+/// The consent a call relies on (`consent`, or an exemption's `exempted_by`).
+fn consent_text(tr: &super::i18n::Tr, c: &Value) -> Markup {
+    html! {
+        (tr.consent) " #" (c["consent_id"].as_i64().unwrap_or(0))
+        " (" (tr.purpose) ": " (layout::text(&c["purpose"]))
+        @if !c["expires_at"].is_null() { ", " (tr.until) " " (layout::time(&c["expires_at"])) }
+        ")"
     }
 }

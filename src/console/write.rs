@@ -283,15 +283,22 @@ pub async fn unblock(
             );
         }
     };
-    let number = layout::text(&entry["number"]).to_string();
-    let (_, verdict) = lookup::verdict_section(
-        &console,
-        &ctx,
-        &number,
-        entry["client"].as_str(),
-        entry["campaign"].as_str(),
-    )
-    .await;
+    // A prefix entry blocks many numbers: there is no one verdict to show after it.
+    let (number, verdict) = match entry["prefix"].as_str() {
+        Some(prefix) => (format!("{prefix}…"), html! {}),
+        None => {
+            let number = layout::text(&entry["number"]).to_string();
+            let (_, verdict) = lookup::verdict_section(
+                &console,
+                &ctx,
+                &number,
+                entry["client"].as_str(),
+                entry["campaign"].as_str(),
+            )
+            .await;
+            (number, verdict)
+        }
+    };
     let body = html! {
         (layout::success(&tr.unblocked(&number, id)))
         (warnings(&ctx, &entry))

@@ -515,3 +515,73 @@ async fn the_language_switch_only_goes_back_to_this_site() {
         assert_eq!(page.location.as_deref(), Some("/"), "{back}");
     }
 }
+
+#[tokio::test]
+async fn prefix_entries_and_missing_consents_read_sensibly_on_the_list_and_lookup() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .post(
+            "/v1/dnc",
+            ADMIN_KEY,
+            serde_json::json!({"prefix": "+48 70", "reason": "premium range"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = app
+        .call(
+            Method::PUT,
+            "/v1/policies/clients/acme",
+            Some(ADMIN_KEY),
+            Some(serde_json::json!({"consent_required": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let id = sign_in(&app, ADMIN_KEY).await;
+
+    let list = get(&app, "/dnc?kind=prefix", Some(&id)).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        list.body
+            .contains("+4870… <span class=\"badge muted\">Prefix</span>"),
+        "{}",
+        list.body
+    );
+    assert!(
+        list.body.contains("<option value=\"prefix\" selected>"),
+        "{}",
+        list.body
+    );
+    let list = get(&app, "/dnc?kind=number", Some(&id)).await;
+    assert!(!list.body.contains("+4870…"), "{}", list.body);
+
+    let lookup = get(&app, "/lookup?number=701234567", Some(&id)).await;
+    assert!(
+        lookup.body.contains("every number starting with +4870"),
+        "{}",
+        lookup.body
+    );
+    assert!(
+        lookup.body.contains("Prefix +4870…"),
+        "the entry below the verdict"
+    );
+    let lookup = get(&app, "/lookup?number=601234567&client=acme", Some(&id)).await;
+    assert!(
+        lookup
+            .body
+            .contains("<strong>No consent</strong> — client acme, purpose: marketing"),
+        "{}",
+        lookup.body
+    );
+    assert!(!lookup.body.contains("{\"source\""), "no raw JSON");
+    let pl = Request::builder()
+        .uri("/lookup?number=601234567&client=acme")
+        .header(header::HOST, HOST)
+        .header(
+            header::COOKIE,
+            format!("tarcza_session={id}; tarcza_lang=pl"),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let lookup = send(&app, pl).await;
+    assert!(lookup.body.contains("Brak zgody"), "{}", lookup.body);
+}

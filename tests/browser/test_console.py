@@ -338,6 +338,7 @@ def test_every_page_fits_a_phone_without_horizontal_scroll(browser, server):
         "number": "601234564", "client": "a-client-with-a-rather-long-name",
         "campaign": "spring-campaign-2026", "reason": "a long reason " * 6})
     server.api("POST", "/v1/dnc", body={"number": "601234565", "reason": "for the chart"})
+    server.api("POST", "/v1/dnc", body={"prefix": "+48 70", "reason": "premium-rate range"})
     b.sign_in(ADMIN_KEY)
     # Some traffic for the chart.
     for n in ["601234561", "601234564", "601234565"]:
@@ -350,7 +351,13 @@ def test_every_page_fits_a_phone_without_horizontal_scroll(browser, server):
     b.full_shot("overview")
     b.go("/dnc")
     b.wait("table.cards")
+    assert "+4870… PREFIX" in b.find("table.cards").text.upper()
     b.shot("dnc-list")
+    # A number under a prefix entry: the reason names the prefix.
+    b.go("/lookup?number=701234567")
+    b.wait(".verdict.blocked")
+    assert "every number starting with +4870" in b.find("ul.reasons").text
+    b.shot("lookup-prefix")
     # htmx is loaded from the binary and running (the CSP lets nothing else run).
     assert b.d.execute_script("return window.htmx && htmx.version") == "2.0.11"
     b.phone()
