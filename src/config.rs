@@ -198,11 +198,18 @@ pub struct Config {
     #[arg(long, env = "TARCZA_CONSOLE_IDLE_TIMEOUT", default_value = "30m", value_parser = parse_interval, global = true)]
     pub console_idle_timeout: Duration,
 
+    /// How long the change feed (GET /v1/changes) is kept (at least 7d).
+    #[arg(long, env = "TARCZA_CHANGES_RETENTION", default_value = "30d", value_parser = parse_interval, global = true)]
+    pub changes_retention: Duration,
+
     /// Per-registry settings, from `TARCZA_REGISTRY_<NAME>_<SETTING>` variables (see
     /// README); filled by [`Config::load_registries`].
     #[arg(skip)]
     pub registries: Vec<RegistryConfig>,
 }
+
+/// The shortest retention of the change feed (the database's pruning refuses less too).
+pub const MIN_CHANGES_RETENTION: Duration = Duration::from_secs(7 * 86_400);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -224,6 +231,13 @@ impl Config {
                  ({:?}): a healthy process confirms its snapshot once per interval",
                 self.max_snapshot_lag,
                 self.reconcile_interval
+            );
+        }
+        if self.changes_retention < MIN_CHANGES_RETENTION {
+            anyhow::bail!(
+                "TARCZA_CHANGES_RETENTION ({:?}) must be at least 7d: a feed reader needs \
+                 time to come back",
+                self.changes_retention
             );
         }
         Ok(())
@@ -367,6 +381,15 @@ mod tests {
         ] {
             assert!(parse_public_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_change_feed_is_kept_at_least_a_week() {
+        let mut c = Config::defaults();
+        assert_eq!(c.changes_retention, Duration::from_secs(30 * 86_400));
+        c.changes_retention = Duration::from_secs(86_400);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("TARCZA_CHANGES_RETENTION"), "{e}");
     }
 
     #[test]

@@ -139,9 +139,15 @@ async fn serve_with(
         move || jobs::sync::schedule(ctx.clone(), shutdown.clone())
     }));
 
+    let feed = tokio::spawn(jobs::supervise("change feed", shutdown.clone(), {
+        let (ctx, shutdown) = (state.jobs(), shutdown.clone());
+        move || jobs::feed::run(ctx.clone(), shutdown.clone())
+    }));
+
     let served = server.await.context("server task")?;
     shutdown.cancel();
     follower.await.context("change follower task")?;
     scheduler.await.context("sync scheduler task")?;
+    feed.await.context("change feed task")?;
     served.context("serving HTTP")
 }

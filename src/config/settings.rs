@@ -28,6 +28,8 @@ pub struct Settings {
     pub public_origin: Option<String>,
     /// How long a console session may go unused.
     pub console_idle_timeout: Duration,
+    /// How long the change feed is kept.
+    pub changes_retention: Duration,
 }
 
 impl Settings {
@@ -75,6 +77,7 @@ impl From<&Config> for Settings {
             max_snapshot_lag: c.max_snapshot_lag,
             public_origin: c.public_url.clone(),
             console_idle_timeout: c.console_idle_timeout,
+            changes_retention: c.changes_retention,
         }
     }
 }

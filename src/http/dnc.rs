@@ -16,13 +16,10 @@ use super::extract::{ApiJson, ApiPath, AsAdmin, AsAgent, NoQuery};
 use super::middleware::WriteProgress;
 use super::written;
 use super::AppState;
-use crate::domain::{PhoneNumber, Prefix, Scope, Target};
+use crate::domain::{fields, PhoneNumber, Prefix, Scope, Target};
 use crate::error::ApiError;
 use crate::store::dnc::{self, Added, Deactivated, DncEntry, EntryState, NewEntry};
 use crate::store::keys;
-
-/// Longest free-text field (reason, source, note) we store.
-const MAX_TEXT: usize = 2000;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -41,6 +38,7 @@ struct AddRequest {
     campaign: Option<String>,
     expires_at: Option<DateTime<Utc>>,
     note: Option<String>,
+    external_id: Option<String>,
 }
 
 /// The JSON shape of an entry.
@@ -74,6 +72,8 @@ pub struct EntryView {
     pub(super) created_by_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) deactivated_by_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) external_id: Option<String>,
 }
 
 impl From<DncEntry> for EntryView {
@@ -114,30 +114,18 @@ impl From<DncEntry> for EntryView {
             deactivation_reason: e.deactivation_reason,
             created_by_name: None,
             deactivated_by_name: None,
+            external_id: e.external_id,
         }
     }
 }
 
 fn text(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
-    let Some(v) = value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-    else {
-        return Ok(None);
-    };
-    if v.len() > MAX_TEXT {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            format!("{field} is longer than {MAX_TEXT} bytes"),
-        ));
-    }
-    if v.contains('\0') {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            format!("{field} contains a NUL character"),
-        ));
-    }
-    Ok(Some(v))
+    fields::text(field, value.as_deref()).map_err(|e| ApiError::unprocessable("invalid_field", e.0))
+}
+
+/// The CRM's id of a flag (at most 200 bytes).
+fn external_id(value: Option<String>) -> Result<Option<String>, ApiError> {
+    fields::external_id(value.as_deref()).map_err(|e| ApiError::unprocessable("invalid_field", e.0))
 }
 
 async fn add(
@@ -177,6 +165,7 @@ async fn add(
         source: text("source", req.source)?,
         note: text("note", req.note)?,
         expires_at: req.expires_at,
+        external_id: external_id(req.external_id)?,
     };
     progress.writing();
     let added = dnc::add(&state.db, caller.0.id, &new).await?;

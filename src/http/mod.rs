@@ -10,6 +10,7 @@
 //! `store`.
 
 mod audit;
+mod changes;
 mod check;
 mod connection;
 mod consents;
@@ -51,6 +52,7 @@ pub fn api(state: AppState) -> Router {
     let routes = Router::new()
         .merge(health::router())
         .merge(audit::router())
+        .merge(changes::router())
         .merge(check::router())
         .merge(dnc::router())
         .merge(dnc_list::router())

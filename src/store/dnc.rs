@@ -7,13 +7,14 @@ use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 
 use super::audit::{self, AuditEvent};
+use super::changes::{self, NewChange};
 use super::{bump_version, is_unique_violation};
-use crate::domain::{PhoneNumber, Prefix, Scope, Target};
+use crate::domain::{ChangeAction, PhoneNumber, Prefix, Scope, Target};
 
 const UNIQUE_ACTIVE: &str = "dnc_entries_active_scope_unique";
 const COLUMNS: &str =
     "id, number, prefix, client, campaign, reason, source, note, expires_at, created_at, \
-     created_by, active, deactivated_at, deactivated_by, deactivation_reason";
+     created_by, active, deactivated_at, deactivated_by, deactivation_reason, external_id";
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct DncEntry {
@@ -33,6 +34,8 @@ pub struct DncEntry {
     pub deactivated_at: Option<DateTime<Utc>>,
     pub deactivated_by: Option<i64>,
     pub deactivation_reason: Option<String>,
+    /// The CRM's own id of the flag that made the entry (bulk sync).
+    pub external_id: Option<String>,
 }
 
 impl DncEntry {
@@ -65,6 +68,7 @@ pub struct NewEntry {
     pub source: Option<String>,
     pub note: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub external_id: Option<String>,
 }
 
 pub enum Added {
@@ -150,6 +154,8 @@ async fn add_once(
                     },
                 )
                 .await?;
+                let change = NewChange::of_entry(&entry, Some(actor));
+                changes::record(conn, version, ChangeAction::DncExtend, change).await?;
                 return Ok(Added::Extended(entry));
             }
             // Expired: close it, then make a new entry below.
@@ -171,8 +177,8 @@ async fn add_once(
 
     let version = bump_version(conn).await?;
     let entry: DncEntry = sqlx::query_as(&format!(
-        "INSERT INTO dnc_entries (number, client, campaign, reason, source, note, expires_at, created_by, version, prefix) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+        "INSERT INTO dnc_entries (number, client, campaign, reason, source, note, expires_at, created_by, version, prefix, external_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {COLUMNS}"
     ))
     .bind(digits)
     .bind(new.scope.client())
@@ -184,6 +190,7 @@ async fn add_once(
     .bind(actor)
     .bind(version)
     .bind(prefix)
+    .bind(&new.external_id)
     .fetch_one(&mut *conn)
     .await?;
     audit::record(
@@ -197,11 +204,13 @@ async fn add_once(
                 &entry,
                 json!({"after": {"scope": entry.scope().kind(), "client": entry.client,
                 "campaign": entry.campaign, "reason": entry.reason, "source": entry.source,
-                "expires_at": entry.expires_at}}),
+                "expires_at": entry.expires_at, "external_id": entry.external_id}}),
             ),
         },
     )
     .await?;
+    let change = NewChange::of_entry(&entry, Some(actor));
+    changes::record(conn, version, ChangeAction::DncAdd, change).await?;
     Ok(Added::Created(entry))
 }
 
@@ -272,6 +281,11 @@ pub async fn deactivate(
         },
     )
     .await?;
+    let change = NewChange {
+        reason: Some(reason),
+        ..NewChange::of_entry(&entry, Some(actor))
+    };
+    changes::record(&mut tx, version, ChangeAction::DncRemove, change).await?;
     tx.commit().await?;
     Ok(Deactivated::Done(entry))
 }

@@ -6,6 +6,7 @@
 //! types but `domain`'s.
 
 pub mod audit;
+pub mod changes;
 pub mod consents;
 pub mod dnc;
 pub mod imports;

@@ -57,6 +57,7 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>, Role)> {
         ),
         (Method::GET, "/v1/keys", None, Role::Admin),
         (Method::GET, "/v1/audit?number=601234567", None, Role::Admin),
+        (Method::GET, "/v1/changes", None, Role::Dialer),
         (
             Method::POST,
             "/v1/keys",
