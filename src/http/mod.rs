@@ -15,6 +15,7 @@ mod check;
 mod connection;
 mod consents;
 mod dnc;
+mod dnc_imports;
 mod dnc_list;
 pub mod extract;
 mod health;
@@ -55,6 +56,7 @@ pub fn api(state: AppState) -> Router {
         .merge(changes::router())
         .merge(check::router())
         .merge(dnc::router())
+        .merge(dnc_imports::router())
         .merge(dnc_list::router())
         .merge(keys::router())
         .merge(registries::router())

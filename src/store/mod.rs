@@ -9,6 +9,7 @@ pub mod audit;
 pub mod changes;
 pub mod consents;
 pub mod dnc;
+pub mod dnc_sync;
 pub mod imports;
 pub mod keys;
 pub mod locks;

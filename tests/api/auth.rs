@@ -60,6 +60,12 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>, Role)> {
         (Method::GET, "/v1/changes", None, Role::Dialer),
         (
             Method::POST,
+            "/v1/dnc/imports?dry_run=true",
+            None,
+            Role::Agent,
+        ),
+        (
+            Method::POST,
             "/v1/keys",
             Some(json!({"name": "x", "role": "dialer"})),
             Role::Admin,

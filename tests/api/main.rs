@@ -13,6 +13,7 @@ mod consents;
 mod console;
 mod crashes;
 mod dnc;
+mod dnc_imports;
 mod dnc_list;
 mod formats;
 mod health;

@@ -1,0 +1,252 @@
+//! `POST /v1/dnc/imports` (agent and up): a CRM's bulk sync of its do-not-call flags, CSV
+//! (read as registry files are) or JSON Lines. Additive only: a number missing from the
+//! file is never deactivated, so a CRM that forgot a flag cannot unblock anyone. All rows
+//! or none, with line-numbered rejects and a reject-rate guard; `dry_run=true` says what
+//! would change and changes nothing.
+
+use std::io;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::Utc;
+use futures_util::TryStreamExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::extract::{ApiQuery, AsAgent};
+use super::AppState;
+use crate::domain::Encoding;
+use crate::error::ApiError;
+use crate::import::flags::{FlagFormat, FlagReader, FlagsRead};
+use crate::import::limits::UploadError;
+use crate::import::Options;
+use crate::store::audit::{self, AuditEvent};
+use crate::store::dnc_sync::{self, Copy, Planned};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/v1/dnc/imports",
+        // Streamed and bounded by TARCZA_MAX_UPLOAD_BYTES instead.
+        post(import).layer(DefaultBodyLimit::disable()),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncQuery {
+    /// `csv` (the default) or `jsonl` (also chosen by `Content-Type: application/x-ndjson`).
+    format: Option<String>,
+    encoding: Option<String>,
+    max_reject_rate: Option<f64>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+struct SyncRequest {
+    actor: i64,
+    format: FlagFormat,
+    encoding: Option<Encoding>,
+    max_reject_rate: f64,
+    dry_run: bool,
+}
+
+async fn import(
+    caller: AsAgent,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<SyncQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let ndjson = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let v = v.to_ascii_lowercase();
+            v.starts_with("application/x-ndjson") || v.starts_with("application/jsonl")
+        });
+    let format = match (q.format.as_deref(), ndjson) {
+        (None, false) | (Some("csv"), false) => FlagFormat::Csv,
+        (None, true) | (Some("jsonl"), _) => FlagFormat::JsonLines,
+        (Some("csv"), true) => {
+            return Err(ApiError::unprocessable(
+                "invalid_parameter",
+                "format=csv with Content-Type application/x-ndjson: say one thing",
+            ))
+        }
+        (Some(other), _) => {
+            return Err(ApiError::unprocessable(
+                "unsupported_format",
+                format!("format={other:?} is not supported; use csv or jsonl"),
+            ))
+        }
+    };
+    let encoding = q
+        .encoding
+        .as_deref()
+        .map(str::parse::<Encoding>)
+        .transpose()
+        .map_err(|e| ApiError::unprocessable("unsupported_encoding", e))?;
+    let max_reject_rate = match q.max_reject_rate {
+        None => state.settings.max_reject_rate,
+        Some(v) if (0.0..=1.0).contains(&v) => v,
+        Some(v) => {
+            return Err(ApiError::unprocessable(
+                "invalid_parameter",
+                format!("max_reject_rate={v} is not a share between 0 and 1"),
+            ))
+        }
+    };
+    let req = SyncRequest {
+        actor: caller.0.id,
+        format,
+        encoding,
+        max_reject_rate,
+        dry_run: q.dry_run,
+    };
+    // Its own task: a client that hangs up must not cancel the sync half-way.
+    tokio::spawn(sync(state, req, body))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("sync task failed: {e}")))?
+}
+
+async fn sync(state: AppState, req: SyncRequest, body: Body) -> Result<Response, ApiError> {
+    let options = Options::of(&state.settings);
+    let body = body.into_data_stream().map_err(io::Error::other);
+    let mut reader = match FlagReader::open(
+        body,
+        req.format,
+        options.region,
+        req.encoding,
+        options.limits,
+        Utc::now(),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return Err(unreadable(e)),
+    };
+    let mut tx = state.db.begin().await?;
+    dnc_sync::begin(&mut tx).await?;
+    let mut copy = Copy::start(&mut tx).await?;
+    let read = loop {
+        match reader.next().await {
+            Ok(Some(f)) => {
+                copy.push(
+                    f.line,
+                    f.number,
+                    &f.scope,
+                    f.reason.as_deref(),
+                    &f.source,
+                    f.external_id.as_deref(),
+                    f.expires_at,
+                )
+                .await?
+            }
+            Ok(None) => break reader.finish().await,
+            Err(e) => break Err(e),
+        }
+    };
+    let read = match read {
+        Ok(read) => read,
+        Err(e) => {
+            copy.abort().await;
+            return Err(unreadable(e));
+        }
+    };
+    copy.finish().await?;
+
+    if read.rows_total == 0 {
+        return Err(ApiError::unprocessable(
+            "no_rows",
+            "the file has no data rows; nothing was changed",
+        ));
+    }
+    let rate = read.rows_rejected as f64 / read.rows_total as f64;
+    if rate > req.max_reject_rate {
+        let message = format!(
+            "{} of {} rows ({:.1}%) were rejected, more than max_reject_rate ({:.1}%); nothing \
+             was changed. See rejects for the reasons",
+            read.rows_rejected,
+            read.rows_total,
+            100.0 * rate,
+            100.0 * req.max_reject_rate
+        );
+        let mut body = answer(&read, &Planned::default(), req.dry_run, None);
+        body["error"] = json!({"code": "too_many_rejects", "message": message});
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
+    }
+
+    if req.dry_run {
+        // What it would come to now; a later sync may find other entries.
+        let planned = dnc_sync::plan(&mut tx).await?;
+        tx.rollback().await?;
+        return Ok(Json(answer(&read, &planned, true, None)).into_response());
+    }
+    // From here no other write comes in between: the plan is what gets written.
+    dnc_sync::lock(&mut tx).await?;
+    let planned = dnc_sync::plan(&mut tx).await?;
+    let label = format!("crm-sync:{}", &read.checksum[..16.min(read.checksum.len())]);
+    let version = dnc_sync::write(&mut tx, req.actor, &planned, &label).await?;
+    let mut summary = answer(&read, &planned, false, version);
+    if let Some(o) = summary.as_object_mut() {
+        o.remove("rejects");
+    }
+    audit::record(
+        &mut tx,
+        AuditEvent {
+            actor: Some(req.actor),
+            action: "dnc.import",
+            number: None,
+            subject: Some(label),
+            details: summary,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    // The answer goes out once this process's /check sees the entries.
+    let visible = version.is_none() || state.index.refresh_after_write(&state.db, None).await;
+    let mut body = answer(&read, &planned, false, version);
+    if !visible {
+        body["warnings"] = json!([{"code": "not_yet_visible", "message":
+            "stored; this process's /check shows it within TARCZA_MAX_SNAPSHOT_LAG"}]);
+    }
+    Ok(Json(body).into_response())
+}
+
+/// A file that could not be read: nothing was changed.
+fn unreadable(e: UploadError) -> ApiError {
+    match e {
+        UploadError::Refused(m) => ApiError::unprocessable("upload_refused", m),
+        UploadError::Failed(m) => ApiError::client(
+            StatusCode::BAD_REQUEST,
+            "unreadable_file",
+            format!("{m}; nothing was changed"),
+        ),
+    }
+}
+
+fn answer(
+    read: &FlagsRead,
+    planned: &Planned,
+    dry_run: bool,
+    version: Option<i64>,
+) -> serde_json::Value {
+    json!({
+        "dry_run": dry_run,
+        "rows_total": read.rows_total,
+        "rows_accepted": read.rows_accepted,
+        "rows_rejected": read.rows_rejected,
+        "rows_duplicate": planned.duplicates,
+        "created": planned.created,
+        "extended": planned.extended,
+        "unchanged": planned.unchanged,
+        "snapshot_version": version,
+        "bytes": read.bytes,
+        "checksum": read.checksum,
+        "rejects": read.rejects,
+    })
+}
