@@ -34,6 +34,10 @@ pub struct Planned {
 
 /// Starts a sync in `tx`: its temporary table, ready for [`Copy::push`].
 pub async fn begin(tx: &mut Transaction<'static, Postgres>) -> Result<(), sqlx::Error> {
+    // A million rows are sorted (repeats) and joined (with the entries) in memory.
+    sqlx::query("SET LOCAL work_mem = '256MB'")
+        .execute(&mut **tx)
+        .await?;
     sqlx::query(CREATE_ROWS).execute(&mut **tx).await?;
     Ok(())
 }
@@ -132,15 +136,9 @@ fn field(b: &mut Vec<u8>, value: Option<&str>) {
 /// `replace` an expired entry, `extend`, `unchanged`). For a real sync, call it with the
 /// data version locked ([`lock`]), so no other write comes in between.
 pub async fn plan(conn: &mut PgConnection) -> Result<Planned, sqlx::Error> {
-    // Per number and scope the longest block asked for: no expiry, else the latest.
-    sqlx::query(
-        "CREATE TEMP TABLE dnc_sync_best ON COMMIT DROP AS \
-         SELECT DISTINCT ON (number, client_key, campaign_key) * FROM dnc_sync_rows \
-         ORDER BY number, client_key, campaign_key, expires_at DESC NULLS FIRST, line",
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("ANALYZE dnc_sync_best")
+    // Per number and scope the longest block asked for (no expiry, else the latest),
+    // against the active entry of that number and scope.
+    sqlx::query("ANALYZE dnc_sync_rows")
         .execute(&mut *conn)
         .await?;
     sqlx::query(
@@ -151,7 +149,9 @@ pub async fn plan(conn: &mut PgConnection) -> Result<Planned, sqlx::Error> {
                      WHEN e.expires_at <= now() THEN 'replace' \
                      WHEN b.expires_at IS NOT NULL AND b.expires_at <= e.expires_at THEN 'unchanged' \
                      ELSE 'extend' END AS action \
-         FROM dnc_sync_best b LEFT JOIN dnc_entries e \
+         FROM (SELECT DISTINCT ON (number, client_key, campaign_key) * FROM dnc_sync_rows \
+               ORDER BY number, client_key, campaign_key, expires_at DESC NULLS FIRST, line) b \
+         LEFT JOIN dnc_entries e \
            ON e.number = b.number AND NOT e.prefix AND e.active \
           AND coalesce(e.client_key, '') = b.client_key \
           AND coalesce(e.campaign_key, '') = b.campaign_key",
@@ -206,57 +206,64 @@ pub async fn write(
     .bind(version)
     .execute(&mut *conn)
     .await?;
-    let extended = sqlx::query(
-        "WITH up AS ( \
-             UPDATE dnc_entries e SET expires_at = p.expires_at, version = $2 \
+    // Each step a statement of its own (one statement of chained CTEs runs slower on a
+    // million rows). The extended entries are noted in a temporary table; the new ones
+    // are read back by their version: active, and made by this transaction (`created_at`
+    // is its start), which the closed and the extended ones were not.
+    sqlx::query(
+        "CREATE TEMP TABLE dnc_sync_extended ON COMMIT DROP AS \
+         WITH up AS ( \
+             UPDATE dnc_entries e SET expires_at = p.expires_at, version = $1 \
              FROM dnc_sync_plan p WHERE p.action = 'extend' AND e.id = p.existing_id \
-             RETURNING e.*, p.existing_expires_at), \
-         audited AS ( \
-             INSERT INTO audit_log (actor, action, number, subject, details) \
-             SELECT $1, 'dnc.extend', number, 'dnc:' || id, \
-                    jsonb_build_object('before', jsonb_build_object('expires_at', existing_expires_at), \
-                                       'after', jsonb_build_object('expires_at', expires_at), \
-                                       'import', $3::text) \
-             FROM up) \
-         INSERT INTO changes (version, seq, action, number, prefix, entry_id, client, campaign, \
-                              reason, source, external_id, expires_at, actor) \
-         SELECT $2, (row_number() OVER (ORDER BY id) - 1)::int, 'dnc.extend', number, false, id, \
-                client, campaign, reason, source, external_id, expires_at, $1 \
-         FROM up",
+             RETURNING e.id, p.existing_expires_at) \
+         SELECT * FROM up",
     )
+    .bind(version)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO dnc_entries (number, client, campaign, reason, source, expires_at, \
+                                  created_by, version, prefix, external_id) \
+         SELECT number, client, campaign, reason, source, expires_at, $1, $2, false, external_id \
+         FROM dnc_sync_plan WHERE action IN ('create', 'replace')",
+    )
+    .bind(actor)
+    .bind(version)
+    .execute(&mut *conn)
+    .await?;
+    const WRITTEN: &str = "SELECT e.*, x.existing_expires_at, \
+             CASE WHEN x.id IS NULL THEN 'dnc.add' ELSE 'dnc.extend' END AS what \
+         FROM dnc_entries e LEFT JOIN dnc_sync_extended x ON x.id = e.id \
+         WHERE e.version = $2 AND e.active AND NOT e.prefix \
+           AND (x.id IS NOT NULL OR e.created_at = now())";
+    sqlx::query(&format!(
+        "INSERT INTO audit_log (actor, action, number, subject, details) \
+         SELECT $1, what, number, 'dnc:' || id, \
+                CASE WHEN what = 'dnc.extend' THEN jsonb_build_object( \
+                         'before', jsonb_build_object('expires_at', existing_expires_at), \
+                         'after', jsonb_build_object('expires_at', expires_at), 'import', $3::text) \
+                     ELSE jsonb_build_object('after', jsonb_build_object( \
+                         'scope', CASE WHEN campaign IS NOT NULL THEN 'campaign' \
+                                       WHEN client IS NOT NULL THEN 'client' ELSE 'global' END, \
+                         'client', client, 'campaign', campaign, 'reason', reason, \
+                         'source', source, 'expires_at', expires_at, 'external_id', external_id), \
+                         'import', $3::text) END \
+         FROM ({WRITTEN}) w"
+    ))
     .bind(actor)
     .bind(version)
     .bind(import)
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    sqlx::query(
-        "WITH made AS ( \
-             INSERT INTO dnc_entries (number, client, campaign, reason, source, expires_at, \
-                                      created_by, version, prefix, external_id) \
-             SELECT number, client, campaign, reason, source, expires_at, $1, $2, false, external_id \
-             FROM dnc_sync_plan WHERE action IN ('create', 'replace') ORDER BY line \
-             RETURNING *), \
-         audited AS ( \
-             INSERT INTO audit_log (actor, action, number, subject, details) \
-             SELECT $1, 'dnc.add', number, 'dnc:' || id, \
-                    jsonb_build_object('after', jsonb_build_object( \
-                        'scope', CASE WHEN campaign IS NOT NULL THEN 'campaign' \
-                                      WHEN client IS NOT NULL THEN 'client' ELSE 'global' END, \
-                        'client', client, 'campaign', campaign, 'reason', reason, \
-                        'source', source, 'expires_at', expires_at, 'external_id', external_id), \
-                        'import', $3::text) \
-             FROM made) \
-         INSERT INTO changes (version, seq, action, number, prefix, entry_id, client, campaign, \
+    .await?;
+    sqlx::query(&format!(
+        "INSERT INTO changes (version, seq, action, number, prefix, entry_id, client, campaign, \
                               reason, source, external_id, expires_at, actor) \
-         SELECT $2, ($4 + row_number() OVER (ORDER BY id) - 1)::int, 'dnc.add', number, false, id, \
-                client, campaign, reason, source, external_id, expires_at, $1 \
-         FROM made",
-    )
+         SELECT $2, (row_number() OVER () - 1)::int, what, number, false, id, client, campaign, \
+                reason, source, external_id, expires_at, $1 \
+         FROM ({WRITTEN}) w"
+    ))
     .bind(actor)
     .bind(version)
-    .bind(import)
-    .bind(extended as i64)
     .execute(&mut *conn)
     .await?;
     Ok(Some(version))
