@@ -241,3 +241,46 @@ async fn the_sync_reads_its_parameters_strictly() {
     assert_eq!(r.body["error"]["code"], "no_rows");
     assert_eq!(active_entries(&app).await, 0);
 }
+
+/// A sync and agents adding the same numbers at once: the sync compares and writes
+/// under the data version's lock, so an agent's entry lands before or after it, never
+/// between the comparison and the write (which would break the one-active-entry rule
+/// and fail the sync). Every number ends up with exactly one active entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_and_agents_adding_the_same_numbers_at_once_make_one_entry_each() {
+    let app = TestApp::spawn().await;
+    let mut csv = String::from("phone;client\n");
+    for i in 0..5_000u32 {
+        csv.push_str(&format!("60{i:07};acme\n"));
+    }
+    let agents = {
+        let app = crate::changes::twin(&app);
+        tokio::spawn(async move {
+            for i in (0..5_000u32).step_by(25) {
+                let r = app
+                    .post(
+                        "/v1/dnc",
+                        ADMIN_KEY,
+                        json!({"number": format!("60{i:07}"), "client": "ACME"}),
+                    )
+                    .await;
+                assert!(r.status.is_success(), "{}", r.body);
+            }
+        })
+    };
+    let mut synced = 0;
+    for _ in 0..3 {
+        let r = sync(&app, ADMIN_KEY, "", "text/csv", csv.clone().into_bytes()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        synced += r.body["created"].as_i64().unwrap();
+    }
+    agents.await.unwrap();
+    let by_agents: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM dnc_entries WHERE active AND source IS DISTINCT FROM 'crm'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(synced + by_agents, 5_000, "each number made once");
+    assert_eq!(active_entries(&app).await, 5_000);
+}
