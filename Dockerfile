@@ -4,6 +4,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
+# The web console's stylesheet, script and vendored htmx, built into the binary.
+COPY assets ./assets
 RUN cargo build --release --locked --bin tarcza
 
 FROM debian:bookworm-slim

@@ -264,11 +264,29 @@ pub struct Config {
     #[arg(long, env = "TARCZA_SYNC_RETRY_DELAY", default_value = "2s", value_parser = parse_duration, global = true)]
     pub sync_retry_delay: Duration,
 
+    /// The URL people reach the web console at, e.g. https://dnc.example.com (scheme,
+    /// host and port only). When set, the console's forms must come from that origin and,
+    /// when it is https, its cookie is Secure. Unset: forms must come from the Host the
+    /// request was sent to.
+    #[arg(long, env = "TARCZA_PUBLIC_URL", value_parser = parse_public_url, global = true)]
+    pub public_url: Option<String>,
+
+    /// How long a console session may go unused before it ends (e.g. 30m, 8h).
+    #[arg(long, env = "TARCZA_CONSOLE_IDLE_TIMEOUT", default_value = "30m", value_parser = parse_interval, global = true)]
+    pub console_idle_timeout: Duration,
+
+    /// How long the change feed (GET /v1/changes) is kept (at least 7d).
+    #[arg(long, env = "TARCZA_CHANGES_RETENTION", default_value = "30d", value_parser = parse_interval, global = true)]
+    pub changes_retention: Duration,
+
     /// Per-registry settings, from `TARCZA_REGISTRY_<NAME>_<SETTING>` variables (see
     /// README); filled by [`Config::load_registries`].
     #[arg(skip)]
     pub registries: Vec<RegistryConfig>,
 }
+
+/// The shortest retention of the change feed (the database's pruning refuses less too).
+pub const MIN_CHANGES_RETENTION: Duration = Duration::from_secs(7 * 86_400);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -292,6 +310,13 @@ impl Config {
                 self.reconcile_interval
             );
         }
+        if self.changes_retention < MIN_CHANGES_RETENTION {
+            anyhow::bail!(
+                "TARCZA_CHANGES_RETENTION ({:?}) must be at least 7d: a feed reader needs \
+                 time to come back",
+                self.changes_retention
+            );
+        }
         Ok(())
     }
 
@@ -307,6 +332,27 @@ fn parse_region(s: &str) -> Result<Region, String> {
         .to_ascii_uppercase()
         .parse::<Region>()
         .map_err(|_| format!("{s:?} is not an ISO 3166 region code known to the number metadata"))
+}
+
+/// `TARCZA_PUBLIC_URL`: kept as its origin, `scheme://host[:port]`, lower case.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let t = s.trim().trim_end_matches('/');
+    let lower = t.to_ascii_lowercase();
+    let Some((scheme, authority)) = lower.split_once("://") else {
+        return Err(format!(
+            "{s:?} is not a URL such as https://dnc.example.com"
+        ));
+    };
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("{s:?} must start with https:// or http://"));
+    }
+    let bad = |c: char| c.is_whitespace() || "/?#@\\".contains(c);
+    if authority.is_empty() || authority.contains(bad) {
+        return Err(format!(
+            "{s:?} must be only a scheme, a host and an optional port (no path, query or user)"
+        ));
+    }
+    Ok(lower)
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -391,6 +437,36 @@ mod tests {
         c.max_snapshot_lag = c.reconcile_interval;
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("TARCZA_MAX_SNAPSHOT_LAG"), "{e}");
+    }
+
+    #[test]
+    fn the_public_url_is_kept_as_its_origin() {
+        assert_eq!(
+            parse_public_url("HTTPS://Dnc.Example.com/").as_deref(),
+            Ok("https://dnc.example.com")
+        );
+        assert_eq!(
+            parse_public_url("http://127.0.0.1:8080").as_deref(),
+            Ok("http://127.0.0.1:8080")
+        );
+        for bad in [
+            "dnc.example.com",
+            "ftp://x",
+            "https://x/console",
+            "https://u@x",
+            "https://",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_change_feed_is_kept_at_least_a_week() {
+        let mut c = Config::defaults();
+        assert_eq!(c.changes_retention, Duration::from_secs(30 * 86_400));
+        c.changes_retention = Duration::from_secs(86_400);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("TARCZA_CHANGES_RETENTION"), "{e}");
     }
 
     #[test]

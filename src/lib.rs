@@ -5,13 +5,17 @@
 //! do-not-call list and of national opt-out registries, kept in step with Postgres.
 //!
 //! The layers, each using only those below it (README "Layout"): `startup` wires them;
-//! `http` (and `error`) is the only one that knows HTTP; `jobs` and `import` take plain
-//! inputs and return their own errors; `index` answers from memory; `store` holds every
-//! SQL statement; `config`, `db` and `embedded` set things up; `domain` holds the types
-//! and words all of them share, `metrics` the counters all of them write. This file is the module list and the entry points.
+//! `console` (the web pages, a client of the API) and `http` (with `error`) are the only
+//! ones that know HTTP; `jobs` and `import` take plain inputs and return their own
+//! errors; `index` answers from memory (`activity` counts what it answered); `store`
+//! holds every SQL statement; `config`, `db` and `embedded` set things up; `domain` holds
+//! the types and words all of them share, `metrics` the counters all of them write. This
+//! file is the module list and the entry points.
 
+pub mod activity;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod domain;
 pub mod embedded;

@@ -5,13 +5,14 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Settings};
 use crate::db::Database;
 use crate::http::{self, AppState, ServeOptions};
-use crate::{domain, jobs, store};
+use crate::{console, domain, jobs, store};
 
 /// Prepares a database for use: migrations (as the schema's owner, see
 /// [`Database::migrate`]), the bootstrap admin key, and imports left running by a
@@ -64,6 +65,13 @@ pub async fn prepare(database: &Database, config: &Config) -> anyhow::Result<()>
     Ok(())
 }
 
+/// What `tarcza serve` answers: the HTTP API and the web console at `/`, which calls the
+/// API in-process (`console/api.rs`). Pure: binds nothing and reads no environment.
+pub fn app(state: AppState) -> Router {
+    let api = http::api(state.clone());
+    http::observed(api.clone().merge(console::router(state, api)))
+}
+
 /// `tarcza serve`: runs until `shutdown` is cancelled, then drains requests, stops the
 /// background jobs and, last, the embedded PostgreSQL.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -108,7 +116,7 @@ async fn serve_with(
     };
     let server = tokio::spawn(http::serve_with(
         listener,
-        http::router(state.clone()),
+        app(state.clone()),
         shutdown.clone().cancelled_owned(),
         options,
     ));
@@ -151,6 +159,11 @@ async fn serve_with(
         move || jobs::sync::schedule(ctx.clone(), shutdown.clone())
     }));
 
+    let feed = tokio::spawn(jobs::supervise("change feed", shutdown.clone(), {
+        let (ctx, shutdown) = (state.jobs(), shutdown.clone());
+        move || jobs::feed::run(ctx.clone(), shutdown.clone())
+    }));
+
     let served = server.await.context("server task")?;
     shutdown.cancel();
     if let Some(m) = metrics_server {
@@ -158,5 +171,6 @@ async fn serve_with(
     }
     follower.await.context("change follower task")?;
     scheduler.await.context("sync scheduler task")?;
+    feed.await.context("change feed task")?;
     served.context("serving HTTP")
 }

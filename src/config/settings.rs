@@ -27,6 +27,12 @@ pub struct Settings {
     pub max_snapshot_lag: Duration,
     /// Where `/metrics` is served instead of with the API (`None`: with the API).
     pub metrics_bind: Option<SocketAddr>,
+    /// The console's origin (`TARCZA_PUBLIC_URL`), if set.
+    pub public_origin: Option<String>,
+    /// How long a console session may go unused.
+    pub console_idle_timeout: Duration,
+    /// How long the change feed is kept.
+    pub changes_retention: Duration,
 }
 
 impl Settings {
@@ -73,6 +79,9 @@ impl From<&Config> for Settings {
             request_timeout: c.request_timeout,
             max_snapshot_lag: c.max_snapshot_lag,
             metrics_bind: c.metrics_bind,
+            public_origin: c.public_url.clone(),
+            console_idle_timeout: c.console_idle_timeout,
+            changes_retention: c.changes_retention,
         }
     }
 }

@@ -4,13 +4,16 @@
 //!
 //! The bottom layer: it uses no other module of the crate.
 
+pub mod change;
 pub mod consent;
+pub mod fields;
 pub mod hash;
 pub mod phone;
 pub mod registry_file;
 pub mod role;
 pub mod scope;
 
+pub use change::{ChangeAction, Cursor};
 pub use consent::{ConsentError, NewConsent, Policy, Purpose};
 pub use hash::HashScheme;
 pub use phone::{

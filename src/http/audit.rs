@@ -42,6 +42,19 @@ struct SearchQuery {
     /// Events per page, 1 to 1000 (`422 invalid_limit` otherwise).
     #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<i64>,
+    /// Only events of this action (`dnc.remove`) or family of actions (`dnc.*`): lower
+    /// case letters, `.` and `_`, at most one `*`, at the end (`422 invalid_parameter`
+    /// otherwise).
+    #[param(
+        pattern = "^([a-z._]{1,100}|[a-z._]{0,99}\\*)$",
+        max_length = 100,
+        example = "dnc.*"
+    )]
+    action: Option<String>,
+    /// Only events by this key: its id, or its name (at most 200 characters, not blank,
+    /// no NUL; `422 invalid_parameter` otherwise).
+    #[param(max_length = 200, pattern = "^[^\\u0000]*[^\\u0000\\s][^\\u0000]*$")]
+    actor: Option<String>,
 }
 
 /// The key that acted.
@@ -101,7 +114,8 @@ impl From<AuditRow> for EventView {
 /// The audit log, newest first.
 ///
 /// Every change (do-not-call entries, imports, keys) with who made it, when and why.
-/// `from` is inclusive, `to` exclusive; `next_before_id` pages further back.
+/// `from` is inclusive, `to` exclusive; `action` is one action (`dnc.remove`) or a family
+/// (`dnc.*`); `actor` a key's id or its name; `next_before_id` pages further back.
 #[utoipa::path(
     get,
     operation_id = "search_audit",
@@ -111,7 +125,7 @@ impl From<AuditRow> for EventView {
     extensions(("x-required-role" = json!("admin"))),
     responses(
         (status = 200, description = "A page of events", body = AuditPage),
-        (status = 422, description = "Not a valid number (`invalid_number`), `from` after `to` (`invalid_range`), or a `limit` out of range (`invalid_limit`)", body = ErrorBody),
+        (status = 422, description = "Not a valid number (`invalid_number`), `from` after `to` (`invalid_range`), a `limit` out of range (`invalid_limit`), or an `action` or `actor` that cannot be one (`invalid_parameter`)", body = ErrorBody),
     )
 )]
 async fn search(
@@ -138,6 +152,37 @@ async fn search(
             format!("limit must be between 1 and {MAX_LIMIT}"),
         ));
     }
+    let (action, action_prefix) = match q.action.as_deref().map(str::trim) {
+        None => (None, false),
+        Some(a) if !a.is_empty() && a.len() <= 100 && a.chars().all(action_char) => {
+            match a.strip_suffix('*') {
+                _ if a.matches('*').count() > 1 => return Err(bad_action(a)),
+                Some(prefix) => (Some(prefix.to_string()), true),
+                None if a.contains('*') => return Err(bad_action(a)),
+                None => (Some(a.to_string()), false),
+            }
+        }
+        Some(a) => return Err(bad_action(a)),
+    };
+    let (actor_id, actor_name) = match q.actor.as_deref().map(str::trim) {
+        None => (None, None),
+        Some("") => {
+            return Err(ApiError::unprocessable(
+                "invalid_parameter",
+                "actor is empty; leave it out to read every actor's acts",
+            ))
+        }
+        Some(a) if a.contains('\0') || a.chars().count() > 200 => {
+            return Err(ApiError::unprocessable(
+                "invalid_parameter",
+                "actor is not a key id or a key name",
+            ))
+        }
+        Some(a) => match a.parse::<i64>() {
+            Ok(id) => (Some(id), None),
+            Err(_) => (None, Some(a.to_string())),
+        },
+    };
     let rows = audit::search(
         &state.db,
         &AuditQuery {
@@ -146,6 +191,10 @@ async fn search(
             to: q.to,
             before_id: q.before_id,
             limit,
+            action,
+            action_prefix,
+            actor_id,
+            actor_name,
         },
     )
     .await?;
@@ -160,4 +209,17 @@ async fn search(
         events,
         next_before_id,
     }))
+}
+
+fn action_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c == '.' || c == '_' || c == '*'
+}
+
+fn bad_action(a: &str) -> ApiError {
+    ApiError::unprocessable(
+        "invalid_parameter",
+        format!(
+            "action={a:?} is not an action: use one such as dnc.remove, or a family such as dnc.*"
+        ),
+    )
 }

@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 
 use super::extract::{from_json, ApiQuery, AsDialer, JsonBytes, NoQuery};
 use super::AppState;
+use crate::activity::Counts;
 use crate::domain::{PhoneNumber, Scope};
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::index::freshness::{self, Warning};
@@ -201,6 +202,9 @@ fn answer_one(state: &AppState, q: CheckQuery) -> Result<(Response, bool), ApiEr
     let now = Utc::now();
     let warnings = freshness::gate(&snapshot, &state.settings, now)?;
     let verdict = snapshot.check(number, &scope, now);
+    let mut counts = Counts::default();
+    count(&mut counts, &verdict.reasons);
+    state.activity.record(now, counts);
     tracing::debug!(number = %state.loggable(number), blocked = !verdict.allowed(), "checked");
     let mut blocks = Blocks::default();
     blocks.add(&verdict.reasons);
@@ -332,6 +336,13 @@ fn answer_batch(state: &AppState, body: &[u8]) -> Result<Response, ApiError> {
         .map(|input| check_item(&snapshot, state, input, &scope, now))
         .collect();
     count_batch(&state.metrics, &results);
+    let mut counts = Counts::default();
+    for item in &results {
+        if let BatchItem::Checked { reasons, .. } = item {
+            count(&mut counts, reasons);
+        }
+    }
+    state.activity.record(now, counts);
     json_response(&BatchResponse {
         results,
         snapshot_version: snapshot.version,
@@ -385,6 +396,14 @@ fn check_item<'a>(
             },
         },
     }
+}
+
+/// Counts a verdict for the console's chart of recent checks.
+fn count(counts: &mut Counts, reasons: &[Reason]) {
+    let dnc = reasons.iter().any(|r| matches!(r, Reason::Dnc { .. }));
+    let registry = reasons.iter().any(|r| matches!(r, Reason::Registry { .. }));
+    // A missing consent blocks too: counted as blocked, under neither source.
+    counts.add(!reasons.is_empty(), dnc, registry);
 }
 
 /// The client and campaign a call is made for. Built with the same rules as entry scopes

@@ -1,5 +1,8 @@
 //! The internal do-not-call list: add (agent), read (agent), deactivate (admin). An entry
-//! blocks one `number` or, as a range block, every number starting with a `prefix`.
+//! blocks one `number` or, as a range block, every number starting with a `prefix`. The
+//! list (`GET /v1/dnc`), filtered and exported, is `dnc_list.rs`.
+
+use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,24 +10,23 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, AsAdmin, AsAgent, NoQuery};
+use super::extract::{ApiJson, ApiPath, AsAdmin, AsAgent, NoQuery};
 use super::middleware::WriteProgress;
 use super::AppState;
 use super::{written, Notice};
-use crate::domain::{PhoneNumber, Prefix, Scope, Target};
+use crate::domain::{fields, PhoneNumber, Prefix, Scope, Target};
 use crate::error::{ApiError, ErrorBody};
-use crate::store::dnc::{self, Added, Deactivated, DncEntry, NewEntry};
-
-/// Longest free-text field (reason, source, note) we store, in characters as sent.
-const MAX_TEXT: usize = 2000;
+use crate::store::dnc::{self, Added, Deactivated, DncEntry, EntryState, NewEntry};
+use crate::store::keys;
 
 pub fn router() -> OpenApiRouter<AppState> {
+    // GET /v1/dnc (the list, or a number's entries) is in dnc_list.rs.
     OpenApiRouter::new()
-        .routes(routes!(list, add))
+        .routes(routes!(add))
         .routes(routes!(one, remove))
 }
 
@@ -69,37 +71,52 @@ struct AddRequest {
     /// A note (free text, at most 2000 characters, no NUL).
     #[schema(max_length = 2000, pattern = "^[^\\u0000]*$")]
     note: Option<String>,
+    /// The CRM's id of the flag (free text, at most 200 characters, no NUL), shown with
+    /// the entry and in the change feed.
+    #[schema(max_length = 200, pattern = "^[^\\u0000]*$", example = "crm-17")]
+    external_id: Option<String>,
 }
 
 /// A do-not-call entry.
 #[derive(Serialize, ToSchema)]
 pub struct EntryView {
-    id: i64,
+    pub(super) id: i64,
     /// A number entry's number, in E.164 form; a prefix entry has `prefix` instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "+48601234567")]
-    number: Option<String>,
+    pub(super) number: Option<String>,
     /// A prefix entry's prefix (`+4870`): it blocks every number starting with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "+4870")]
-    prefix: Option<String>,
+    pub(super) prefix: Option<String>,
     /// `global`, `client` or `campaign`.
     #[schema(example = "global")]
-    scope: &'static str,
-    client: Option<String>,
-    campaign: Option<String>,
-    reason: Option<String>,
-    source: Option<String>,
-    note: Option<String>,
-    expires_at: Option<DateTime<Utc>>,
+    pub(super) scope: &'static str,
+    pub(super) client: Option<String>,
+    pub(super) campaign: Option<String>,
+    pub(super) reason: Option<String>,
+    pub(super) source: Option<String>,
+    pub(super) note: Option<String>,
+    pub(super) expires_at: Option<DateTime<Utc>>,
     active: bool,
     /// Whether the entry blocks calls now (active and not expired).
     blocking: bool,
-    created_at: DateTime<Utc>,
-    created_by: Option<i64>,
-    deactivated_at: Option<DateTime<Utc>>,
-    deactivated_by: Option<i64>,
-    deactivation_reason: Option<String>,
+    /// `active` (blocking), `expired` or `removed` (deactivated).
+    #[schema(example = "active")]
+    pub(super) state: &'static str,
+    pub(super) created_at: DateTime<Utc>,
+    pub(super) created_by: Option<i64>,
+    pub(super) deactivated_at: Option<DateTime<Utc>>,
+    pub(super) deactivated_by: Option<i64>,
+    pub(super) deactivation_reason: Option<String>,
+    /// The names of the keys in `created_by` / `deactivated_by`, in reads (`GET`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) created_by_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) deactivated_by_name: Option<String>,
+    /// The CRM's id of the flag, when it came with one (at most 200 characters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) external_id: Option<String>,
     /// Present on the answer to a write that this process's `/v1/check` may not show
     /// yet (`not_yet_visible`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -117,12 +134,19 @@ impl From<DncEntry> for EntryView {
         } else {
             (Some(shown), None)
         };
+        let blocking = e.active && e.expires_at.is_none_or(|t| t > Utc::now());
         EntryView {
             id: e.id,
             number,
             prefix,
             scope: e.scope().kind(),
-            blocking: e.active && e.expires_at.is_none_or(|t| t > Utc::now()),
+            blocking,
+            state: match (e.active, blocking) {
+                (false, _) => EntryState::Removed,
+                (true, false) => EntryState::Expired,
+                (true, true) => EntryState::Active,
+            }
+            .as_str(),
             client: e.client,
             campaign: e.campaign,
             reason: e.reason,
@@ -135,6 +159,9 @@ impl From<DncEntry> for EntryView {
             deactivated_at: e.deactivated_at,
             deactivated_by: e.deactivated_by,
             deactivation_reason: e.deactivation_reason,
+            created_by_name: None,
+            deactivated_by_name: None,
+            external_id: e.external_id,
             warnings: Vec::new(),
         }
     }
@@ -169,25 +196,12 @@ pub(super) fn document_add_request(doc: &mut utoipa::openapi::OpenApi) {
 }
 
 fn text(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
-    if value.as_ref().is_some_and(|v| v.chars().count() > MAX_TEXT) {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            format!("{field} is longer than {MAX_TEXT} characters"),
-        ));
-    }
-    let Some(v) = value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-    else {
-        return Ok(None);
-    };
-    if v.contains('\0') {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            format!("{field} contains a NUL character"),
-        ));
-    }
-    Ok(Some(v))
+    fields::text(field, value.as_deref()).map_err(|e| ApiError::unprocessable("invalid_field", e.0))
+}
+
+/// The CRM's id of a flag (at most 200 bytes).
+fn external_id(value: Option<String>) -> Result<Option<String>, ApiError> {
+    fields::external_id(value.as_deref()).map_err(|e| ApiError::unprocessable("invalid_field", e.0))
 }
 
 /// Add a number, or a prefix (a range block), to the do-not-call list.
@@ -248,6 +262,7 @@ async fn add(
         source: text("source", req.source)?,
         note: text("note", req.note)?,
         expires_at: req.expires_at,
+        external_id: external_id(req.external_id)?,
     };
     progress.writing();
     let added = dnc::add(&state.db, caller.0.id, &new).await?;
@@ -273,83 +288,6 @@ async fn add(
     Ok((status, Json(body)).into_response())
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-struct ListQuery {
-    /// The number, in any spelling `GET /v1/check` takes (format `phone-number`); not a
-    /// valid number is `422 invalid_number`. Give `number` or `prefix`, not both.
-    #[param(format = "phone-number", example = "601234567")]
-    number: Option<String>,
-    /// A prefix in international form (format `phone-prefix`: `+48 70`); not a valid
-    /// prefix is `422 invalid_prefix`.
-    #[param(format = "phone-prefix")]
-    prefix: Option<String>,
-}
-
-/// The entries of a number (with the prefix entries that cover it), or of a prefix.
-#[derive(Serialize, ToSchema)]
-struct EntryList {
-    /// The number asked for, in E.164 form (`?number=`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "+48601234567")]
-    number: Option<String>,
-    /// The prefix asked for (`?prefix=`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "+4870")]
-    prefix: Option<String>,
-    /// For a number: its entries and the prefix entries that cover it; for a prefix: the
-    /// entries of exactly that prefix. In every scope, active or not.
-    entries: Vec<EntryView>,
-}
-
-/// The entries of a number or of a prefix, in every scope.
-///
-/// `?number=`: the number's entries and the prefix entries that cover it; `?prefix=`:
-/// the entries of exactly that prefix. Give one of the two.
-#[utoipa::path(
-    get,
-    operation_id = "list_dnc_entries",
-    path = "/v1/dnc",
-    tag = "dnc",
-    params(ListQuery),
-    extensions(("x-required-role" = json!("agent"))),
-    responses(
-        (status = 200, description = "The number or prefix and its entries", body = EntryList),
-        (status = 400, description = "Neither `number` nor `prefix`, or both (`missing_number`)", body = ErrorBody),
-        (status = 422, description = "Not a valid number (`invalid_number`) or prefix (`invalid_prefix`)", body = ErrorBody),
-    )
-)]
-async fn list(
-    _caller: AsAgent,
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<EntryList>, ApiError> {
-    let (number, prefix, rows) = match (q.number, q.prefix) {
-        (Some(raw), None) => {
-            let number = PhoneNumber::parse(&raw, state.settings.region)?;
-            let rows = dnc::list_by_number(&state.db, number).await?;
-            (Some(number.e164()), None, rows)
-        }
-        (None, Some(raw)) => {
-            let prefix = Prefix::parse(&raw)?;
-            let rows = dnc::list_by_prefix(&state.db, prefix).await?;
-            (None, Some(prefix.to_string()), rows)
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                "missing_number",
-                "give the number parameter (or prefix, for the entries of a prefix), not both",
-            ))
-        }
-    };
-    let entries: Vec<EntryView> = rows.into_iter().map(EntryView::from).collect();
-    Ok(Json(EntryList {
-        number,
-        prefix,
-        entries,
-    }))
-}
-
 /// One entry.
 #[utoipa::path(
     get,
@@ -369,10 +307,13 @@ async fn one(
     ApiPath(id): ApiPath<i64>,
     _: NoQuery,
 ) -> Result<Json<EntryView>, ApiError> {
-    dnc::get(&state.db, id)
+    let entry = dnc::get(&state.db, id)
         .await?
-        .map(|e| Json(e.into()))
-        .ok_or_else(|| ApiError::not_found(format!("no do-not-call entry {id}")))
+        .ok_or_else(|| ApiError::not_found(format!("no do-not-call entry {id}")))?;
+    let mut views = [EntryView::from(entry)];
+    name_actors(&state, &mut views).await?;
+    let [view] = views;
+    Ok(Json(view))
 }
 
 /// Why an entry is deactivated.
@@ -440,4 +381,21 @@ async fn remove(
             format!("do-not-call entry {id} is already deactivated"),
         )),
     }
+}
+
+/// Fills in the names of the keys that made and deactivated the entries.
+pub(super) async fn name_actors(state: &AppState, views: &mut [EntryView]) -> Result<(), ApiError> {
+    let mut ids: Vec<i64> = views
+        .iter()
+        .flat_map(|v| [v.created_by, v.deactivated_by])
+        .flatten()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let names: HashMap<i64, String> = keys::names(&state.db, &ids).await?;
+    for v in views {
+        v.created_by_name = v.created_by.and_then(|id| names.get(&id).cloned());
+        v.deactivated_by_name = v.deactivated_by.and_then(|id| names.get(&id).cloned());
+    }
+    Ok(())
 }

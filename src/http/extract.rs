@@ -43,6 +43,13 @@ impl MinRole for AdminRole {
 /// is read, so a caller without the right gets 401/403, never a body error.
 pub struct Authed<R>(pub Principal, PhantomData<R>);
 
+/// The principal of a web console session, put on the request the console makes to this
+/// API in-process (see `console/api.rs`) in place of an `Authorization` header. It is a
+/// request extension, which no outside client can set; the console has checked that the
+/// session's key is live in the snapshot. The role check below applies to it as to a key.
+#[derive(Clone, Debug)]
+pub struct SessionPrincipal(pub Principal);
+
 pub type AsDialer = Authed<DialerRole>;
 pub type AsAgent = Authed<AgentRole>;
 pub type AsOps = Authed<OpsRole>;
@@ -52,36 +59,10 @@ impl<R: MinRole> FromRequestParts<AppState> for Authed<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let unauthorized = |why: AuthFailure, m: &str| {
-            state.metrics.auth_failed(why);
-            ApiError::client(StatusCode::UNAUTHORIZED, "unauthorized", m)
+        let principal = match parts.extensions.get::<SessionPrincipal>() {
+            Some(session) => session.0.clone(),
+            None => key_principal(parts, state)?,
         };
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            unauthorized(
-                AuthFailure::Missing,
-                "missing API key: send Authorization: Bearer <key>",
-            )
-        })?;
-        let key = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                unauthorized(
-                    AuthFailure::Malformed,
-                    "malformed Authorization header: expected Bearer <key>",
-                )
-            })?;
-        let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
-        // The key is looked up by its SHA-256, so no comparison of secrets happens here.
-        let principal = snapshot
-            .principal(&hash_key(key))
-            .ok_or_else(|| unauthorized(AuthFailure::Unknown, "unknown or revoked API key"))?;
         if !principal.role.allows(R::ROLE) {
             state.metrics.auth_failed(AuthFailure::Forbidden);
             return Err(ApiError::client(
@@ -94,8 +75,43 @@ impl<R: MinRole> FromRequestParts<AppState> for Authed<R> {
                 ),
             ));
         }
-        Ok(Authed(principal.clone(), PhantomData))
+        Ok(Authed(principal, PhantomData))
     }
+}
+
+/// The principal of the API key in the `Authorization` header.
+fn key_principal(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    let unauthorized = |why: AuthFailure, m: &str| {
+        state.metrics.auth_failed(why);
+        ApiError::client(StatusCode::UNAUTHORIZED, "unauthorized", m)
+    };
+    let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        unauthorized(
+            AuthFailure::Missing,
+            "missing API key: send Authorization: Bearer <key>",
+        )
+    })?;
+    let key = header
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            unauthorized(
+                AuthFailure::Malformed,
+                "malformed Authorization header: expected Bearer <key>",
+            )
+        })?;
+    let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
+    // The key is looked up by its SHA-256, so no comparison of secrets happens here.
+    let principal = snapshot
+        .principal(&hash_key(key))
+        .ok_or_else(|| unauthorized(AuthFailure::Unknown, "unknown or revoked API key"))?;
+    Ok(principal.clone())
 }
 
 /// `axum::Json` with our error body on rejection.

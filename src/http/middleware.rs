@@ -31,17 +31,27 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// bigger is answered 413 before it is parsed. Registry uploads have their own limit.
 pub const JSON_BODY_LIMIT: usize = 1 << 20;
 
-/// The one route exempt from the request timeout and the JSON body limit: a registry
-/// upload may take minutes and is bounded by TARCZA_MAX_UPLOAD_BYTES instead.
-const UPLOAD_ROUTE: &str = "/v1/registries/{name}/imports";
+/// The routes exempt from the request timeout and the JSON body limit: an upload (a
+/// registry file, a CRM's flags) may take minutes and is bounded by TARCZA_MAX_UPLOAD_BYTES instead.
+const UPLOAD_ROUTES: &[&str] = &["/v1/registries/{name}/imports", "/v1/dnc/imports"];
+/// A long poll: its own wait comes on top of the request timeout.
+const LONG_POLL_ROUTE: &str = "/v1/changes";
 
-/// `routes` inside the layers every request passes: request id, trace span, JSON body
-/// limit and request timeout.
-pub fn around(routes: Router, state: AppState) -> Router {
+/// API `routes` inside the limits of every API request: the JSON body limit and the
+/// request timeout.
+pub fn limited(routes: Router, state: AppState) -> Router {
     routes
-        .layer(middleware::from_fn_with_state(state.clone(), request_timeout))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_timeout,
+        ))
         .layer(middleware::from_fn_with_state(state, observe))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+}
+
+/// `router` inside the layers every request passes: request id and trace span.
+pub fn observed(router: Router) -> Router {
+    router
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             // Spans carry the matched route, never the raw URI (it holds phone numbers).
@@ -213,12 +223,16 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteProgress {
 /// An upload may take as long as it needs, but not stall: a pause longer than the same
 /// limit between two pieces of its body fails the import (and frees the registry).
 async fn request_timeout(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let limit = state.settings.request_timeout;
-    let is_upload = req.method() == Method::POST
-        && req
-            .extensions()
-            .get::<MatchedPath>()
-            .is_some_and(|p| p.as_str() == UPLOAD_ROUTE);
+    let mut limit = state.settings.request_timeout;
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let is_upload =
+        req.method() == Method::POST && route.is_some_and(|r| UPLOAD_ROUTES.contains(&r));
+    if req.method() == Method::GET && route == Some(LONG_POLL_ROUTE) {
+        limit += super::changes::MAX_WAIT;
+    }
     if is_upload {
         let (parts, body) = req.into_parts();
         let body = with_idle_timeout(body, limit);

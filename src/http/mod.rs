@@ -2,16 +2,21 @@
 //! (`openapi` says how to document one); the middleware every request passes
 //! (`middleware`), and serving it on a socket (`serve`, `connection`).
 //!
-//! The only layer that knows HTTP: axum and hyper types, [`AppState`] and `ApiError`
-//! (with `error.rs`) stay here. A handler turns the request into domain types, asks the
-//! index, the store, an import or a job, and turns the answer (or the error, through its
-//! `From` conversion) into a response. No SQL here: that is `store`.
+//! The only layer that knows HTTP besides the web console (`console/`, which sits above
+//! it as a client of this API and is never used from here): axum and hyper types,
+//! [`AppState`] and `ApiError` (with `error.rs`) stay here. A handler turns the request
+//! into domain types, asks the index, the store, an import or a job, and turns the answer
+//! (or the error, through its `From` conversion) into a response. No SQL here: that is
+//! `store`.
 
 mod audit;
+mod changes;
 mod check;
 mod connection;
 mod consents;
 mod dnc;
+mod dnc_imports;
+mod dnc_list;
 pub mod extract;
 mod health;
 mod keys;
@@ -23,6 +28,7 @@ mod query;
 mod registries;
 mod serve;
 mod state;
+mod stats;
 mod time;
 
 use axum::http::StatusCode;
@@ -37,23 +43,28 @@ use crate::config::Settings;
 use crate::error::ApiError;
 
 pub use check::MAX_BATCH;
-pub use middleware::{WriteProgress, JSON_BODY_LIMIT};
+pub use middleware::{observed, WriteProgress, JSON_BODY_LIMIT};
 pub use serve::{serve, serve_with, ServeOptions};
 pub use state::AppState;
 
 /// Every documented route, each with its operation in the OpenAPI document (see
 /// `openapi` for how to document one). `/metrics` is among them unless it has an address
-/// of its own (TARCZA_METRICS_BIND: [`metrics_router`]).
-fn api(with_metrics: bool) -> OpenApiRouter<AppState> {
+/// of its own (TARCZA_METRICS_BIND: [`metrics_router`]). The web console's pages are not
+/// (they are HTML for people, routed in `startup`).
+fn documented(with_metrics: bool) -> OpenApiRouter<AppState> {
     let mut api = OpenApiRouter::with_openapi(openapi::base())
+        .merge(health::router())
+        .merge(audit::router())
+        .merge(changes::router())
         .merge(check::router())
         .merge(dnc::router())
+        .merge(dnc_imports::router())
+        .merge(dnc_list::router())
+        .merge(keys::router())
         .merge(registries::router())
         .merge(consents::router())
         .merge(policies::router())
-        .merge(keys::router())
-        .merge(audit::router())
-        .merge(health::router())
+        .merge(stats::router())
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(openapi::docs));
     if with_metrics {
@@ -64,7 +75,7 @@ fn api(with_metrics: bool) -> OpenApiRouter<AppState> {
 
 /// The OpenAPI 3.1 document of the API (with or without `/metrics`).
 pub fn document(with_metrics: bool) -> utoipa::openapi::OpenApi {
-    let mut doc = api(with_metrics).into_openapi();
+    let mut doc = documented(with_metrics).into_openapi();
     openapi::Conventions::apply(&mut doc);
     dnc::document_add_request(&mut doc);
     doc
@@ -77,7 +88,14 @@ pub fn openapi_json() -> String {
 
 /// The whole HTTP API. Pure: binds nothing and reads no environment.
 pub fn router(state: AppState) -> Router {
-    let (routes, _) = api(state.settings.metrics_bind.is_none()).split_for_parts();
+    observed(api(state))
+}
+
+/// The API within its limits (body limit, request timeout) but without the request id
+/// and trace span, for a client in-process (the console) whose own request has them: wrap
+/// the whole in [`observed`].
+pub fn api(state: AppState) -> Router {
+    let (routes, _) = documented(state.settings.metrics_bind.is_none()).split_for_parts();
     let routes = routes
         // The viewer's own files (static, not operations of the API).
         .route("/docs/", get(openapi::docs_slash))
@@ -85,7 +103,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
-    middleware::around(routes, state)
+    middleware::limited(routes, state)
 }
 
 /// `/metrics` alone, for its own address (TARCZA_METRICS_BIND).

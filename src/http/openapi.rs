@@ -61,6 +61,8 @@ pub const REQUIRED_ROLE: &str = "x-required-role";
         (name = "policies", description = "Which clients and campaigns call only with a consent (admin)"),
         (name = "keys", description = "API keys (admin)"),
         (name = "audit", description = "The append-only audit log (admin)"),
+        (name = "changes", description = "The change feed: what changed, in commit order (dialer)"),
+        (name = "stats", description = "What this process's /v1/check answered lately (dialer)"),
         (name = "health", description = "Liveness, readiness and metrics (no key)"),
         (name = "docs", description = "This document and its viewer (no key)"),
     )

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::activity::Activity;
 use crate::config::Settings;
 use crate::domain::PhoneNumber;
 use crate::import::{self, Importer, Running};
@@ -24,6 +25,8 @@ pub struct AppState {
     pub imports: Arc<Running>,
     /// This process's metrics (`/metrics`): the state above is read at every scrape.
     pub metrics: Arc<Metrics>,
+    /// What `/v1/check` answered over the last 24 hours, per minute (this process only).
+    pub activity: Arc<Activity>,
 }
 
 impl AppState {
@@ -45,6 +48,7 @@ impl AppState {
             settings,
             imports,
             metrics: Arc::new(Metrics::new(Some(Box::new(state)))),
+            activity: Arc::default(),
         }
     }
 

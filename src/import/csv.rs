@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use crate::domain::{NumberErrorKind, Op, PhoneNumber, Region};
 
-const PHONE_COLUMNS: &[&str] = &[
+pub const PHONE_COLUMNS: &[&str] = &[
     "phone",
     "number",
     "numer",
@@ -123,41 +123,106 @@ pub fn reason_code(kind: NumberErrorKind) -> &'static str {
     }
 }
 
+/// What the first non-blank line of a CSV file says about the rest: the delimiter, and,
+/// when it is a header, the column names. Other readers of CSV exports (a CRM's flags or
+/// contacts) find their columns through it too.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    pub delimiter: Option<u8>,
+    /// The fields of the first line as names: lower case and trimmed; read loosely,
+    /// also spaces and dashes as `_` and Polish letters without their marks (`Nie
+    /// dzwonić` is `nie_dzwonic`).
+    names: Vec<String>,
+    /// Whether the first line is a header: it names the phone column, or no field of it
+    /// holds a digit.
+    pub is_header: bool,
+}
+
+impl Columns {
+    /// Learns the columns from `first`, the first non-blank line. `loose` reads header
+    /// names as [`column_name`] does (CRM exports); registry files keep exact names.
+    pub fn detect(first: &str, loose: bool) -> Columns {
+        let delimiter = DELIMITERS
+            .into_iter()
+            .map(|d| (d, count_unquoted(first, d)))
+            .filter(|&(_, n)| n > 0)
+            .max_by_key(|&(_, n)| n)
+            .map(|(d, _)| d);
+        let names: Vec<String> = split(first, delimiter)
+            .iter()
+            .map(|f| {
+                if loose {
+                    column_name(f)
+                } else {
+                    f.trim().to_lowercase()
+                }
+            })
+            .collect();
+        // A header with names we don't know: no field has a digit in it.
+        let is_header = names.iter().any(|n| PHONE_COLUMNS.contains(&n.as_str()))
+            || names.iter().all(|n| !n.chars().any(|c| c.is_numeric()));
+        Columns {
+            delimiter,
+            names,
+            is_header,
+        }
+    }
+
+    /// The position of the first column named one of `wanted` (header files only).
+    pub fn find(&self, wanted: &[&str]) -> Option<usize> {
+        if !self.is_header {
+            return None;
+        }
+        self.names.iter().position(|n| wanted.contains(&n.as_str()))
+    }
+
+    /// The phone column: named in the header, else the first.
+    pub fn phone(&self) -> usize {
+        self.find(PHONE_COLUMNS).unwrap_or(0)
+    }
+
+    /// The fields of `line` under this delimiter, unquoted.
+    pub fn fields<'a>(&self, line: &'a str) -> Vec<Cow<'a, str>> {
+        split(line, self.delimiter)
+    }
+}
+
+/// A header field as a name to look for, read loosely (see [`Columns`]).
+pub fn column_name(field: &str) -> String {
+    field
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            ' ' | '-' => '_',
+            'ą' => 'a',
+            'ć' => 'c',
+            'ę' => 'e',
+            'ł' => 'l',
+            'ń' => 'n',
+            'ó' => 'o',
+            'ś' => 's',
+            'ź' | 'ż' => 'z',
+            c => c,
+        })
+        .collect()
+}
+
 /// Learns the layout from the first non-blank line; says whether that line is a header.
 fn detect(first: &str) -> (Layout, bool) {
-    let delimiter = DELIMITERS
-        .into_iter()
-        .map(|d| (d, count_unquoted(first, d)))
-        .filter(|&(_, n)| n > 0)
-        .max_by_key(|&(_, n)| n)
-        .map(|(d, _)| d);
-    let names: Vec<String> = split(first, delimiter)
-        .iter()
-        .map(|f| f.trim().to_lowercase())
-        .collect();
-    let position = |wanted: &[&str]| names.iter().position(|n| wanted.contains(&n.as_str()));
-    if let Some(phone) = position(PHONE_COLUMNS) {
-        let layout = Layout {
-            delimiter,
-            phone,
-            op: position(OP_COLUMNS),
-        };
-        return (layout, true);
-    }
-    // A header with names we don't know: no field has a digit in it.
-    let is_header = names.iter().all(|n| !n.chars().any(|c| c.is_numeric()));
-    let op = if is_header {
-        position(OP_COLUMNS)
+    let columns = Columns::detect(first, false);
+    let op = if columns.is_header {
+        columns.find(OP_COLUMNS)
     } else {
-        op_by_value(first, delimiter)
+        op_by_value(first, columns.delimiter)
     };
     (
         Layout {
-            delimiter,
-            phone: 0,
+            delimiter: columns.delimiter,
+            phone: columns.phone(),
             op,
         },
-        is_header,
+        columns.is_header,
     )
 }
 
@@ -324,6 +389,22 @@ mod tests {
                 Op::Remove
             )
         );
+    }
+
+    #[test]
+    fn header_names_are_found_whatever_their_case_spacing_and_marks() {
+        let c = Columns::detect("Numer telefonu;Klient;\"Nie dzwonić\";Wygasa", true);
+        assert!(c.is_header);
+        assert_eq!(c.delimiter, Some(b';'));
+        assert_eq!(c.phone(), 0);
+        assert_eq!(c.find(&["client", "klient"]), Some(1));
+        assert_eq!(c.find(&["nie_dzwonic"]), Some(2));
+        assert_eq!(c.find(&["campaign"]), None);
+        let headerless = Columns::detect("601234567,acme,true", true);
+        assert!(!headerless.is_header);
+        assert_eq!(headerless.find(&["client"]), None);
+        assert_eq!(headerless.phone(), 0);
+        assert_eq!(headerless.fields("601234567,\"a,b\",x")[1], "a,b");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 mod archive;
 mod collect;
 pub mod csv;
+pub mod flags;
 pub mod hashed;
 pub mod limits;
 mod load;

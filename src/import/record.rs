@@ -6,9 +6,10 @@ use serde_json::json;
 use sqlx::{Connection, PgConnection};
 
 use super::{ImportError, ImportRequest};
-use crate::domain::ImportStatus;
+use crate::domain::{ChangeAction, ImportStatus};
 use crate::index::Members;
 use crate::store::audit::{self, AuditEvent};
+use crate::store::changes::{self, NewChange};
 use crate::store::imports::{self, Import, Outcome};
 use crate::store::registries;
 use crate::store::{bump_version, members as member_tables};
@@ -39,6 +40,14 @@ pub(super) async fn swap_in(
     }
     let done = imports::finish(&mut tx, import_id, outcome, req.source_time).await?;
     audit::record(&mut tx, outcome_event(req, import_id, outcome)).await?;
+    let change = NewChange {
+        actor: req.actor,
+        registry: Some(&req.registry.name),
+        import_id: Some(import_id),
+        entries: Some(live.entries),
+        ..NewChange::default()
+    };
+    changes::record(&mut tx, version, ChangeAction::RegistryImport, change).await?;
     tx.commit().await?;
     Ok(done)
 }

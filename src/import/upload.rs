@@ -3,7 +3,6 @@
 //! to a temporary file); only the distinct keys are kept (see `collect`), and what an
 //! upload may cost is bounded (see `limits` and `archive`).
 
-use std::borrow::Cow;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -67,114 +66,26 @@ pub async fn read(
     opts: ReadOptions,
     progress: &Arc<Progress>,
 ) -> Result<Upload, UploadError> {
-    let max_bytes = opts.limits.sent_bytes;
-    let sent = Arc::new(AtomicU64::new(0));
-    let hasher = Arc::new(Mutex::new(Sha256::new()));
-    let (counted, hashing, received) = (sent.clone(), hasher.clone(), progress.clone());
-    let stream = body
-        .map_err(|e| io::Error::other(format!("the upload was interrupted: {e}")))
-        .and_then(move |chunk| {
-            let total =
-                counted.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
-            received.received(total);
-            hashing.lock().expect("hasher lock").update(&chunk);
-            let result = if total > max_bytes {
-                Err(io::Error::other(format!(
-                    "the upload is larger than the {max_bytes}-byte limit (TARCZA_MAX_UPLOAD_BYTES)"
-                )))
-            } else {
-                Ok(chunk)
-            };
-            std::future::ready(result)
-        });
-    let raw: Reader = Box::pin(BufReader::with_capacity(1 << 16, StreamReader::new(stream)));
-    // The first chunk of a body may be a single byte: look at enough of it.
-    let (head, mut raw) = peek(raw, 4).await.map_err(read_error)?;
-    let is_zip = head.starts_with(ZIP_MAGIC);
-    let mut unzipping = None;
-    let mut compressed = false;
-    if is_zip {
-        let (reader, task) = unzip(spool(&mut raw).await?).await?;
-        unzipping = Some(task);
-        compressed = true;
-        raw = Box::pin(BufReader::with_capacity(1 << 16, reader));
-    }
-    let (head, raw) = peek(raw, 4).await.map_err(read_error)?;
-    if is_zip && head.starts_with(ZIP_MAGIC) {
-        return Err(nested("a zip archive inside a zip archive"));
-    }
-    let gzip = head.starts_with(GZIP_MAGIC);
-    let decoded: Reader = if gzip {
-        compressed = true;
-        let mut decoder = GzipDecoder::new(raw);
-        decoder.multiple_members(true);
-        Box::pin(BufReader::with_capacity(1 << 16, decoder))
-    } else {
-        raw
-    };
-    let bounded = Box::pin(Bounded::new(
-        decoded,
-        sent.clone(),
-        compressed,
-        opts.limits.text_bytes,
-    ));
-    let (head, mut reader) = peek(bounded, 1 << 16).await.map_err(read_error)?;
-    if gzip && (head.starts_with(GZIP_MAGIC) || head.starts_with(ZIP_MAGIC)) {
-        return Err(nested("an archive inside a gzip file"));
-    }
-    // Text exports have no NUL bytes; a PNG or a PDF has them near the start.
-    if head.contains(&0) {
-        return Err(UploadError::Failed(
-            "the upload is not a text file (it holds binary data); send a CSV file, plain, \
-             gzip or zip"
-                .into(),
-        ));
-    }
+    let mut text =
+        Text::open_watched(body, opts.limits, opts.encoding, Some(progress.clone())).await?;
     let mut lines = Lines::new(opts);
     let mut collector = Collector::new(opts.mode, opts.format == Format::Csv);
     let mut upload = Upload::default();
-    let mut line = Vec::with_capacity(256);
-    let mut line_no = 0u64;
-    while let Some(overflow) = next_line(&mut reader, &mut line)
-        .await
-        .map_err(read_error)?
-    {
-        line_no += 1;
-        // Blank lines count: a file of nothing but line ends is work too.
-        if line_no > opts.limits.lines {
-            return Err(UploadError::Refused(format!(
-                "the file has more than {} lines (the header and blank lines count; \
-                 TARCZA_MAX_IMPORT_LINES); nothing was changed",
-                opts.limits.lines
-            )));
-        }
-        if line_no.is_multiple_of(YIELD_EVERY) {
+    while let Some(line) = text.next_line().await? {
+        if line.number.is_multiple_of(YIELD_EVERY) {
             progress.rows(
                 upload.rows_total,
                 upload.rows_accepted,
                 upload.rows_rejected,
             );
-            // Parsing is CPU work between reads that are often already buffered: let the
-            // other tasks of this worker (signals, the scheduler, requests) run.
-            tokio::task::yield_now().await;
         }
-        let text = match opts.encoding {
-            Some(e) => Cow::Owned(
-                e.codec()
-                    .decode_without_bom_handling(&line)
-                    .0
-                    .into_owned()
-                    .into_bytes(),
-            ),
-            None => Cow::Borrowed(&line[..]),
-        };
-        let parsed = if overflow {
+        let parsed = if line.too_long {
             Err((
                 "line_too_long",
                 format!("the line is longer than {MAX_LINE_BYTES} bytes"),
             ))
         } else {
-            lines.feed(line_no, &text)
+            lines.feed(line.number, line.text)
         };
         match parsed {
             Ok(None) => continue,
@@ -185,35 +96,219 @@ pub async fn read(
             Err((reason, message)) => {
                 upload.rows_rejected += 1;
                 if upload.rejects.len() < MAX_STORED_REJECTS {
-                    upload.rejects.push(Reject {
-                        line: line_no as i64,
-                        raw: shown(raw_text(&text)),
-                        reason: reason.to_string(),
-                        message,
-                    });
+                    upload.rejects.push(reject(&line, reason, message));
                 }
             }
         }
         upload.rows_total += 1;
     }
-    drop(reader);
-    if let Some(task) = unzipping {
-        // The reader ends when the unzipping task stops, for whatever reason: only its
-        // result says whether the whole file was read.
-        task.await
-            .map_err(|e| UploadError::Failed(format!("unzipping failed: {e}")))?
-            .map_err(|e| UploadError::Failed(format!("the zip archive could not be read: {e}")))?;
-    }
+    let (bytes, checksum) = text.finish().await?;
     upload.snapshot_removes = collector.snapshot_removes;
     upload.keys = collector.finish().await;
-    upload.bytes = sent.load(Ordering::Relaxed);
-    upload.checksum = hash::checksum(hasher.lock().expect("hasher lock").clone());
+    upload.bytes = bytes;
+    upload.checksum = checksum;
     progress.rows(
         upload.rows_total,
         upload.rows_accepted,
         upload.rows_rejected,
     );
     Ok(upload)
+}
+
+/// The reject of physical line `line`, showing only the start of it.
+pub fn reject(line: &Line<'_>, reason: &str, message: String) -> Reject {
+    Reject {
+        line: line.number as i64,
+        raw: shown(raw_text(line.text)),
+        reason: reason.to_string(),
+        message,
+    }
+}
+
+/// One physical line of an upload's text.
+pub struct Line<'a> {
+    /// 1-based, as the file has it (the header is line 1).
+    pub number: u64,
+    /// Without its `\n`; decoded to UTF-8 when the upload names an encoding; cut at
+    /// [`MAX_LINE_BYTES`].
+    pub text: &'a [u8],
+    /// The line was longer than [`MAX_LINE_BYTES`] (the rest was skipped).
+    pub too_long: bool,
+}
+
+/// The text of an upload, line by line: raw bytes → (unzip) → (gunzip) → bounded text
+/// → (decoded) lines, with the size and SHA-256 of what was sent. Registry imports, CRM
+/// bulk syncs and drift reports all read their files through it, so they share its
+/// formats and its limits.
+pub struct Text {
+    reader: Reader,
+    unzipping: Option<tokio::task::JoinHandle<io::Result<u64>>>,
+    sent: Arc<AtomicU64>,
+    hasher: Arc<Mutex<Sha256>>,
+    encoding: Option<Encoding>,
+    max_lines: u64,
+    line: Vec<u8>,
+    decoded: Vec<u8>,
+    line_no: u64,
+}
+
+impl Text {
+    /// Starts reading `body`: detects zip and gzip by their magic bytes and refuses
+    /// nesting, binary data and (as it reads) what breaks `limits`.
+    pub async fn open(
+        body: impl ByteStream,
+        limits: Limits,
+        encoding: Option<Encoding>,
+    ) -> Result<Text, UploadError> {
+        Text::open_watched(body, limits, encoding, None).await
+    }
+
+    /// [`Text::open`], recording the bytes received so far in `progress` as they come.
+    pub async fn open_watched(
+        body: impl ByteStream,
+        limits: Limits,
+        encoding: Option<Encoding>,
+        progress: Option<Arc<Progress>>,
+    ) -> Result<Text, UploadError> {
+        let max_bytes = limits.sent_bytes;
+        let sent = Arc::new(AtomicU64::new(0));
+        let hasher = Arc::new(Mutex::new(Sha256::new()));
+        let (counted, hashing) = (sent.clone(), hasher.clone());
+        let stream = body
+            .map_err(|e| io::Error::other(format!("the upload was interrupted: {e}")))
+            .and_then(move |chunk| {
+                let total =
+                    counted.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
+                if let Some(progress) = &progress {
+                    progress.received(total);
+                }
+                hashing.lock().expect("hasher lock").update(&chunk);
+                let result = if total > max_bytes {
+                    Err(io::Error::other(format!(
+                        "the upload is larger than the {max_bytes}-byte limit (TARCZA_MAX_UPLOAD_BYTES)"
+                    )))
+                } else {
+                    Ok(chunk)
+                };
+                std::future::ready(result)
+            });
+        let raw: Reader = Box::pin(BufReader::with_capacity(1 << 16, StreamReader::new(stream)));
+        // The first chunk of a body may be a single byte: look at enough of it.
+        let (head, mut raw) = peek(raw, 4).await.map_err(read_error)?;
+        let is_zip = head.starts_with(ZIP_MAGIC);
+        let mut unzipping = None;
+        let mut compressed = false;
+        if is_zip {
+            let (reader, task) = unzip(spool(&mut raw).await?).await?;
+            unzipping = Some(task);
+            compressed = true;
+            raw = Box::pin(BufReader::with_capacity(1 << 16, reader));
+        }
+        let (head, raw) = peek(raw, 4).await.map_err(read_error)?;
+        if is_zip && head.starts_with(ZIP_MAGIC) {
+            return Err(nested("a zip archive inside a zip archive"));
+        }
+        let gzip = head.starts_with(GZIP_MAGIC);
+        let decoded: Reader = if gzip {
+            compressed = true;
+            let mut decoder = GzipDecoder::new(raw);
+            decoder.multiple_members(true);
+            Box::pin(BufReader::with_capacity(1 << 16, decoder))
+        } else {
+            raw
+        };
+        let bounded = Box::pin(Bounded::new(
+            decoded,
+            sent.clone(),
+            compressed,
+            limits.text_bytes,
+        ));
+        let (head, reader) = peek(bounded, 1 << 16).await.map_err(read_error)?;
+        if gzip && (head.starts_with(GZIP_MAGIC) || head.starts_with(ZIP_MAGIC)) {
+            return Err(nested("an archive inside a gzip file"));
+        }
+        // Text exports have no NUL bytes; a PNG or a PDF has them near the start.
+        if head.contains(&0) {
+            return Err(UploadError::Failed(
+                "the upload is not a text file (it holds binary data); send a CSV file, plain, \
+                 gzip or zip"
+                    .into(),
+            ));
+        }
+        Ok(Text {
+            reader,
+            unzipping,
+            sent,
+            hasher,
+            encoding,
+            max_lines: limits.lines,
+            line: Vec::with_capacity(256),
+            decoded: Vec::new(),
+            line_no: 0,
+        })
+    }
+
+    /// The next physical line, or `None` at the end of the text.
+    pub async fn next_line(&mut self) -> Result<Option<Line<'_>>, UploadError> {
+        let Some(too_long) = next_line(&mut self.reader, &mut self.line)
+            .await
+            .map_err(read_error)?
+        else {
+            return Ok(None);
+        };
+        self.line_no += 1;
+        // Blank lines count: a file of nothing but line ends is work too.
+        if self.line_no > self.max_lines {
+            return Err(UploadError::Refused(format!(
+                "the file has more than {} lines (the header and blank lines count; \
+                 TARCZA_MAX_IMPORT_LINES); nothing was changed",
+                self.max_lines
+            )));
+        }
+        if self.line_no.is_multiple_of(YIELD_EVERY) {
+            // Parsing is CPU work between reads that are often already buffered: let the
+            // other tasks of this worker (signals, the scheduler, requests) run.
+            tokio::task::yield_now().await;
+        }
+        let text: &[u8] = match self.encoding {
+            Some(e) => {
+                self.decoded.clear();
+                let (text, _) = e.codec().decode_without_bom_handling(&self.line);
+                self.decoded.extend_from_slice(text.as_bytes());
+                &self.decoded
+            }
+            None => &self.line,
+        };
+        Ok(Some(Line {
+            number: self.line_no,
+            text,
+            too_long,
+        }))
+    }
+
+    /// Ends the reading once every line is read: the bytes sent and their SHA-256, or
+    /// why the file was not whole (a zip archive is checked at its end).
+    pub async fn finish(self) -> Result<(u64, String), UploadError> {
+        let Text {
+            reader,
+            unzipping,
+            sent,
+            hasher,
+            ..
+        } = self;
+        drop(reader);
+        if let Some(task) = unzipping {
+            // The reader ends when the unzipping task stops, for whatever reason: only its
+            // result says whether the whole file was read.
+            task.await
+                .map_err(|e| UploadError::Failed(format!("unzipping failed: {e}")))?
+                .map_err(|e| {
+                    UploadError::Failed(format!("the zip archive could not be read: {e}"))
+                })?;
+        }
+        let checksum = hash::checksum(hasher.lock().expect("hasher lock").clone());
+        Ok((sent.load(Ordering::Relaxed), checksum))
+    }
 }
 
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";

@@ -348,6 +348,17 @@ pub struct Index {
     db_ok: AtomicBool,
     last_db_error: Mutex<Option<String>>,
     freshness: Freshness,
+    published: Published,
+}
+
+/// The version of the snapshot last swapped in, for those waiting for the data to move
+/// on (long polls of the change feed, the webhook deliverer).
+struct Published(tokio::sync::watch::Sender<i64>);
+
+impl Default for Published {
+    fn default() -> Self {
+        Published(tokio::sync::watch::channel(0).0)
+    }
 }
 
 /// How current the snapshot is known to be: read on every `/check`, so atomics.
@@ -400,6 +411,11 @@ impl Index {
     /// The current snapshot, or `None` before the first load.
     pub fn current(&self) -> Option<Arc<Snapshot>> {
         self.current.load_full()
+    }
+
+    /// Changes whenever a newer snapshot is swapped in (its value is the version).
+    pub fn versions(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.published.0.subscribe()
     }
 
     pub fn stage_members(&self, generation: i64, members: Arc<Members>) {

@@ -97,6 +97,7 @@ impl Index {
             keys,
         })));
         self.confirm(as_of);
+        self.published.0.send_replace(version);
         tracing::debug!(version, since, "snapshot refreshed");
         Ok(version)
     }

@@ -1,11 +1,12 @@
 //! Background loops, each around a single step that tests can call directly, each run
-//! under [`supervise`]: following changes (`changes`) and the scheduled registry sync
-//! (`sync`, fetching through `sources`).
+//! under [`supervise`]: following changes (`changes`), the scheduled registry sync
+//! (`sync`, fetching through `sources`), and the change feed's upkeep (`feed`).
 //!
 //! A job takes what it needs (the pool and the index, or a [`Context`]) and returns its
 //! own error; it knows nothing of HTTP, and its SQL is in `store`.
 
 pub mod changes;
+pub mod feed;
 pub mod sources;
 pub mod sync;
 

@@ -51,6 +51,14 @@ pub struct AuditQuery {
     /// Only events with an id below this one (for paging back in time).
     pub before_id: Option<i64>,
     pub limit: i64,
+    /// Only this action (`dnc.remove`), or with [`AuditQuery::action_prefix`] those
+    /// starting with it (`dnc.`).
+    pub action: Option<String>,
+    pub action_prefix: bool,
+    /// Only acts of the key with this id.
+    pub actor_id: Option<i64>,
+    /// Only acts of keys with this name (compared case-insensitively).
+    pub actor_name: Option<String>,
 }
 
 /// Events matching `q`, newest first.
@@ -63,6 +71,9 @@ pub async fn search(pool: &PgPool, q: &AuditQuery) -> Result<Vec<AuditRow>, sqlx
            AND ($2::timestamptz IS NULL OR a.at >= $2) \
            AND ($3::timestamptz IS NULL OR a.at < $3) \
            AND ($4::bigint IS NULL OR a.id < $4) \
+           AND ($6::text IS NULL OR CASE WHEN $7 THEN starts_with(a.action, $6) ELSE a.action = $6 END) \
+           AND ($8::bigint IS NULL OR a.actor = $8) \
+           AND ($9::text IS NULL OR lower(k.name) = lower($9)) \
          ORDER BY a.id DESC LIMIT $5",
     )
     .bind(q.number.map(|n| n as i64))
@@ -70,6 +81,10 @@ pub async fn search(pool: &PgPool, q: &AuditQuery) -> Result<Vec<AuditRow>, sqlx
     .bind(q.to)
     .bind(q.before_id)
     .bind(q.limit)
+    .bind(&q.action)
+    .bind(q.action_prefix)
+    .bind(q.actor_id)
+    .bind(&q.actor_name)
     .fetch_all(pool)
     .await
 }

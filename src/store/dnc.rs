@@ -7,13 +7,14 @@ use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 
 use super::audit::{self, AuditEvent};
+use super::changes::{self, NewChange};
 use super::{bump_version, is_unique_violation};
-use crate::domain::{PhoneNumber, Prefix, Scope, Target};
+use crate::domain::{ChangeAction, PhoneNumber, Prefix, Scope, Target};
 
 const UNIQUE_ACTIVE: &str = "dnc_entries_active_scope_unique";
 const COLUMNS: &str =
     "id, number, prefix, client, campaign, reason, source, note, expires_at, created_at, \
-     created_by, active, deactivated_at, deactivated_by, deactivation_reason";
+     created_by, active, deactivated_at, deactivated_by, deactivation_reason, external_id";
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct DncEntry {
@@ -33,6 +34,8 @@ pub struct DncEntry {
     pub deactivated_at: Option<DateTime<Utc>>,
     pub deactivated_by: Option<i64>,
     pub deactivation_reason: Option<String>,
+    /// The CRM's own id of the flag that made the entry (bulk sync).
+    pub external_id: Option<String>,
 }
 
 impl DncEntry {
@@ -65,6 +68,7 @@ pub struct NewEntry {
     pub source: Option<String>,
     pub note: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub external_id: Option<String>,
 }
 
 pub enum Added {
@@ -150,6 +154,8 @@ async fn add_once(
                     },
                 )
                 .await?;
+                let change = NewChange::of_entry(&entry, Some(actor));
+                changes::record(conn, version, ChangeAction::DncExtend, change).await?;
                 return Ok(Added::Extended(entry));
             }
             // Expired: close it, then make a new entry below.
@@ -171,8 +177,8 @@ async fn add_once(
 
     let version = bump_version(conn).await?;
     let entry: DncEntry = sqlx::query_as(&format!(
-        "INSERT INTO dnc_entries (number, client, campaign, reason, source, note, expires_at, created_by, version, prefix) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+        "INSERT INTO dnc_entries (number, client, campaign, reason, source, note, expires_at, created_by, version, prefix, external_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {COLUMNS}"
     ))
     .bind(digits)
     .bind(new.scope.client())
@@ -184,6 +190,7 @@ async fn add_once(
     .bind(actor)
     .bind(version)
     .bind(prefix)
+    .bind(&new.external_id)
     .fetch_one(&mut *conn)
     .await?;
     audit::record(
@@ -197,11 +204,13 @@ async fn add_once(
                 &entry,
                 json!({"after": {"scope": entry.scope().kind(), "client": entry.client,
                 "campaign": entry.campaign, "reason": entry.reason, "source": entry.source,
-                "expires_at": entry.expires_at}}),
+                "expires_at": entry.expires_at, "external_id": entry.external_id}}),
             ),
         },
     )
     .await?;
+    let change = NewChange::of_entry(&entry, Some(actor));
+    changes::record(conn, version, ChangeAction::DncAdd, change).await?;
     Ok(Added::Created(entry))
 }
 
@@ -210,35 +219,6 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<Option<DncEntry>, sqlx::Error
         .bind(id)
         .fetch_optional(pool)
         .await
-}
-
-/// Every entry of a number, in every scope, and every prefix entry that covers it;
-/// active ones first, newest first.
-pub async fn list_by_number(
-    pool: &PgPool,
-    number: PhoneNumber,
-) -> Result<Vec<DncEntry>, sqlx::Error> {
-    let prefixes: Vec<i64> = Prefix::all_of(number).map(|p| p.digits() as i64).collect();
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM dnc_entries \
-         WHERE (number = $1 AND NOT prefix) OR (prefix AND number = ANY($2)) \
-         ORDER BY active DESC, id DESC"
-    ))
-    .bind(number.digits() as i64)
-    .bind(&prefixes)
-    .fetch_all(pool)
-    .await
-}
-
-/// Every entry of exactly this prefix, in every scope, active ones first, newest first.
-pub async fn list_by_prefix(pool: &PgPool, prefix: Prefix) -> Result<Vec<DncEntry>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM dnc_entries WHERE number = $1 AND prefix \
-         ORDER BY active DESC, id DESC"
-    ))
-    .bind(prefix.digits() as i64)
-    .fetch_all(pool)
-    .await
 }
 
 /// Audit details of a prefix entry name the prefix (`"prefix": "+4870"`), since the
@@ -301,6 +281,116 @@ pub async fn deactivate(
         },
     )
     .await?;
+    let change = NewChange {
+        reason: Some(reason),
+        ..NewChange::of_entry(&entry, Some(actor))
+    };
+    changes::record(&mut tx, version, ChangeAction::DncRemove, change).await?;
     tx.commit().await?;
     Ok(Deactivated::Done(entry))
+}
+
+/// What an entry is doing now: blocking, past its `expires_at`, or deactivated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryState {
+    Active,
+    Expired,
+    Removed,
+}
+
+impl EntryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryState::Active => "active",
+            EntryState::Expired => "expired",
+            EntryState::Removed => "removed",
+        }
+    }
+}
+
+impl std::str::FromStr for EntryState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "active" => Ok(EntryState::Active),
+            "expired" => Ok(EntryState::Expired),
+            "removed" => Ok(EntryState::Removed),
+            _ => Err(format!(
+                "state={s:?} is not known; use active, expired or removed"
+            )),
+        }
+    }
+}
+
+/// Which entries to list; every filter is optional. Client and campaign are compared
+/// by their keys (as scopes are).
+#[derive(Debug, Default, Clone)]
+pub struct DncFilter {
+    /// The number's own entries and the prefix entries that cover it.
+    pub number: Option<PhoneNumber>,
+    /// The entries of exactly this prefix.
+    pub prefix: Option<Prefix>,
+    /// `Some(true)`: prefix entries only; `Some(false)`: number entries only.
+    pub prefix_entries: Option<bool>,
+    /// `global`, `client` or `campaign`.
+    pub scope: Option<&'static str>,
+    pub client_key: Option<String>,
+    pub campaign_key: Option<String>,
+    pub state: Option<EntryState>,
+    /// Compared case-insensitively.
+    pub source: Option<String>,
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub to: Option<DateTime<Utc>>,
+    /// Only entries with an id below this one (paging back).
+    pub before_id: Option<i64>,
+}
+
+/// Entries matching `filter`, newest first, at most `limit` (`None`: all).
+pub async fn search(
+    pool: &PgPool,
+    filter: &DncFilter,
+    limit: Option<i64>,
+) -> Result<Vec<DncEntry>, sqlx::Error> {
+    let covering: Vec<i64> = filter
+        .number
+        .into_iter()
+        .flat_map(Prefix::all_of)
+        .map(|p| p.digits() as i64)
+        .collect();
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM dnc_entries \
+         WHERE ($1::bigint IS NULL OR (number = $1 AND NOT prefix) \
+                OR (prefix AND number = ANY($11))) \
+           AND ($12::bigint IS NULL OR (number = $12 AND prefix)) \
+           AND ($13::boolean IS NULL OR prefix = $13) \
+           AND ($2::text IS NULL OR $2 = CASE WHEN campaign IS NOT NULL THEN 'campaign' \
+                WHEN client IS NOT NULL THEN 'client' ELSE 'global' END) \
+           AND ($3::text IS NULL OR client_key = $3) \
+           AND ($4::text IS NULL OR campaign_key = $4) \
+           AND ($5::text IS NULL OR $5 = CASE WHEN NOT active THEN 'removed' \
+                WHEN expires_at <= now() THEN 'expired' ELSE 'active' END) \
+           AND ($6::text IS NULL OR lower(source) = lower($6)) \
+           AND ($7::timestamptz IS NULL OR created_at >= $7) \
+           AND ($8::timestamptz IS NULL OR created_at < $8) \
+           AND ($9::bigint IS NULL OR id < $9) \
+         ORDER BY id DESC LIMIT $10"
+    ))
+    .bind(filter.number.map(|n| n.digits() as i64))
+    .bind(filter.scope)
+    .bind(&filter.client_key)
+    .bind(&filter.campaign_key)
+    .bind(filter.state.map(EntryState::as_str))
+    .bind(&filter.source)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(filter.before_id)
+    .bind(limit)
+    .bind(covering)
+    .bind(filter.prefix.map(|p| p.digits() as i64))
+    .bind(filter.prefix_entries)
+    .fetch_all(pool)
+    .await
 }

@@ -224,3 +224,19 @@ pub async fn bootstrap(pool: &PgPool, secret: &str) -> Result<Bootstrap, sqlx::E
     tx.commit().await?;
     Ok(done)
 }
+
+/// The names of the keys with these ids (revoked ones too), for showing who did what.
+pub async fn names(
+    pool: &PgPool,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, name FROM api_keys WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().collect())
+}

@@ -1,5 +1,6 @@
 //! Advisory locks that make a piece of work happen once across replicas: an import of a
-//! registry, and the scheduled re-sync (the scheduler's leadership). A lock is held by a
+//! registry, the scheduled re-sync (the scheduler's leadership), and the change feed's
+//! upkeep (the feed's leadership). A lock is held by a
 //! session of its own ([`SessionLock`]), so it dies with its connection when the holder
 //! crashes. Nothing else takes advisory locks on these keys.
 
@@ -10,6 +11,8 @@ use sqlx::{Connection, PgConnection, PgPool};
 pub const IMPORT_LOCK_CLASS: i32 = 0x7a72;
 /// Class of the scheduler's lock: "this session runs the scheduled re-sync".
 const SCHEDULER_LOCK_CLASS: i32 = 0x7a73;
+/// Class of the feed's lock: "this session records expiries and prunes the feed".
+const FEED_LOCK_CLASS: i32 = 0x7a74;
 
 /// The (class, object) key of an advisory lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +26,9 @@ impl LockKey {
 
     /// One scheduler among all replicas.
     pub const SCHEDULER: LockKey = LockKey(SCHEDULER_LOCK_CLASS, 0);
+
+    /// One replica recording expiries and pruning the feed.
+    pub const FEED: LockKey = LockKey(FEED_LOCK_CLASS, 0);
 }
 
 /// Takes the lock on `conn`'s session if no other session holds it.

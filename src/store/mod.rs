@@ -6,8 +6,10 @@
 //! types but `domain`'s.
 
 pub mod audit;
+pub mod changes;
 pub mod consents;
 pub mod dnc;
+pub mod dnc_sync;
 pub mod imports;
 pub mod keys;
 pub mod locks;
@@ -16,6 +18,7 @@ pub mod policies;
 pub mod registries;
 pub mod roles;
 pub mod schema;
+pub mod sessions;
 pub mod snapshot;
 
 use sqlx::PgConnection;

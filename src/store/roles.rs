@@ -17,9 +17,14 @@
 use anyhow::{bail, Context};
 use sqlx::{Connection, PgConnection, PgExecutor, PgPool};
 
-/// Tables the serving role may add rows to but never change: the audit trail. A new
-/// append-only table goes here too.
-pub const APPEND_ONLY: &[&str] = &["audit_log"];
+/// Tables the serving role may add rows to but never change: the audit trail and the
+/// change feed (with the expiries it recorded). A new append-only table goes here too.
+pub const APPEND_ONLY: &[&str] = &["audit_log", "changes", "dnc_expiries"];
+
+/// Functions the owner defines for what the serving role may not do itself (it has no
+/// `DELETE`): removing change history older than the retention. They run with the
+/// owner's rights and refuse anything but old rows.
+pub const OWNER_FUNCTIONS: &[&str] = &["prune_change_history(interval)"];
 
 /// Serialises concurrent grants (several replicas starting with the owner's URL; two
 /// GRANTs on one object at once fail with "tuple concurrently updated").
@@ -100,6 +105,11 @@ pub async fn grant_serving_role(owner: &mut PgConnection, role: &str) -> anyhow:
         format!("REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {r}"),
         format!("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {r}"),
     ];
+    for function in OWNER_FUNCTIONS {
+        statements.push(format!(
+            "GRANT EXECUTE ON FUNCTION public.{function} TO {r}"
+        ));
+    }
     for table in APPEND_ONLY {
         // Every column but the id and the time, which the database fills in.
         let columns: Vec<String> = sqlx::query_scalar(

@@ -152,3 +152,68 @@ async fn imports_and_keys_are_in_the_audit_log_too() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_audit_log_is_filtered_by_action_and_actor() {
+    let app = TestApp::spawn().await;
+    let agent = app.key(Role::Agent).await;
+    let id = app
+        .post("/v1/dnc", &agent, json!({"number": "601234567"}))
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    app.delete(
+        &format!("/v1/dnc/{id}"),
+        ADMIN_KEY,
+        json!({"reason": "mistake"}),
+    )
+    .await;
+    let actions = |uri: String| {
+        let app = &app;
+        async move {
+            let r = app.get(&uri, ADMIN_KEY).await;
+            assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.body);
+            r.body["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["action"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        actions("/v1/audit?action=dnc.remove".into()).await,
+        ["dnc.remove"]
+    );
+    assert_eq!(
+        actions("/v1/audit?action=dnc.*".into()).await,
+        ["dnc.remove", "dnc.add"]
+    );
+    // Key names compare case-insensitively; a number is a key id.
+    assert_eq!(
+        actions("/v1/audit?actor=TEST+AGENT".into()).await,
+        ["dnc.add"]
+    );
+    let agent_id = app.get("/v1/keys", ADMIN_KEY).await.body["keys"][1]["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        actions(format!("/v1/audit?actor={agent_id}&action=dnc.*")).await,
+        ["dnc.add"]
+    );
+    assert_eq!(
+        actions("/v1/audit?actor=bootstrap-admin&action=key.*".into()).await,
+        ["key.create"]
+    );
+    assert!(actions("/v1/audit?actor=nobody".into()).await.is_empty());
+    for q in ["action=DROP%20TABLE", "action=*.add", "actor="] {
+        let r = app.get(&format!("/v1/audit?{q}"), ADMIN_KEY).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{q}: {}",
+            r.body
+        );
+    }
+}

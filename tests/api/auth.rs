@@ -29,6 +29,8 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>, Role)> {
         ),
         (Method::GET, "/v1/dnc?number=601234567", None, Role::Agent),
         (Method::GET, "/v1/dnc/1", None, Role::Agent),
+        (Method::GET, "/v1/dnc", None, Role::Agent),
+        (Method::GET, "/v1/stats", None, Role::Dialer),
         (
             Method::GET,
             "/v1/registries/robinson/imports",
@@ -55,6 +57,13 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>, Role)> {
         ),
         (Method::GET, "/v1/keys", None, Role::Admin),
         (Method::GET, "/v1/audit?number=601234567", None, Role::Admin),
+        (Method::GET, "/v1/changes", None, Role::Dialer),
+        (
+            Method::POST,
+            "/v1/dnc/imports?dry_run=true",
+            None,
+            Role::Agent,
+        ),
         (
             Method::POST,
             "/v1/keys",

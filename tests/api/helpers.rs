@@ -18,7 +18,7 @@ use tarcza::config::{Config, Settings};
 use tarcza::db::Database;
 use tarcza::domain::Role;
 use tarcza::embedded::{EmbeddedPostgres, Options, SERVING_ROLE};
-use tarcza::http::{self, AppState};
+use tarcza::http::AppState;
 use tower::ServiceExt;
 
 pub const ADMIN_KEY: &str = "tz_test_admin_key_0123456789abcdef";
@@ -181,7 +181,7 @@ impl TestApp {
 
     pub fn with_state(state: AppState, db_url: String) -> TestApp {
         TestApp {
-            router: http::router(state.clone()),
+            router: tarcza::startup::app(state.clone()),
             state,
             owner_url: db_url.clone(),
             db_url,

@@ -301,7 +301,19 @@ async fn a_manual_sync_that_outlasts_the_request_timeout_answers_202_and_names_w
     };
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["created_by"], ops_id);
-    assert!(!app.allowed("600000005").await);
+    // The record commits before this process refreshes its snapshot from it: until then
+    // /check answers 503 not_ready (closed), then blocks, within the documented lag.
+    let verdict = loop {
+        let r = app.check("600000005").await;
+        if r.status == StatusCode::OK {
+            break r.body;
+        }
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+        assert_eq!(r.body["error"]["code"], "not_ready", "{}", r.body);
+        assert!(tokio::time::Instant::now() < deadline, "{}", r.body);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(verdict["allowed"], false, "{verdict}");
     let audit = app.get("/v1/audit", ADMIN_KEY).await.body;
     let events: Vec<&Value> = audit["events"]
         .as_array()

@@ -77,10 +77,18 @@ def expiry_in_the_future(ctx, case):
 
 
 @schemathesis.hook("filter_case").apply_to(method="GET", path="/v1/dnc")
-def number_or_prefix_asked(ctx, case):
-    # `?number=` or `?prefix=`, exactly one (400 missing_number otherwise).
+def list_rules_between_parameters(ctx, case):
+    # Without `number` and `prefix` the request is the list (filtered, paged), so any of
+    # the parameters may be left out. What the schema cannot state are the rules between
+    # two of them: not both `number` and `prefix` (400 missing_number), no `limit` with
+    # `format=csv` (422 invalid_parameter; the CSV holds every match), `from` not after
+    # `to` (422 invalid_range).
     query = case.query if isinstance(case.query, dict) else {}
-    return (query.get("number") is None) != (query.get("prefix") is None)
+    if query.get("number") is not None and query.get("prefix") is not None:
+        return False
+    if query.get("format") == "csv" and query.get("limit") is not None:
+        return False
+    return from_before_to(ctx, case)
 
 
 @schemathesis.hook("filter_case").apply_to(method="GET", path="/v1/consents")
@@ -117,6 +125,10 @@ def hash_scheme_only_with_sha256(ctx, case):
 
 
 @schemathesis.hook("filter_case").apply_to(method="GET", path="/v1/audit")
+def audit_from_before_to(ctx, case):
+    return from_before_to(ctx, case)
+
+
 def from_before_to(ctx, case):
     # `from` may not be after `to` (422 invalid_range): a rule between two parameters.
     query = case.query if isinstance(case.query, dict) else {}

@@ -1,0 +1,174 @@
+//! API keys (admin): create (the secret shown once, with a copy button), list, revoke.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::api::Failure;
+use super::ctx::Ctx;
+use super::form::{guard, Form};
+use super::layout::{self, shell, Nav};
+use super::page::respond;
+use super::Console;
+use crate::domain::Role;
+
+fn create_form(ctx: &Ctx) -> Markup {
+    let tr = ctx.tr();
+    html! {
+        form.filters method="post" action="/keys" {
+            (layout::csrf(ctx))
+            div.field {
+                label for="name" { (tr.name) }
+                input #name type="text" name="name" required maxlength="200" autocomplete="off";
+            }
+            div.field {
+                label for="role" { (tr.role) }
+                select #role name="role" {
+                    @for r in Role::ALL { option value=(r.as_str()) selected[r == Role::Agent] { (r.as_str()) } }
+                }
+            }
+            p.hint.wide { (tr.roles_hint) }
+            div.actions { button type="submit" { (tr.create_key) } }
+        }
+    }
+}
+
+async fn key_list(console: &Console, ctx: &Ctx) -> Markup {
+    let tr = ctx.tr();
+    let keys = match ctx.api(console).get("/v1/keys").await {
+        Ok(v) => v["keys"].as_array().cloned().unwrap_or_default(),
+        Err(f) => return layout::failure(tr, &f),
+    };
+    html! {
+        table.cards {
+            thead { tr {
+                th scope="col" { "#" } th scope="col" { (tr.name) } th scope="col" { (tr.role) }
+                th scope="col" { (tr.created) } th scope="col" { (tr.state) }
+                th scope="col" { span.sr-only { (tr.actions) } }
+            } }
+            tbody {
+                @for k in &keys {
+                    @let id = k["id"].as_i64().unwrap_or(0);
+                    @let live = k["revoked_at"].is_null();
+                    tr {
+                        td data-label="#" { (id) }
+                        td data-label=(tr.name) { (layout::text(&k["name"])) @if id == ctx.principal.id { " " span.badge.muted { (tr.this_key) } } }
+                        td data-label=(tr.role) { (layout::text(&k["role"])) }
+                        td data-label=(tr.created) { (layout::time(&k["created_at"])) }
+                        td data-label=(tr.state) {
+                            @if live { span.badge.ok { (tr.key_live) } } @else { span.badge.muted { (tr.key_revoked) } " " span.meta { (layout::time(&k["revoked_at"])) } }
+                        }
+                        td data-label=(tr.actions) {
+                            @if live {
+                                form.inline method="post" action={ "/keys/" (id) "/revoke" } hx-confirm=(tr.revoke_confirm(layout::text(&k["name"]))) {
+                                    (layout::csrf(ctx))
+                                    button.danger.small type="submit" { (tr.revoke) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn render(console: &Console, ctx: &Ctx, status: StatusCode, top: Markup) -> Response {
+    let tr = ctx.tr();
+    if !ctx.can(Role::Admin) {
+        return layout::not_allowed(ctx, Nav::Keys, tr.nav_keys, Role::Admin);
+    }
+    let body = html! {
+        (top)
+        h2 { (tr.create_key) }
+        (create_form(ctx))
+        h2 { (tr.all_keys) }
+        (key_list(console, ctx).await)
+    };
+    respond(status, shell(ctx, Nav::Keys, tr.nav_keys, body))
+}
+
+pub async fn page(State(console): State<Console>, ctx: Ctx) -> Response {
+    render(&console, &ctx, StatusCode::OK, html! {}).await
+}
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    csrf: Option<String>,
+    name: Option<String>,
+    role: Option<String>,
+}
+
+pub async fn create(
+    State(console): State<Console>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Form(f): Form<CreateForm>,
+) -> Response {
+    if let Some(refused) = guard(&ctx, &headers, f.csrf.as_deref()) {
+        return refused;
+    }
+    let tr = ctx.tr();
+    let req = json!({"name": f.name.unwrap_or_default(), "role": f.role.unwrap_or_default()});
+    let answer: Result<(StatusCode, Value), Failure> = ctx
+        .api(&console)
+        .call(Method::POST, "/v1/keys", Some(&req))
+        .await;
+    let (status, top) = match answer {
+        Err(f) => (layout::status_of(&f), layout::failure(tr, &f)),
+        Ok((status, key)) => (
+            status,
+            html! {
+                div.alert.ok.secret role="status" {
+                    p { (tr.key_created(layout::text(&key["name"]), layout::text(&key["role"]))) }
+                    p.secret-line {
+                        code #new-key { (layout::text(&key["key"])) }
+                        " "
+                        button.small type="button" data-copy="new-key" data-copied=(tr.copied) { (tr.copy) }
+                    }
+                    p.hint { (tr.key_shown_once) }
+                }
+            },
+        ),
+    };
+    render(&console, &ctx, status, top).await
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    csrf: Option<String>,
+}
+
+pub async fn revoke(
+    State(console): State<Console>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(f): Form<RevokeForm>,
+) -> Response {
+    if let Some(refused) = guard(&ctx, &headers, f.csrf.as_deref()) {
+        return refused;
+    }
+    let tr = ctx.tr();
+    let answer = ctx
+        .api(&console)
+        .call(Method::DELETE, &format!("/v1/keys/{id}"), None)
+        .await;
+    let (status, top) = match answer {
+        Err(f) => (layout::status_of(&f), layout::failure(tr, &f)),
+        Ok((_, key)) => {
+            if id == ctx.principal.id {
+                // The session's own key: the session has ended with it.
+                return super::ctx::redirect(ctx.htmx, "/login?ended=revoked");
+            }
+            (
+                StatusCode::OK,
+                layout::success(&tr.key_revoked_msg(layout::text(&key["name"]))),
+            )
+        }
+    };
+    render(&console, &ctx, status, top).await
+}

@@ -1,0 +1,328 @@
+//! `POST /v1/dnc/imports` (agent and up): a CRM's bulk sync of its do-not-call flags, CSV
+//! (read as registry files are) or JSON Lines. Additive only: a number missing from the
+//! file is never deactivated, so a CRM that forgot a flag cannot unblock anyone. All rows
+//! or none, with line-numbered rejects and a reject-rate guard; `dry_run=true` says what
+//! would change and changes nothing.
+
+use std::io;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{ApiQuery, AsAgent};
+use super::{written, AppState, Notice};
+use crate::domain::Encoding;
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::import::flags::{FlagFormat, FlagReader, FlagsRead};
+use crate::import::limits::UploadError;
+use crate::import::Options;
+use crate::store::audit::{self, AuditEvent};
+use crate::store::dnc_sync::{self, Copy, Planned};
+use crate::store::imports::Reject;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    let (schemas, paths, import) = routes!(import);
+    // Streamed and bounded by TARCZA_MAX_UPLOAD_BYTES instead.
+    OpenApiRouter::new().routes((schemas, paths, import.layer(DefaultBodyLimit::disable())))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct SyncQuery {
+    /// `csv` (the default) or `jsonl` (also chosen by `Content-Type: application/x-ndjson`).
+    #[param(pattern = "^(csv|jsonl)$")]
+    format: Option<String>,
+    /// The file's text encoding: `utf-8` (default), `windows-1250` (also `cp1250`) or
+    /// `iso-8859-2` (also `latin2`), in any case.
+    #[param(
+        pattern = "^[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*([uU][tT][fF]-?8|[wW][iI][nN][dD][oO][wW][sS]-1250|[cC][pP]1250|[iI][sS][oO]-8859-2|[lL][aA][tT][iI][nN]2)[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$",
+        example = "windows-1250"
+    )]
+    encoding: Option<String>,
+    /// Largest share (0 to 1) of rejected rows before the sync is refused (default
+    /// TARCZA_MAX_REJECT_RATE).
+    #[param(minimum = 0.0, maximum = 1.0)]
+    max_reject_rate: Option<f64>,
+    /// Say what would change and change nothing.
+    #[serde(default)]
+    #[param(default = false)]
+    dry_run: bool,
+}
+
+/// A CRM's flags: the body of a bulk sync (a type for its schema only; the handler
+/// streams the body).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+struct FlagsFile(Vec<u8>);
+
+/// What a bulk sync came to (or, with `dry_run`, would come to).
+#[derive(Serialize, ToSchema)]
+struct SyncSummary {
+    dry_run: bool,
+    /// Data rows: accepted and rejected (the header and blank lines are not rows).
+    rows_total: u64,
+    rows_accepted: u64,
+    rows_rejected: u64,
+    /// Rows repeating a number and scope of an earlier row (the longest block counts).
+    rows_duplicate: i64,
+    /// Entries made.
+    created: i64,
+    /// Active entries whose block now lasts longer.
+    extended: i64,
+    /// Rows whose number was already blocked in that scope for as long or longer.
+    unchanged: i64,
+    /// The data version the sync wrote; null when nothing was written.
+    snapshot_version: Option<i64>,
+    /// The file's size as sent, and its SHA-256.
+    bytes: u64,
+    checksum: String,
+    /// The first 1000 rejected rows (all are counted).
+    rejects: Vec<Reject>,
+    /// With `too_many_rejects` (a `422`): why nothing was changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorDetail>,
+    /// `not_yet_visible` when this process's `/v1/check` may not show the entries yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<Notice>,
+}
+
+struct SyncRequest {
+    actor: i64,
+    format: FlagFormat,
+    encoding: Option<Encoding>,
+    max_reject_rate: f64,
+    dry_run: bool,
+}
+
+/// Bulk sync of a CRM's do-not-call flags (the request body), additive only.
+///
+/// CSV (read as registry files are: gzip, zip, delimiters, encodings, header names read
+/// loosely) or JSON Lines; each row an entry by the rules of `POST /v1/dnc` (source
+/// `crm`). A number missing from the file is never deactivated. All rows or none, with
+/// line-numbered rejects and the reject-rate guard; `dry_run=true` changes nothing.
+#[utoipa::path(
+    post,
+    operation_id = "sync_dnc_flags",
+    path = "/v1/dnc/imports",
+    tag = "dnc",
+    params(SyncQuery),
+    request_body(
+        description = "The flags: CSV with a number column (and reason, source, client, campaign, expires_at, external_id) or JSON Lines of such objects; plain, gzip or zip",
+        content(
+            (FlagsFile = "text/csv"),
+            (FlagsFile = "application/x-ndjson"),
+            (FlagsFile = "application/octet-stream"),
+        ),
+    ),
+    extensions(("x-required-role" = json!("agent"))),
+    responses(
+        (status = 200, description = "The sync is committed (or, with `dry_run`, what it would do)", body = SyncSummary),
+        (status = 400, description = "The file could not be read (`unreadable_file`); nothing was changed", body = ErrorBody),
+        (status = 422, description = "More rejected rows than `max_reject_rate` (`too_many_rejects`: the body is then the summary with `error`, and its rejects), no data rows (`no_rows`), a file refused by its limits (`upload_refused`), an unknown `format` (`unsupported_format`) or `encoding` (`unsupported_encoding`), or a parameter that cannot be used (`invalid_parameter`); nothing was changed", body = ErrorBody),
+    )
+)]
+async fn import(
+    caller: AsAgent,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<SyncQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let ndjson = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let v = v.to_ascii_lowercase();
+            v.starts_with("application/x-ndjson") || v.starts_with("application/jsonl")
+        });
+    let format = match (q.format.as_deref(), ndjson) {
+        (None, false) | (Some("csv"), false) => FlagFormat::Csv,
+        (None, true) | (Some("jsonl"), _) => FlagFormat::JsonLines,
+        (Some("csv"), true) => {
+            return Err(ApiError::unprocessable(
+                "invalid_parameter",
+                "format=csv with Content-Type application/x-ndjson: say one thing",
+            ))
+        }
+        (Some(other), _) => {
+            return Err(ApiError::unprocessable(
+                "unsupported_format",
+                format!("format={other:?} is not supported; use csv or jsonl"),
+            ))
+        }
+    };
+    let encoding = q
+        .encoding
+        .as_deref()
+        .map(str::parse::<Encoding>)
+        .transpose()
+        .map_err(|e| ApiError::unprocessable("unsupported_encoding", e))?;
+    let max_reject_rate = match q.max_reject_rate {
+        None => state.settings.max_reject_rate,
+        Some(v) if (0.0..=1.0).contains(&v) => v,
+        Some(v) => {
+            return Err(ApiError::unprocessable(
+                "invalid_parameter",
+                format!("max_reject_rate={v} is not a share between 0 and 1"),
+            ))
+        }
+    };
+    let req = SyncRequest {
+        actor: caller.0.id,
+        format,
+        encoding,
+        max_reject_rate,
+        dry_run: q.dry_run,
+    };
+    // Its own task: a client that hangs up must not cancel the sync half-way.
+    tokio::spawn(sync(state, req, body))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("sync task failed: {e}")))?
+}
+
+async fn sync(state: AppState, req: SyncRequest, body: Body) -> Result<Response, ApiError> {
+    let options = Options::of(&state.settings);
+    let body = body.into_data_stream().map_err(io::Error::other);
+    let mut reader = match FlagReader::open(
+        body,
+        req.format,
+        options.region,
+        req.encoding,
+        options.limits,
+        Utc::now(),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return Err(unreadable(e)),
+    };
+    let mut tx = state.db.begin().await?;
+    dnc_sync::begin(&mut tx).await?;
+    let mut copy = Copy::start(&mut tx).await?;
+    let read = loop {
+        match reader.next().await {
+            Ok(Some(f)) => {
+                copy.push(
+                    f.line,
+                    f.number,
+                    &f.scope,
+                    f.reason.as_deref(),
+                    &f.source,
+                    f.external_id.as_deref(),
+                    f.expires_at,
+                )
+                .await?
+            }
+            Ok(None) => break reader.finish().await,
+            Err(e) => break Err(e),
+        }
+    };
+    let read = match read {
+        Ok(read) => read,
+        Err(e) => {
+            copy.abort().await;
+            return Err(unreadable(e));
+        }
+    };
+    copy.finish().await?;
+
+    if read.rows_total == 0 {
+        return Err(ApiError::unprocessable(
+            "no_rows",
+            "the file has no data rows; nothing was changed",
+        ));
+    }
+    let rate = read.rows_rejected as f64 / read.rows_total as f64;
+    if rate > req.max_reject_rate {
+        let message = format!(
+            "{} of {} rows ({:.1}%) were rejected, more than max_reject_rate ({:.1}%); nothing \
+             was changed. See rejects for the reasons",
+            read.rows_rejected,
+            read.rows_total,
+            100.0 * rate,
+            100.0 * req.max_reject_rate
+        );
+        let mut body = answer(&read, &Planned::default(), req.dry_run, None);
+        body.error = Some(ErrorDetail {
+            code: "too_many_rejects".into(),
+            message,
+        });
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
+    }
+
+    if req.dry_run {
+        // What it would come to now; a later sync may find other entries.
+        let planned = dnc_sync::plan(&mut tx).await?;
+        tx.rollback().await?;
+        return Ok(Json(answer(&read, &planned, true, None)).into_response());
+    }
+    // From here no other write comes in between: the plan is what gets written.
+    dnc_sync::lock(&mut tx).await?;
+    let planned = dnc_sync::plan(&mut tx).await?;
+    let label = format!("crm-sync:{}", &read.checksum[..16.min(read.checksum.len())]);
+    let version = dnc_sync::write(&mut tx, req.actor, &planned, &label).await?;
+    let mut summary = serde_json::to_value(answer(&read, &planned, false, version))
+        .map_err(anyhow::Error::from)?;
+    if let Some(o) = summary.as_object_mut() {
+        o.remove("rejects");
+    }
+    audit::record(
+        &mut tx,
+        AuditEvent {
+            actor: Some(req.actor),
+            action: "dnc.import",
+            number: None,
+            subject: Some(label),
+            details: summary,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    // The answer goes out once this process's /check sees the entries.
+    let visible = version.is_none() || state.index.refresh_after_write(&state.db, None).await;
+    let mut body = answer(&read, &planned, false, version);
+    body.warnings = written(visible, &state.settings);
+    Ok(Json(body).into_response())
+}
+
+/// A file that could not be read: nothing was changed.
+fn unreadable(e: UploadError) -> ApiError {
+    match e {
+        UploadError::Refused(m) => ApiError::unprocessable("upload_refused", m),
+        UploadError::Failed(m) => ApiError::client(
+            StatusCode::BAD_REQUEST,
+            "unreadable_file",
+            format!("{m}; nothing was changed"),
+        ),
+    }
+}
+
+fn answer(read: &FlagsRead, planned: &Planned, dry_run: bool, version: Option<i64>) -> SyncSummary {
+    SyncSummary {
+        dry_run,
+        rows_total: read.rows_total,
+        rows_accepted: read.rows_accepted,
+        rows_rejected: read.rows_rejected,
+        rows_duplicate: planned.duplicates,
+        created: planned.created,
+        extended: planned.extended,
+        unchanged: planned.unchanged,
+        snapshot_version: version,
+        bytes: read.bytes,
+        checksum: read.checksum.clone(),
+        rejects: read.rejects.clone(),
+        error: None,
+        warnings: Vec::new(),
+    }
+}

@@ -1,0 +1,270 @@
+//! A CRM's bulk sync of do-not-call flags, set-based: the rows are copied (`COPY`) into a
+//! temporary table of the transaction, then compared with the active entries and written
+//! in a few statements, with the rules of `dnc::add` for each (idempotent per number and
+//! scope, a re-add never shortens a block, an expired entry is closed and replaced), an
+//! audit event and a change-feed row per entry made or extended. Additive only: nothing
+//! here deactivates an entry that is not in the file.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::postgres::PgCopyIn;
+use sqlx::{PgConnection, Postgres, Transaction};
+
+use super::bump_version;
+use crate::domain::{PhoneNumber, Scope};
+
+/// The rows of the sync being read, one per valid line of the file.
+const CREATE_ROWS: &str = "CREATE TEMP TABLE dnc_sync_rows ( \
+     line bigint NOT NULL, number bigint NOT NULL, client text, campaign text, \
+     client_key text NOT NULL, campaign_key text NOT NULL, reason text, source text, \
+     external_id text, expires_at timestamptz) ON COMMIT DROP";
+
+/// What a sync did (or, for a dry run, would do).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Planned {
+    /// Entries made (a number and scope with no active entry, or only an expired one).
+    pub created: i64,
+    /// Active entries whose block now lasts longer (the file asked for longer).
+    pub extended: i64,
+    /// Rows whose number was already blocked in that scope for as long or longer.
+    pub unchanged: i64,
+    /// Rows repeating a number and scope of an earlier row (the longest block counts).
+    pub duplicates: i64,
+}
+
+/// Starts a sync in `tx`: its temporary table, ready for [`Copy::push`].
+pub async fn begin(tx: &mut Transaction<'static, Postgres>) -> Result<(), sqlx::Error> {
+    // A million rows are sorted (repeats) and joined (with the entries) in memory.
+    sqlx::query("SET LOCAL work_mem = '256MB'")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(CREATE_ROWS).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Rows on their way into the temporary table, sent in batches of about a megabyte.
+pub struct Copy<'c> {
+    copy: PgCopyIn<&'c mut PgConnection>,
+    buf: Vec<u8>,
+}
+
+const BATCH: usize = 1 << 20;
+
+impl<'c> Copy<'c> {
+    pub async fn start(conn: &'c mut PgConnection) -> Result<Copy<'c>, sqlx::Error> {
+        let copy = conn
+            .copy_in_raw(
+                "COPY dnc_sync_rows (line, number, client, campaign, client_key, campaign_key, \
+                 reason, source, external_id, expires_at) FROM STDIN",
+            )
+            .await?;
+        Ok(Copy {
+            copy,
+            buf: Vec::with_capacity(BATCH + 4096),
+        })
+    }
+
+    /// Adds one row (sent when the batch is full).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn push(
+        &mut self,
+        line: u64,
+        number: PhoneNumber,
+        scope: &Scope,
+        reason: Option<&str>,
+        source: &str,
+        external_id: Option<&str>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<(), sqlx::Error> {
+        let b = &mut self.buf;
+        b.extend_from_slice(format!("{line}\t{}\t", number.digits()).as_bytes());
+        field(b, scope.client());
+        field(b, scope.campaign());
+        field(b, Some(scope.client_key().unwrap_or("")));
+        field(b, Some(scope.campaign_key().unwrap_or("")));
+        field(b, reason);
+        field(b, Some(source));
+        field(b, external_id);
+        match expires_at {
+            Some(t) => b.extend_from_slice(t.to_rfc3339().as_bytes()),
+            None => b.extend_from_slice(b"\\N"),
+        }
+        b.push(b'\n');
+        if b.len() >= BATCH {
+            self.copy.send(std::mem::take(&mut self.buf)).await?;
+            self.buf.reserve(BATCH + 4096);
+        }
+        Ok(())
+    }
+
+    /// Sends what is left and ends the copy.
+    pub async fn finish(mut self) -> Result<(), sqlx::Error> {
+        if !self.buf.is_empty() {
+            self.copy.send(std::mem::take(&mut self.buf)).await?;
+        }
+        self.copy.finish().await?;
+        Ok(())
+    }
+
+    /// Gives up the copy (the transaction is then rolled back).
+    pub async fn abort(self) {
+        let _ = self.copy.abort("the sync was abandoned").await;
+    }
+}
+
+/// One text field of `COPY`'s text format, with the tab after it (`\N` for none).
+fn field(b: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        None => b.extend_from_slice(b"\\N"),
+        Some(v) => {
+            for &c in v.as_bytes() {
+                match c {
+                    b'\\' => b.extend_from_slice(b"\\\\"),
+                    b'\t' => b.extend_from_slice(b"\\t"),
+                    b'\n' => b.extend_from_slice(b"\\n"),
+                    b'\r' => b.extend_from_slice(b"\\r"),
+                    c => b.push(c),
+                }
+            }
+        }
+    }
+    b.push(b'\t');
+}
+
+/// Compares the copied rows with the active entries: `dnc_sync_plan` holds, per number
+/// and scope, the longest block the file asks for and what it comes to (`create`,
+/// `replace` an expired entry, `extend`, `unchanged`). For a real sync, call it with the
+/// data version locked ([`lock`]), so no other write comes in between.
+pub async fn plan(conn: &mut PgConnection) -> Result<Planned, sqlx::Error> {
+    // Per number and scope the longest block asked for (no expiry, else the latest),
+    // against the active entry of that number and scope.
+    sqlx::query("ANALYZE dnc_sync_rows")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "CREATE TEMP TABLE dnc_sync_plan ON COMMIT DROP AS \
+         SELECT b.*, e.id AS existing_id, e.expires_at AS existing_expires_at, \
+                CASE WHEN e.id IS NULL THEN 'create' \
+                     WHEN e.expires_at IS NULL THEN 'unchanged' \
+                     WHEN e.expires_at <= now() THEN 'replace' \
+                     WHEN b.expires_at IS NOT NULL AND b.expires_at <= e.expires_at THEN 'unchanged' \
+                     ELSE 'extend' END AS action \
+         FROM (SELECT DISTINCT ON (number, client_key, campaign_key) * FROM dnc_sync_rows \
+               ORDER BY number, client_key, campaign_key, expires_at DESC NULLS FIRST, line) b \
+         LEFT JOIN dnc_entries e \
+           ON e.number = b.number AND NOT e.prefix AND e.active \
+          AND coalesce(e.client_key, '') = b.client_key \
+          AND coalesce(e.campaign_key, '') = b.campaign_key",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let (rows, created, extended, unchanged): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM dnc_sync_rows), \
+                count(*) FILTER (WHERE action IN ('create', 'replace')), \
+                count(*) FILTER (WHERE action = 'extend'), \
+                count(*) FILTER (WHERE action = 'unchanged') \
+         FROM dnc_sync_plan",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Planned {
+        created,
+        extended,
+        unchanged,
+        duplicates: rows - created - extended - unchanged,
+    })
+}
+
+/// Takes the data version's row lock (every write takes it: `bump_version`) without
+/// moving the version, so a sync that changes nothing leaves it as it was.
+pub async fn lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT version FROM data_version FOR UPDATE")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes the plan: closes the expired entries it replaces, extends and creates, each
+/// with its audit event (`import` in its details names the sync) and change-feed row,
+/// under one new data version. Returns that version (`None` when nothing changed).
+pub async fn write(
+    conn: &mut PgConnection,
+    actor: i64,
+    planned: &Planned,
+    import: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    if planned.created == 0 && planned.extended == 0 {
+        return Ok(None);
+    }
+    let version = bump_version(conn).await?;
+    sqlx::query(
+        "UPDATE dnc_entries e SET active = false, deactivated_at = now(), deactivated_by = $1, \
+         deactivation_reason = 'expired; superseded by a new entry', version = $2 \
+         FROM dnc_sync_plan p WHERE p.action = 'replace' AND e.id = p.existing_id",
+    )
+    .bind(actor)
+    .bind(version)
+    .execute(&mut *conn)
+    .await?;
+    // Each step a statement of its own (one statement of chained CTEs runs slower on a
+    // million rows). The extended entries are noted in a temporary table; the new ones
+    // are read back by their version: active, and made by this transaction (`created_at`
+    // is its start), which the closed and the extended ones were not.
+    sqlx::query(
+        "CREATE TEMP TABLE dnc_sync_extended ON COMMIT DROP AS \
+         WITH up AS ( \
+             UPDATE dnc_entries e SET expires_at = p.expires_at, version = $1 \
+             FROM dnc_sync_plan p WHERE p.action = 'extend' AND e.id = p.existing_id \
+             RETURNING e.id, p.existing_expires_at) \
+         SELECT * FROM up",
+    )
+    .bind(version)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO dnc_entries (number, client, campaign, reason, source, expires_at, \
+                                  created_by, version, prefix, external_id) \
+         SELECT number, client, campaign, reason, source, expires_at, $1, $2, false, external_id \
+         FROM dnc_sync_plan WHERE action IN ('create', 'replace')",
+    )
+    .bind(actor)
+    .bind(version)
+    .execute(&mut *conn)
+    .await?;
+    const WRITTEN: &str = "SELECT e.*, x.existing_expires_at, \
+             CASE WHEN x.id IS NULL THEN 'dnc.add' ELSE 'dnc.extend' END AS what \
+         FROM dnc_entries e LEFT JOIN dnc_sync_extended x ON x.id = e.id \
+         WHERE e.version = $2 AND e.active AND NOT e.prefix \
+           AND (x.id IS NOT NULL OR e.created_at = now())";
+    sqlx::query(&format!(
+        "INSERT INTO audit_log (actor, action, number, subject, details) \
+         SELECT $1, what, number, 'dnc:' || id, \
+                CASE WHEN what = 'dnc.extend' THEN jsonb_build_object( \
+                         'before', jsonb_build_object('expires_at', existing_expires_at), \
+                         'after', jsonb_build_object('expires_at', expires_at), 'import', $3::text) \
+                     ELSE jsonb_build_object('after', jsonb_build_object( \
+                         'scope', CASE WHEN campaign IS NOT NULL THEN 'campaign' \
+                                       WHEN client IS NOT NULL THEN 'client' ELSE 'global' END, \
+                         'client', client, 'campaign', campaign, 'reason', reason, \
+                         'source', source, 'expires_at', expires_at, 'external_id', external_id), \
+                         'import', $3::text) END \
+         FROM ({WRITTEN}) w"
+    ))
+    .bind(actor)
+    .bind(version)
+    .bind(import)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(&format!(
+        "INSERT INTO changes (version, seq, action, number, prefix, entry_id, client, campaign, \
+                              reason, source, external_id, expires_at, actor) \
+         SELECT $2, (row_number() OVER () - 1)::int, what, number, false, id, client, campaign, \
+                reason, source, external_id, expires_at, $1 \
+         FROM ({WRITTEN}) w"
+    ))
+    .bind(actor)
+    .bind(version)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Some(version))
+}
