@@ -11,6 +11,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::domain::{ConsentError, NumberError, PrefixError};
+use crate::history::HistoryError;
 use crate::import::ImportError;
 use crate::index::freshness::Unfit;
 use crate::jobs::sync::SyncError;
@@ -124,6 +125,23 @@ impl From<SyncError> for ApiError {
             SyncError::UnknownRegistry(_) => ApiError::not_found(err.to_string()),
             SyncError::Import(e) => e.into(),
             SyncError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<HistoryError> for ApiError {
+    fn from(err: HistoryError) -> Self {
+        match err {
+            HistoryError::Future { .. } => ApiError::unprocessable("invalid_at", err.to_string()),
+            HistoryError::Unavailable { .. } => {
+                ApiError::unprocessable("history_unavailable", err.to_string())
+            }
+            HistoryError::Behind | HistoryError::NotReady => ApiError::Unavailable {
+                code: "not_ready",
+                message: err.to_string(),
+            },
+            HistoryError::Unrecorded => ApiError::Internal(anyhow::Error::new(err)),
+            HistoryError::Database(e) => e.into(),
         }
     }
 }

@@ -19,6 +19,7 @@ mod dnc_imports;
 mod dnc_list;
 pub mod extract;
 mod health;
+mod history;
 mod keys;
 mod middleware;
 mod policies;
@@ -58,6 +59,7 @@ pub fn api(state: AppState) -> Router {
         .merge(dnc::router())
         .merge(dnc_imports::router())
         .merge(dnc_list::router())
+        .merge(history::router())
         .merge(keys::router())
         .merge(registries::router())
         .merge(consents::router())

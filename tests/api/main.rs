@@ -17,6 +17,7 @@ mod dnc_imports;
 mod dnc_list;
 mod formats;
 mod health;
+mod history;
 mod hostile;
 mod imports;
 mod net;
