@@ -202,6 +202,26 @@ pub struct Config {
     #[arg(long, env = "TARCZA_CHANGES_RETENTION", default_value = "30d", value_parser = parse_interval, global = true)]
     pub changes_retention: Duration,
 
+    /// Sign every /check answer with a decision receipt (README "Decision receipts").
+    #[arg(long, env = "TARCZA_RECEIPTS", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new(), global = true)]
+    pub receipts: bool,
+
+    /// File holding the receipt signing key (Ed25519, PKCS#8 PEM, mode 0600, as
+    /// `openssl genpkey -algorithm ed25519` makes). Unset: receipt-key.pem in
+    /// TARCZA_DATA_DIR, made on first start.
+    #[arg(long, env = "TARCZA_RECEIPT_KEY_FILE", global = true)]
+    pub receipt_key_file: Option<PathBuf>,
+
+    /// The receipt signing key itself (its PEM text), instead of a file.
+    #[arg(
+        long,
+        env = "TARCZA_RECEIPT_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub receipt_key: Option<String>,
+
     /// Per-registry settings, from `TARCZA_REGISTRY_<NAME>_<SETTING>` variables (see
     /// README); filled by [`Config::load_registries`].
     #[arg(skip)]
@@ -390,6 +410,18 @@ mod tests {
         c.changes_retention = Duration::from_secs(86_400);
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("TARCZA_CHANGES_RETENTION"), "{e}");
+    }
+
+    #[test]
+    fn receipts_are_on_unless_switched_off() {
+        assert!(Config::defaults().receipts);
+        for off in ["false", "off", "no", "0"] {
+            let c = Cli::try_parse_from(["tarcza", "--receipts", off])
+                .unwrap()
+                .config;
+            assert!(!c.receipts, "{off}");
+        }
+        assert!(Cli::try_parse_from(["tarcza", "--receipts", "maybe"]).is_err());
     }
 
     #[test]

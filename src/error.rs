@@ -15,6 +15,7 @@ use crate::history::HistoryError;
 use crate::import::ImportError;
 use crate::index::freshness::Unfit;
 use crate::jobs::sync::SyncError;
+use crate::receipts::ReceiptError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -143,6 +144,13 @@ impl From<HistoryError> for ApiError {
             HistoryError::Unrecorded => ApiError::Internal(anyhow::Error::new(err)),
             HistoryError::Database(e) => e.into(),
         }
+    }
+}
+
+/// An answer that could not get its receipt is not given (500; the dialer does not call).
+impl From<ReceiptError> for ApiError {
+    fn from(err: ReceiptError) -> Self {
+        ApiError::Internal(anyhow::Error::new(err))
     }
 }
 

@@ -24,6 +24,7 @@ pub mod http;
 pub mod import;
 pub mod index;
 pub mod jobs;
+pub mod receipts;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

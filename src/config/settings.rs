@@ -30,6 +30,8 @@ pub struct Settings {
     pub console_idle_timeout: Duration,
     /// How long the change feed is kept.
     pub changes_retention: Duration,
+    /// Whether `/check` answers carry receipts.
+    pub receipts: bool,
 }
 
 impl Settings {
@@ -78,6 +80,7 @@ impl From<&Config> for Settings {
             public_origin: c.public_url.clone(),
             console_idle_timeout: c.console_idle_timeout,
             changes_retention: c.changes_retention,
+            receipts: c.receipts,
         }
     }
 }

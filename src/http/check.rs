@@ -19,6 +19,7 @@ use crate::domain::{PhoneNumber, Scope};
 use crate::error::ApiError;
 use crate::index::freshness::{self, Warning};
 use crate::index::{ConsentUse, Exemption, Reason, Snapshot};
+use crate::receipts::{BatchClaims, CheckClaims, Receipt};
 
 /// Most numbers one batch request may carry.
 pub const MAX_BATCH: usize = 10_000;
@@ -49,6 +50,8 @@ struct CheckResponse<'a> {
     checked_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<Warning>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    receipt: Option<Receipt>,
 }
 
 async fn check_one(
@@ -70,6 +73,17 @@ async fn check_one(
     count(&mut counts, &verdict.reasons);
     state.activity.record(now, counts);
     tracing::debug!(number = %state.loggable(number), blocked = !verdict.allowed(), "checked");
+    // After the verdict: its receipt (README "Decision receipts").
+    let claims = CheckClaims::new(
+        number,
+        scope.client(),
+        scope.campaign(),
+        &verdict,
+        snapshot.version,
+        snapshot.registries(),
+        now,
+    );
+    let receipt = state.receipts.issue(&claims).await?;
     let body = CheckResponse {
         number,
         allowed: verdict.allowed(),
@@ -79,6 +93,7 @@ async fn check_one(
         snapshot_version: snapshot.version,
         checked_at: now,
         warnings,
+        receipt,
     };
     json_response(&body)
 }
@@ -112,13 +127,16 @@ enum BatchItem<'a> {
     },
 }
 
+/// A batch answer after its `results`, which are written first (their exact bytes are
+/// what the receipt binds): `{"results":[…],"snapshot_version":…,…}`.
 #[derive(Serialize)]
-struct BatchResponse<'a> {
-    results: Vec<BatchItem<'a>>,
+struct BatchTail {
     snapshot_version: i64,
     checked_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<Warning>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    receipt: Option<Receipt>,
 }
 
 async fn check_batch(
@@ -155,12 +173,31 @@ async fn check_batch(
         }
     }
     state.activity.record(now, counts);
-    json_response(&BatchResponse {
-        results,
+    let count = results.len();
+    let results = serde_json::to_vec(&results).map_err(anyhow::Error::from)?;
+    let claims = BatchClaims::new(
+        scope.client(),
+        scope.campaign(),
+        count,
+        &results,
+        snapshot.version,
+        snapshot.registries(),
+        now,
+    );
+    let receipt = state.receipts.issue(&claims).await?;
+    let tail = serde_json::to_vec(&BatchTail {
         snapshot_version: snapshot.version,
         checked_at: now,
         warnings,
+        receipt,
     })
+    .map_err(anyhow::Error::from)?;
+    let mut body = Vec::with_capacity(results.len() + tail.len() + 12);
+    body.extend_from_slice(b"{\"results\":");
+    body.extend_from_slice(&results);
+    body.push(b',');
+    body.extend_from_slice(&tail[1..]);
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 fn check_item<'a>(

@@ -24,6 +24,7 @@ mod keys;
 mod middleware;
 mod policies;
 mod query;
+mod receipts;
 mod registries;
 mod serve;
 mod state;
@@ -61,6 +62,7 @@ pub fn api(state: AppState) -> Router {
         .merge(dnc_list::router())
         .merge(history::router())
         .merge(keys::router())
+        .merge(receipts::router())
         .merge(registries::router())
         .merge(consents::router())
         .merge(policies::router())

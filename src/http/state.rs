@@ -1,4 +1,5 @@
-//! What every handler can reach: the pool, this process's snapshot and the settings.
+//! What every handler can reach: the pool, this process's snapshot, the settings and the
+//! receipt signer.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use crate::config::Settings;
 use crate::domain::PhoneNumber;
 use crate::index::Index;
 use crate::jobs;
+use crate::receipts::{ReceiptKey, Receipts};
 
 /// Cheap to clone: everything inside is shared.
 #[derive(Clone)]
@@ -18,10 +20,21 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// What `/v1/check` answered over the last 24 hours, per minute (this process only).
     pub activity: Arc<Activity>,
+    /// Signs `/check` answers (or not, when receipts are off).
+    pub receipts: Receipts,
 }
 
 impl AppState {
+    /// With receipts on, they are signed with a new key of this process's own, which is
+    /// not published until [`Receipts::register`]; start-up uses [`AppState::with_receipts`]
+    /// with the configured key instead.
     pub fn new(db: PgPool, settings: Settings) -> AppState {
+        let receipts = if settings.receipts {
+            let key = ReceiptKey::generate().expect("the operating system's random source");
+            Receipts::new(key, Some(db.clone()))
+        } else {
+            Receipts::off()
+        };
         AppState {
             db,
             index: Arc::new(Index::with_consent_exemptions(
@@ -29,7 +42,14 @@ impl AppState {
             )),
             settings: Arc::new(settings),
             activity: Arc::default(),
+            receipts,
         }
+    }
+
+    /// The same state, signing receipts as `receipts` does.
+    pub fn with_receipts(mut self, receipts: Receipts) -> AppState {
+        self.receipts = receipts;
+        self
     }
 
     /// Masks a number for logs unless TARCZA_LOG_NUMBERS is on.

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod locks;
 pub mod members;
 pub mod policies;
+pub mod receipt_keys;
 pub mod registries;
 pub mod roles;
 pub mod schema;

@@ -122,6 +122,13 @@ pub async fn grant_serving_role(owner: &mut PgConnection, role: &str) -> anyhow:
             "GRANT EXECUTE ON FUNCTION public.{function} TO {r}"
         ));
     }
+    // Receipt keys: register one (the database sets its times), move `last_used_at`.
+    statements.push(format!(
+        "REVOKE INSERT, UPDATE ON public.receipt_keys FROM {r}"
+    ));
+    statements.push(format!(
+        "GRANT INSERT (id, public_key), UPDATE (last_used_at) ON public.receipt_keys TO {r}"
+    ));
     for table in OWNER_WRITTEN {
         statements.push(format!(
             "REVOKE INSERT, UPDATE ON public.{} FROM {r}",

@@ -28,6 +28,7 @@ mod policies;
 mod prefixes;
 mod privacy;
 mod queries;
+mod receipts;
 mod replicas;
 mod roles;
 mod scopes;

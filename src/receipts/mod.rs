@@ -1,0 +1,99 @@
+//! Decision receipts: every `/v1/check` answer carries a receipt that a third party can
+//! verify without tarcza's secret, binding the number, the scope asked for, the verdict,
+//! the reasons, the data it was decided on and the time (README "Decision receipts").
+//!
+//! A receipt holds the answer's claims as the exact bytes that were hashed (`claims`, a
+//! JSON string), the Merkle path from them to the root of the batch they were signed in
+//! (`path`), the exact bytes of the signed statement naming that root and the key
+//! (`signed`), and the Ed25519 signature over it (`signature`, base64). Signing is shared
+//! by concurrent answers (`signer`); keys are in `keys`; `verify` checks a receipt.
+//!
+//! Below `http/`: plain inputs (claims, keys, the pool) and its own error.
+
+pub mod claims;
+pub mod keys;
+pub mod merkle;
+mod signer;
+pub mod verify;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+
+pub use claims::{BatchClaims, CheckClaims};
+pub use keys::ReceiptKey;
+use signer::Signer;
+pub use verify::{PublishedKey, Verified};
+
+/// The version of the receipt format (in receipts, claims and signed statements).
+pub const FORMAT: u8 = 1;
+
+/// A receipt, as it travels in an answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    pub v: u8,
+    pub key_id: String,
+    /// The claims: the exact bytes hashed into the signed tree.
+    pub claims: String,
+    /// From the claims' leaf to the root: `L:<hex>` / `R:<hex>` siblings.
+    pub path: Vec<String>,
+    /// The signed statement: the exact bytes the signature is over.
+    pub signed: String,
+    pub signature: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptError {
+    #[error("the receipt signer stopped before signing this answer")]
+    Signer,
+    #[error("the claims could not be written: {0}")]
+    Claims(#[from] serde_json::Error),
+}
+
+/// This process's receipt issuer: on (with its signing key) or off.
+#[derive(Clone)]
+pub struct Receipts {
+    signer: Option<Arc<Signer>>,
+}
+
+impl Receipts {
+    /// No receipts (`TARCZA_RECEIPTS=false`).
+    pub fn off() -> Receipts {
+        Receipts { signer: None }
+    }
+
+    /// Receipts signed with `key`; its use is recorded in `db` if given.
+    pub fn new(key: ReceiptKey, db: Option<PgPool>) -> Receipts {
+        Receipts {
+            signer: Some(Arc::new(Signer::new(key, db))),
+        }
+    }
+
+    /// The signing key's id; `None` when receipts are off.
+    pub fn key_id(&self) -> Option<&str> {
+        self.signer.as_ref().map(|s| s.key().id.as_str())
+    }
+
+    /// Publishes the signing key's public half, so that its receipts can be verified
+    /// later by anyone, whichever process signed them.
+    pub async fn register(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        match &self.signer {
+            Some(s) => {
+                let key = s.key();
+                crate::store::receipt_keys::register(pool, &key.id, &key.public()).await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// A receipt for an answer whose claims are `claims`; `None` when receipts are off.
+    pub async fn issue(&self, claims: &impl Serialize) -> Result<Option<Receipt>, ReceiptError> {
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        let claims = serde_json::to_string(claims)?;
+        signer.sign(claims).await.map(Some)
+    }
+}
