@@ -173,13 +173,15 @@ async fn check_batch(
         }
     }
     state.activity.record(now, counts);
-    let count = results.len();
-    let results = serde_json::to_vec(&results).map_err(anyhow::Error::from)?;
+    // Written once, `results` first: their exact bytes are what the receipt binds.
+    let mut body = Vec::with_capacity(results.len() * 128 + 2048);
+    body.extend_from_slice(RESULTS_FIRST);
+    serde_json::to_writer(&mut body, &results).map_err(anyhow::Error::from)?;
     let claims = BatchClaims::new(
         scope.client(),
         scope.campaign(),
-        count,
-        &results,
+        results.len(),
+        &body[RESULTS_FIRST.len()..],
         snapshot.version,
         snapshot.registries(),
         now,
@@ -192,13 +194,13 @@ async fn check_batch(
         receipt,
     })
     .map_err(anyhow::Error::from)?;
-    let mut body = Vec::with_capacity(results.len() + tail.len() + 12);
-    body.extend_from_slice(b"{\"results\":");
-    body.extend_from_slice(&results);
     body.push(b',');
     body.extend_from_slice(&tail[1..]);
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
+
+/// How a batch answer begins: its `results` come first.
+const RESULTS_FIRST: &[u8] = b"{\"results\":";
 
 fn check_item<'a>(
     snapshot: &'a Snapshot,
@@ -243,6 +245,8 @@ fn scope_of(client: Option<&str>, campaign: Option<&str>) -> Result<Scope, ApiEr
 /// Serializes straight to bytes: the body borrows from the snapshot, so it cannot be
 /// handed to `Json` (which needs an owned value) without a copy.
 fn json_response(body: &impl Serialize) -> Result<Response, ApiError> {
-    let bytes = serde_json::to_vec(body).map_err(anyhow::Error::from)?;
+    // Room for an answer with its receipt, so that the buffer is not grown by copies.
+    let mut bytes = Vec::with_capacity(1536);
+    serde_json::to_writer(&mut bytes, body).map_err(anyhow::Error::from)?;
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::extract::{from_json, AsDialer, JsonBytes, NoQuery};
 use super::AppState;
 use crate::error::ApiError;
-use crate::receipts::{verify, PublishedKey, Receipt};
+use crate::receipts::{verify, PublishedKey, Submitted};
 use crate::store::receipt_keys;
 
 pub fn router() -> Router<AppState> {
@@ -47,7 +47,7 @@ async fn verify_one(
 ) -> Result<Json<Value>, ApiError> {
     let fields: HashMap<String, &RawValue> = from_json(&body)?;
     let invalid = |m: String| ApiError::unprocessable("invalid_receipt", m);
-    let receipt: Receipt = match fields.get("receipt") {
+    let receipt: Submitted = match fields.get("receipt") {
         Some(raw) => serde_json::from_str(raw.get())
             .map_err(|e| invalid(format!("the answer's receipt is malformed: {e}")))?,
         None => from_json(&body).map_err(|_| {

@@ -8,18 +8,18 @@ use chrono::{DateTime, Utc};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::FORMAT;
 use crate::domain::PhoneNumber;
 use crate::index::{ConsentUse, Exemption, Reason, RegistryIndex, Verdict};
 
 /// The claims of a `GET /v1/check` answer.
 #[derive(Serialize)]
 pub struct CheckClaims<'a> {
-    pub v: u8,
     pub kind: &'static str,
     pub number: PhoneNumber,
-    /// The scope asked for, as the call named it.
+    /// The scope asked for, as the call named it (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub campaign: Option<&'a str>,
     pub allowed: bool,
     pub reasons: &'a [Reason<'a>],
@@ -51,7 +51,6 @@ impl<'a> CheckClaims<'a> {
         checked_at: DateTime<Utc>,
     ) -> Self {
         CheckClaims {
-            v: FORMAT,
             kind: "check",
             number,
             client,
@@ -71,9 +70,10 @@ impl<'a> CheckClaims<'a> {
 /// is bound by its SHA-256.
 #[derive(Serialize)]
 pub struct BatchClaims<'a> {
-    pub v: u8,
     pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub campaign: Option<&'a str>,
     pub count: usize,
     pub results_sha256: String,
@@ -94,7 +94,6 @@ impl<'a> BatchClaims<'a> {
     ) -> Self {
         use sha2::{Digest, Sha256};
         BatchClaims {
-            v: FORMAT,
             kind: "batch",
             client,
             campaign,

@@ -2,9 +2,11 @@
 //! verifies on its own: leaves are `SHA-256(0x00 ‖ claims)`, inner nodes
 //! `SHA-256(0x01 ‖ left ‖ right)` (the prefixes keep a leaf from passing for a node), and
 //! a level's last node without a partner moves up unchanged. An answer carries the
-//! siblings on the way from its leaf to the root, each marked with its side: `L:<hex>`
-//! (the sibling is on the left) or `R:<hex>`.
+//! siblings on the way from its leaf to the root, each marked with its side: `L:<base64>`
+//! (the sibling is on the left) or `R:<base64>`.
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use sha2::{Digest, Sha256};
 
 pub type Hash = [u8; 32];
@@ -44,26 +46,67 @@ pub fn levels(leaves: Vec<Hash>) -> Vec<Vec<Hash>> {
     levels
 }
 
-/// The path from leaf `index` to the root, as `L:`/`R:` + hex siblings.
-pub fn path(levels: &[Vec<Hash>], mut index: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    for level in &levels[..levels.len() - 1] {
-        let sibling = index ^ 1;
-        if let Some(h) = level.get(sibling) {
-            let side = if sibling < index { "L:" } else { "R:" };
-            out.push(format!("{side}{}", crate::domain::hash::hex(h)));
-        }
-        index /= 2;
+/// The path from leaf `index` to the root, as `L:`/`R:` + base64 siblings.
+pub fn path(levels: &[Vec<Hash>], index: usize) -> Vec<String> {
+    Path::new(levels, index)
+        .steps()
+        .map(|(step, len)| String::from_utf8(step[..len].to_vec()).expect("ASCII"))
+        .collect()
+}
+
+/// Length of a step: side, colon, 32 bytes in base64 (44 characters with padding).
+const STEP: usize = 46;
+
+/// The path from a leaf to the root, serialized as a list of `L:`/`R:` + base64 steps
+/// without allocating.
+pub struct Path<'a> {
+    levels: &'a [Vec<Hash>],
+    index: usize,
+}
+
+impl<'a> Path<'a> {
+    pub fn new(levels: &'a [Vec<Hash>], index: usize) -> Self {
+        Path { levels, index }
     }
-    out
+
+    fn steps(&self) -> impl Iterator<Item = ([u8; STEP], usize)> + '_ {
+        let mut index = self.index;
+        self.levels[..self.levels.len() - 1]
+            .iter()
+            .filter_map(move |level| {
+                let sibling = index ^ 1;
+                let left = sibling < index;
+                index /= 2;
+                level.get(sibling).map(|h| {
+                    let mut step = [0u8; STEP];
+                    step[0] = if left { b'L' } else { b'R' };
+                    step[1] = b':';
+                    let n = BASE64
+                        .encode_slice(h, &mut step[2..])
+                        .expect("32 bytes fit in 44 characters");
+                    (step, 2 + n)
+                })
+            })
+    }
+}
+
+impl serde::Serialize for Path<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(None)?;
+        for (step, len) in self.steps() {
+            seq.serialize_element(std::str::from_utf8(&step[..len]).expect("ASCII"))?;
+        }
+        seq.end()
+    }
 }
 
 /// The root that `claims` and `path` lead to; `None` if a step is malformed.
 pub fn root_of(claims: &[u8], path: &[String]) -> Option<Hash> {
     let mut h = leaf(claims);
     for step in path {
-        let (side, hex) = step.split_at_checked(2)?;
-        let sibling = decode_hex(hex)?;
+        let (side, sibling) = step.split_at_checked(2)?;
+        let sibling: Hash = BASE64.decode(sibling).ok()?.try_into().ok()?;
         h = match side {
             "L:" => node(&sibling, &h),
             "R:" => node(&h, &sibling),
@@ -71,17 +114,6 @@ pub fn root_of(claims: &[u8], path: &[String]) -> Option<Hash> {
         };
     }
     Some(h)
-}
-
-fn decode_hex(hex: &str) -> Option<Hash> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -116,9 +148,9 @@ mod tests {
 
     #[test]
     fn malformed_steps_lead_nowhere() {
-        let h = crate::domain::hash::hex(&leaf(b"y"));
+        let h = BASE64.encode(leaf(b"y"));
         assert_eq!(root_of(b"x", &[format!("X:{h}")]), None);
-        assert_eq!(root_of(b"x", &[format!("L:{}", &h[1..])]), None);
+        assert_eq!(root_of(b"x", &[format!("L:{}", &h[4..])]), None);
         assert_eq!(root_of(b"x", &["L:".to_string()]), None);
         assert!(root_of(b"x", &[format!("L:{h}")]).is_some());
     }

@@ -29,17 +29,50 @@ pub use verify::{PublishedKey, Verified};
 /// The version of the receipt format (in receipts, claims and signed statements).
 pub const FORMAT: u8 = 1;
 
-/// A receipt, as it travels in an answer.
+/// A receipt, as it travels in an answer: `{"key_id", "claims", "path", "signed",
+/// "signature"}`. It shares its batch's tree and signature with the other answers of
+/// the batch and writes its path straight into the answer (no copies: this is on every
+/// `/check`).
+#[derive(Clone)]
+pub struct Receipt {
+    key_id: Arc<str>,
+    /// The claims: the exact bytes hashed into the signed tree.
+    claims: String,
+    batch: Arc<SignedBatch>,
+    /// The claims' leaf in the batch's tree.
+    index: usize,
+}
+
+/// The statement of a batch's root, and its signature.
+pub struct SignedBatch {
+    levels: Vec<Vec<merkle::Hash>>,
+    /// The signed statement: the exact bytes the signature is over.
+    signed: String,
+    /// Base64 of the Ed25519 signature.
+    signature: String,
+}
+
+impl Serialize for Receipt {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut r = s.serialize_struct("Receipt", 5)?;
+        r.serialize_field("key_id", &*self.key_id)?;
+        r.serialize_field("claims", &self.claims)?;
+        r.serialize_field("path", &merkle::Path::new(&self.batch.levels, self.index))?;
+        r.serialize_field("signed", &self.batch.signed)?;
+        r.serialize_field("signature", &self.batch.signature)?;
+        r.end()
+    }
+}
+
+/// A receipt as submitted for verification.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Receipt {
-    pub v: u8,
+pub struct Submitted {
     pub key_id: String,
-    /// The claims: the exact bytes hashed into the signed tree.
     pub claims: String,
-    /// From the claims' leaf to the root: `L:<hex>` / `R:<hex>` siblings.
+    /// From the claims' leaf to the root: `L:<base64>` / `R:<base64>` siblings.
     pub path: Vec<String>,
-    /// The signed statement: the exact bytes the signature is over.
     pub signed: String,
     pub signature: String,
 }
@@ -93,7 +126,9 @@ impl Receipts {
         let Some(signer) = &self.signer else {
             return Ok(None);
         };
-        let claims = serde_json::to_string(claims)?;
+        let mut bytes = Vec::with_capacity(384);
+        serde_json::to_writer(&mut bytes, claims)?;
+        let claims = String::from_utf8(bytes).expect("serde_json writes UTF-8");
         signer.sign(claims).await.map(Some)
     }
 }

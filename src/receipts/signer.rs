@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 
 use super::keys::ReceiptKey;
 use super::merkle::{self, Hash};
-use super::{Receipt, ReceiptError, FORMAT};
+use super::{Receipt, ReceiptError, SignedBatch, FORMAT};
 
 /// Most answers one signature covers (a path of at most 8 steps).
 pub const MAX_LEAVES: usize = 256;
@@ -32,6 +32,7 @@ const RECORD_USE_EVERY: i64 = 60;
 
 pub struct Signer {
     key: ReceiptKey,
+    key_id: Arc<str>,
     queue: Mutex<Queue>,
     /// Where the key's use is recorded (`None`: nowhere, e.g. an unregistered test key).
     db: Option<PgPool>,
@@ -47,30 +48,24 @@ struct Queue {
 
 struct Waiting {
     leaf: Hash,
-    reply: oneshot::Sender<(Arc<Batch>, usize)>,
-}
-
-/// A signed batch: the tree, and the signed statement of its root.
-struct Batch {
-    levels: Vec<Vec<Hash>>,
-    signed: String,
-    signature: String,
+    reply: oneshot::Sender<(Arc<SignedBatch>, usize)>,
 }
 
 /// The statement a signature is made over: its exact bytes travel in every receipt.
 #[derive(Serialize)]
 struct Signed<'a> {
     v: u8,
-    alg: &'static str,
     key_id: &'a str,
+    /// SHA-256 tree root, hex.
     merkle_root: String,
-    leaves: usize,
-    signed_at: chrono::DateTime<Utc>,
+    /// RFC 3339, microseconds.
+    signed_at: String,
 }
 
 impl Signer {
     pub fn new(key: ReceiptKey, db: Option<PgPool>) -> Signer {
         Signer {
+            key_id: Arc::from(key.id.as_str()),
             key,
             queue: Mutex::default(),
             db,
@@ -98,12 +93,10 @@ impl Signer {
         }
         let (batch, index) = answer.await.map_err(|_| ReceiptError::Signer)?;
         Ok(Receipt {
-            v: FORMAT,
-            key_id: self.key.id.clone(),
+            key_id: self.key_id.clone(),
             claims,
-            path: merkle::path(&batch.levels, index),
-            signed: batch.signed.clone(),
-            signature: batch.signature.clone(),
+            batch,
+            index,
         })
     }
 
@@ -147,15 +140,13 @@ impl Signer {
         let root = levels.last().expect("a root")[0];
         let signed = serde_json::to_string(&Signed {
             v: FORMAT,
-            alg: "Ed25519",
             key_id: &self.key.id,
             merkle_root: crate::domain::hash::hex(&root),
-            leaves: waiting.len(),
-            signed_at: Utc::now(),
+            signed_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         })
         .expect("a statement serializes");
         let signature = BASE64.encode(self.key.signing.sign(signed.as_bytes()).to_bytes());
-        let batch = Arc::new(Batch {
+        let batch = Arc::new(SignedBatch {
             levels,
             signed,
             signature,
@@ -212,6 +203,8 @@ mod tests {
     use super::*;
 
     fn verify(key: &ReceiptKey, r: &Receipt) -> bool {
+        let r: crate::receipts::Submitted =
+            serde_json::from_value(serde_json::to_value(r).unwrap()).unwrap();
         let root = merkle::root_of(r.claims.as_bytes(), &r.path).unwrap();
         let signed: serde_json::Value = serde_json::from_str(&r.signed).unwrap();
         let sig = BASE64.decode(&r.signature).unwrap();
@@ -228,8 +221,8 @@ mod tests {
     async fn one_answer_alone_gets_its_own_signature() {
         let signer = Arc::new(Signer::new(ReceiptKey::from_seed(&[1; 32]), None));
         let r = signer.sign("alone".into()).await.unwrap();
-        assert!(r.path.is_empty());
-        assert!(r.signed.contains("\"leaves\":1"), "{}", r.signed);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["path"], serde_json::json!([]));
         assert!(verify(signer.key(), &r));
     }
 
@@ -246,7 +239,7 @@ mod tests {
         for t in tasks {
             let r = t.await.unwrap();
             assert!(verify(signer.key(), &r));
-            signatures.insert(r.signature.clone());
+            signatures.insert(r.batch.signature.clone());
         }
         assert!(signatures.len() < 500, "{} signatures", signatures.len());
     }

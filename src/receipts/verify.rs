@@ -10,7 +10,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{merkle, Receipt, FORMAT};
+use super::{merkle, Submitted, FORMAT};
 use crate::store::receipt_keys::KeyRow;
 
 /// A key counts as in use (no end to its validity yet) while it signed this recently.
@@ -63,17 +63,17 @@ pub struct Verified {
 
 /// Checks `receipt` against `key` (the published key its `key_id` names, if any);
 /// `Err` says what is wrong.
-pub fn verify(receipt: &Receipt, key: Option<&PublishedKey>) -> Result<Verified, String> {
-    if receipt.v != FORMAT {
-        return Err(format!(
-            "receipt format {} is not known (expected {FORMAT})",
-            receipt.v
-        ));
-    }
+pub fn verify(receipt: &Submitted, key: Option<&PublishedKey>) -> Result<Verified, String> {
     let root = merkle::root_of(receipt.claims.as_bytes(), &receipt.path)
-        .ok_or("the path is malformed: each step is L: or R: and 64 hex digits")?;
+        .ok_or("the path is malformed: each step is L: or R: and 32 bytes in base64")?;
     let signed: Value = serde_json::from_str(&receipt.signed)
         .map_err(|_| "the signed statement is not JSON".to_string())?;
+    if signed["v"] != FORMAT {
+        return Err(format!(
+            "receipt format {} is not known (expected {FORMAT})",
+            signed["v"]
+        ));
+    }
     if signed["key_id"] != receipt.key_id.as_str() {
         return Err("the signed statement names another key".into());
     }

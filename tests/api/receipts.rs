@@ -21,11 +21,11 @@ fn openssl(args: &[&str], dir: &Path) -> std::process::Output {
         .expect("the openssl command (OpenSSL 3) is needed for these tests")
 }
 
-fn unhex(hex: &str) -> Vec<u8> {
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
+fn unbase64(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
 }
 
 /// SHA-256 of `bytes`, computed by `openssl dgst`.
@@ -54,7 +54,7 @@ fn openssl_verifies(receipt: &Value, public_pem: &str) -> Result<(), String> {
     let mut h = openssl_sha256(&leaf, dir);
     for step in receipt["path"].as_array().unwrap() {
         let step = step.as_str().unwrap();
-        let sibling = unhex(&step[2..]);
+        let sibling = unbase64(&step[2..]);
         let mut node = vec![1u8];
         match &step[..2] {
             "L:" => node.extend(sibling.iter().chain(&h)),
