@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::domain::{Region, Role};
+use crate::domain::{Region, Retention, Role};
 pub use registries::{RegistryConfig, Source, StalePolicy};
 pub use settings::Settings;
 
@@ -202,6 +202,11 @@ pub struct Config {
     #[arg(long, env = "TARCZA_CHANGES_RETENTION", default_value = "30d", value_parser = parse_interval, global = true)]
     pub changes_retention: Duration,
 
+    /// How long history and the audit log keep personal data before the daily job erases
+    /// it: years (`6y`) or a duration (`30d`); more than zero.
+    #[arg(long, env = "TARCZA_EVIDENCE_RETENTION", default_value = "6y", value_parser = parse_retention, global = true)]
+    pub evidence_retention: Retention,
+
     /// Sign every /check answer with a decision receipt (README "Decision receipts").
     #[arg(long, env = "TARCZA_RECEIPTS", default_value_t = true, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new(), global = true)]
@@ -317,6 +322,30 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A retention period: whole years (`6y`) or a duration (`30d`, `12h`), more than zero.
+fn parse_retention(s: &str) -> Result<Retention, String> {
+    let t = s.trim();
+    if let Some(years) = t.strip_suffix('y') {
+        return match years.trim().parse::<u32>() {
+            Ok(y) if y > 0 => Ok(Retention {
+                years: y,
+                seconds: 0,
+            }),
+            _ => Err(format!(
+                "{s:?} is not a number of years more than zero (e.g. 6y)"
+            )),
+        };
+    }
+    let d = parse_interval(s)?;
+    if d.as_secs() == 0 {
+        return Err(format!("{s:?} is shorter than a second"));
+    }
+    Ok(Retention {
+        years: 0,
+        seconds: d.as_secs(),
+    })
+}
+
 /// Parses durations such as `500ms`, `30s`, `15m`, `6h`, `31d`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
@@ -410,6 +439,28 @@ mod tests {
         c.changes_retention = Duration::from_secs(86_400);
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("TARCZA_CHANGES_RETENTION"), "{e}");
+    }
+
+    #[test]
+    fn retention_is_six_years_unless_set() {
+        assert_eq!(Config::defaults().evidence_retention, Retention::DEFAULT);
+        assert_eq!(
+            parse_retention("10y"),
+            Ok(Retention {
+                years: 10,
+                seconds: 0
+            })
+        );
+        assert_eq!(
+            parse_retention("30d"),
+            Ok(Retention {
+                years: 0,
+                seconds: 30 * 86_400
+            })
+        );
+        for bad in ["0y", "0", "-1y", "forever", "500ms"] {
+            assert!(parse_retention(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -20,6 +20,9 @@ use crate::{console, domain, embedded, jobs, receipts, store};
 /// process that died.
 pub async fn prepare(database: &Database, config: &Config) -> anyhow::Result<()> {
     database.migrate().await?;
+    database
+        .set_evidence_retention(config.evidence_retention)
+        .await?;
     let pool = &database.pool;
     let bootstrap = config
         .bootstrap_admin_key
@@ -146,12 +149,17 @@ async fn serve_with(
         let (ctx, shutdown) = (state.jobs(), shutdown.clone());
         move || jobs::feed::run(ctx.clone(), shutdown.clone())
     }));
+    let retention = tokio::spawn(jobs::supervise("evidence retention", shutdown.clone(), {
+        let (db, shutdown) = (state.db.clone(), shutdown.clone());
+        move || jobs::retention::schedule(db.clone(), shutdown.clone())
+    }));
 
     let served = server.await.context("server task")?;
     shutdown.cancel();
     follower.await.context("change follower task")?;
     scheduler.await.context("sync scheduler task")?;
     feed.await.context("change feed task")?;
+    retention.await.context("evidence retention task")?;
     served.context("serving HTTP")
 }
 

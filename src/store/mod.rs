@@ -10,6 +10,7 @@ pub mod changes;
 pub mod consents;
 pub mod dnc;
 pub mod dnc_sync;
+pub mod evidence;
 pub mod history;
 pub mod imports;
 pub mod keys;

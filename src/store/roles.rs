@@ -34,9 +34,14 @@ pub const APPEND_ONLY: &[&str] = &[
 pub const OWNER_FUNCTIONS: &[&str] = &["prune_change_history(interval)"];
 
 /// Tables the serving role may only read: history written by triggers that run as the
-/// owner (migration 0020), and where history begins (moved only by the retention
-/// function, which runs as the owner).
-pub const OWNER_WRITTEN: &[&str] = &["data_version_log", "dnc_entry_states", "history_floor"];
+/// owner (migration 0020), where history begins and how long evidence is kept (moved
+/// only by the owner: the retention function, the owner's start-up).
+pub const OWNER_WRITTEN: &[&str] = &[
+    "data_version_log",
+    "dnc_entry_states",
+    "history_floor",
+    "evidence_policy",
+];
 
 /// Serialises concurrent grants (several replicas starting with the owner's URL; two
 /// GRANTs on one object at once fail with "tuple concurrently updated").
@@ -128,6 +133,10 @@ pub async fn grant_serving_role(owner: &mut PgConnection, role: &str) -> anyhow:
     ));
     statements.push(format!(
         "GRANT INSERT (id, public_key), UPDATE (last_used_at) ON public.receipt_keys TO {r}"
+    ));
+    // Erasing evidence older than the retention period, only through the owner's function.
+    statements.push(format!(
+        "GRANT EXECUTE ON FUNCTION public.erase_expired_evidence(timestamptz) TO {r}"
     ));
     for table in OWNER_WRITTEN {
         statements.push(format!(

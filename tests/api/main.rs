@@ -30,6 +30,7 @@ mod privacy;
 mod queries;
 mod receipts;
 mod replicas;
+mod retention;
 mod roles;
 mod scopes;
 mod sources;
