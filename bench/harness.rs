@@ -4,6 +4,7 @@
 //! request) measured in the same run. See bench/README.md.
 
 mod data;
+mod history;
 mod http1;
 mod receipts;
 mod rules;
@@ -49,6 +50,12 @@ fn main() -> Result<()> {
             .and_then(|s| s.parse().ok())
             .unwrap_or(250_000_000);
         return us_scale(n);
+    }
+    if args.get(1).map(String::as_str) == Some("history-storage") {
+        return tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(history::run(&args[2..]));
     }
     let mut o = Opts {
         entries: 10_000_000,
