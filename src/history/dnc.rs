@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::domain::Scope;
+use crate::domain::{Prefix, Scope};
 use crate::index::DncBlock;
 use crate::store::history::{EntryRow, StateRow};
 
@@ -29,6 +29,9 @@ fn actor(id: Option<i64>, name: &Option<String>) -> Option<Actor> {
 #[derive(Debug, Serialize)]
 pub struct EntryAt {
     pub entry_id: i64,
+    /// Set for a range block: the prefix of the number it blocks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<Prefix>,
     pub scope: &'static str,
     pub client: Option<String>,
     pub campaign: Option<String>,
@@ -75,6 +78,14 @@ impl EntryHistory {
         out
     }
 
+    /// The prefix a range block blocks; `None` for a number's own entry.
+    pub fn prefix(&self) -> Option<Prefix> {
+        let e = &self.entry;
+        e.prefix
+            .then(|| Prefix::from_digits(e.number as u64))
+            .flatten()
+    }
+
     fn scope(&self) -> Scope {
         Scope::from_parts(self.entry.client.as_deref(), self.entry.campaign.as_deref())
             .unwrap_or(Scope::Global)
@@ -95,6 +106,7 @@ impl EntryHistory {
         let removed = !state.active;
         Some(EntryAt {
             entry_id: e.id,
+            prefix: self.prefix(),
             scope: block.scope.kind(),
             client: e.client.clone(),
             campaign: e.campaign.clone(),
@@ -136,7 +148,8 @@ impl EntryHistory {
                     };
                     out.push((
                         added_at,
-                        json!({"event": "dnc.added", "entry_id": e.id, "scope": scope.kind(),
+                        json!({"event": "dnc.added", "entry_id": e.id, "prefix": self.prefix(),
+                               "scope": scope.kind(),
                                "client": e.client, "campaign": e.campaign, "reason": e.reason,
                                "source": e.source, "expires_at": s.expires_at,
                                "by": actor(e.created_by, &e.created_by_name),

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::domain::{PhoneNumber, Scope};
+use crate::domain::{PhoneNumber, Prefix, Scope};
 use crate::index::{Index, Reason};
 use crate::store::history as store;
 use crate::store::snapshot as reads;
@@ -74,11 +74,12 @@ impl PointInTime {
     /// The reasons `/check` would have given, in its order: do-not-call entries, then
     /// registries by name.
     pub fn reasons(&self) -> Vec<Reason<'_>> {
-        let mut reasons: Vec<Reason<'_>> = self
-            .dnc
-            .iter()
-            .filter(|e| e.blocking)
-            .map(|e| e.block.reason(None))
+        // The number's own entries, then range blocks shortest prefix first, as `/check`.
+        let mut blocking: Vec<&EntryAt> = self.dnc.iter().filter(|e| e.blocking).collect();
+        blocking.sort_by_key(|e| (e.prefix.map(Prefix::digits), e.entry_id));
+        let mut reasons: Vec<Reason<'_>> = blocking
+            .into_iter()
+            .map(|e| e.block.reason(e.prefix))
             .collect();
         for (m, name) in self.registries.iter().zip(&self.registry_names) {
             if m.member {

@@ -62,6 +62,13 @@ async fn history(
         .map_err(|e| ApiError::unprocessable("invalid_scope", e.0))?;
     let p = history::at(&state.db, &state.index, number, &call, at).await?;
     let reasons = p.reasons();
+    // Consents and client policies (README "Consents") are not kept by instant: for a call
+    // with a client the answer says so rather than implying they did not apply.
+    let not_replayed: &[&str] = if call.client().is_some() {
+        &["policy", "consent"]
+    } else {
+        &[]
+    };
     Ok(Json(json!({
         "number": p.number,
         "at": p.at,
@@ -74,5 +81,6 @@ async fn history(
         "dnc": p.dnc,
         "registries": p.registries,
         "history_from": p.history_from,
+        "not_replayed": not_replayed,
     })))
 }

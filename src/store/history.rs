@@ -40,6 +40,9 @@ pub async fn floor(conn: &mut PgConnection) -> Result<DateTime<Utc>, sqlx::Error
 #[derive(sqlx::FromRow, Debug, Clone)]
 pub struct EntryRow {
     pub id: i64,
+    /// The number's digits, or the prefix's when `prefix` is set (a range block).
+    pub number: i64,
+    pub prefix: bool,
     pub client: Option<String>,
     pub campaign: Option<String>,
     pub reason: Option<String>,
@@ -53,21 +56,28 @@ pub struct EntryRow {
     pub deactivation_reason: Option<String>,
 }
 
-/// Every do-not-call entry that can concern `number` (as its digits), by id.
+/// Every do-not-call entry that can concern `number` (as its digits), by id: the number's
+/// own, and every range block of a prefix of it (its leading 1 to all of its digits).
 pub async fn dnc_entries(
     conn: &mut PgConnection,
     number: u64,
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
+    let prefixes: Vec<i64> = std::iter::successors(Some(number), |d| Some(d / 10))
+        .take_while(|d| *d > 0)
+        .map(|d| d as i64)
+        .collect();
     sqlx::query_as(
-        "SELECT e.id, e.client, e.campaign, e.reason, e.source, e.created_at, e.created_by, \
+        "SELECT e.id, e.number, e.prefix, e.client, e.campaign, e.reason, e.source, e.created_at, e.created_by, \
                 c.name AS created_by_name, e.deactivated_at, e.deactivated_by, d.name AS deactivated_by_name, \
                 e.deactivation_reason \
          FROM dnc_entries e \
          LEFT JOIN api_keys c ON c.id = e.created_by \
          LEFT JOIN api_keys d ON d.id = e.deactivated_by \
-         WHERE e.number = $1 ORDER BY e.id",
+         WHERE (e.number = $1 AND NOT e.prefix) OR (e.prefix AND e.number = ANY($2)) \
+         ORDER BY e.id",
     )
     .bind(number as i64)
+    .bind(prefixes)
     .fetch_all(conn)
     .await
 }

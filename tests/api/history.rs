@@ -134,6 +134,97 @@ async fn history_answers_what_check_answered_at_each_instant() {
     assert_history_matches(&app, &seen).await;
 }
 
+#[tokio::test]
+async fn history_answers_for_prefix_entries_as_check_did() {
+    let app = TestApp::spawn().await;
+    let add = |body: Value| app.post("/v1/dnc", ADMIN_KEY, body);
+    let mut seen = vec![check(&app, "nothing yet", None).await];
+    // A range block over our number, one for a client only, and one of a neighbour range.
+    let r = add(json!({"prefix": "+48 600", "reason": "premium range"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let wide = r.body["id"].as_i64().unwrap();
+    let r = add(json!({"prefix": "+48 601"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    seen.push(check(&app, "covered by +48 600", None).await);
+    let r = add(json!({"prefix": "+48 6000 000", "client": "acme"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    seen.push(check(&app, "two prefixes for acme", Some("acme")).await);
+    seen.push(check(&app, "one prefix for others", None).await);
+    let r = app
+        .delete(
+            &format!("/v1/dnc/{wide}"),
+            ADMIN_KEY,
+            json!({"reason": "too wide"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    seen.push(check(&app, "wide prefix removed, acme", Some("acme")).await);
+    seen.push(check(&app, "wide prefix removed", None).await);
+
+    let blocked: Vec<bool> = seen.iter().map(|s| s.body["allowed"] == false).collect();
+    assert_eq!(
+        blocked,
+        [false, true, true, true, true, false],
+        "the scenario itself"
+    );
+    assert_eq!(
+        seen[2].body["reasons"].as_array().unwrap().len(),
+        2,
+        "{}",
+        seen[2].body
+    );
+    assert_history_matches(&app, &seen).await;
+
+    // The answer shows each prefix entry, and says what it does not replay for a client.
+    let h = app
+        .get(
+            &format!(
+                "/v1/history?number={}&at={}&client=acme",
+                urlencode(NUMBER),
+                urlencode(&seen[2].checked_at)
+            ),
+            ADMIN_KEY,
+        )
+        .await;
+    let prefixes: Vec<&Value> = h.body["dnc"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["prefix"])
+        .collect();
+    assert_eq!(
+        prefixes,
+        [&json!("+48600"), &json!("+486000000")],
+        "{}",
+        h.body
+    );
+    assert_eq!(
+        h.body["not_replayed"],
+        json!(["policy", "consent"]),
+        "{}",
+        h.body
+    );
+    let t = app
+        .get(
+            &format!("/v1/history?number={}", urlencode(NUMBER)),
+            ADMIN_KEY,
+        )
+        .await;
+    let added: Vec<&Value> = t.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "dnc.added")
+        .map(|e| &e["prefix"])
+        .collect();
+    assert_eq!(
+        added,
+        [&json!("+48600"), &json!("+486000000")],
+        "{}",
+        t.body
+    );
+}
+
 /// Asks history about every instant in `seen`: it must give /check's answer.
 async fn assert_history_matches(app: &TestApp, seen: &[Seen]) {
     for s in seen {
