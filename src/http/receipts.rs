@@ -99,7 +99,7 @@ fn answer_matches(fields: &HashMap<String, &RawValue>, claims: &Value) -> Result
         if claims["kind"] != "check" {
             return Err("the answer is a single check, the receipt is not one's".into());
         }
-        names.extend(["number", "allowed", "reasons"]);
+        names.extend(["number", "allowed", "reasons", "exemptions", "consent"]);
     }
     for name in names {
         if field(name) != claims[name] {

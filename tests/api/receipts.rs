@@ -403,3 +403,62 @@ async fn receipts_signed_by_another_replica_verify_everywhere() {
     let r = app.post("/v1/receipts/verify", ADMIN_KEY, receipt).await;
     assert_eq!(r.body["valid"], true, "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_receipt_binds_the_whole_verdict_with_its_consent_and_exemptions() {
+    let app = TestApp::spawn_with(|c| {
+        c.registries.push(tarcza::config::RegistryConfig {
+            consent_exempts: true,
+            ..tarcza::config::RegistryConfig::unconfigured("robinson")
+        })
+    })
+    .await;
+    let r = app
+        .upload("robinson", "", b"numer\n601234567\n".to_vec())
+        .await;
+    assert_eq!(r.body["status"], "succeeded", "{}", r.body);
+    let r = app
+        .call(
+            axum::http::Method::PUT,
+            "/v1/policies/clients/acme",
+            Some(ADMIN_KEY),
+            Some(json!({"consent_required": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let c = crate::consents::give(&app, crate::consents::consent("601234567", "acme")).await;
+
+    // Allowed only thanks to the consent: the receipt says which one, and what it exempted.
+    let answer = app
+        .get("/v1/check?number=601234567&client=acme", ADMIN_KEY)
+        .await
+        .body;
+    assert_eq!(answer["allowed"], true, "{answer}");
+    let receipt = &answer["receipt"];
+    let claims: Value = serde_json::from_str(receipt["claims"].as_str().unwrap()).unwrap();
+    assert_eq!(claims["consent"]["consent_id"], c["id"], "{claims}");
+    assert_eq!(claims["consent"], answer["consent"]);
+    assert_eq!(claims["exemptions"], answer["exemptions"]);
+    assert_eq!(claims["exemptions"][0]["registry"], "robinson", "{claims}");
+    let pem = public_pem(&app, receipt["key_id"].as_str().unwrap()).await;
+    openssl_verifies(receipt, &pem).unwrap();
+
+    // Without a client the same number is blocked, and its receipt has neither.
+    let plain = app.check("601234567").await.body;
+    let claims: Value = serde_json::from_str(plain["receipt"]["claims"].as_str().unwrap()).unwrap();
+    assert_eq!(claims["allowed"], false);
+    assert!(claims.get("consent").is_none() && claims.get("exemptions").is_none());
+
+    // An answer whose exemption was taken away next to its intact receipt is refused.
+    let verify = |body: Value| app.post("/v1/receipts/verify", ADMIN_KEY, body);
+    assert_eq!(verify(answer.clone()).await.body["valid"], true);
+    let mut lying = answer.clone();
+    lying.as_object_mut().unwrap().remove("exemptions");
+    let r = verify(lying).await;
+    assert_eq!(r.body["valid"], false, "{}", r.body);
+    assert!(
+        r.body["problem"].as_str().unwrap().contains("exemptions"),
+        "{}",
+        r.body
+    );
+}
