@@ -41,6 +41,9 @@ $$;
 --     still marked active are closed, as a change like any other, and erased at the next
 --     run): the number becomes the erased marker, the free texts go; an entry that still
 --     blocks is never touched;
+--   * consents (migration 0031, read here when the function runs) withdrawn or expired
+--     before it: the number becomes the erased marker, the evidence and free texts go; a
+--     consent that still counts is never touched;
 --   * which registry numbers each generation that went live before it added and removed;
 --   * the rejected lines (40 characters of a file, numbers) of imports that ended before it.
 -- History then starts at the cutoff. The run is recorded in the audit log. Several
@@ -54,6 +57,7 @@ DECLARE
     closed bigint := 0;
     closed_now bigint[];
     entries bigint;
+    consents_erased bigint;
     chunks bigint;
     rejects bigint;
     v bigint;
@@ -95,6 +99,15 @@ BEGIN
        AND NOT (id = ANY (coalesce(closed_now, '{}')));
     GET DIAGNOSTICS entries = ROW_COUNT;
 
+    -- Snapshots look consents up by number and only valid ones count, so an erased one
+    -- needs no announcement: it counted for nothing any more.
+    UPDATE consents
+       SET number = 1000000, evidence = 'erased ' || id, source = 'erased', note = NULL,
+           withdrawal_reason = CASE WHEN withdrawn_at IS NULL THEN NULL
+                                    ELSE 'erased after the retention period' END
+     WHERE number <> 1000000 AND (withdrawn_at < cutoff OR expires_at < cutoff);
+    GET DIAGNOSTICS consents_erased = ROW_COUNT;
+
     WITH old AS (
         SELECT g.registry_id, g.generation
           FROM registry_generations g JOIN data_version_log l ON l.version = g.version
@@ -117,7 +130,7 @@ BEGIN
 
     result := jsonb_build_object(
         'cutoff', cutoff, 'retention', kept::text, 'audit_events', events,
-        'dnc_entries', entries, 'dnc_entries_closed', closed,
+        'dnc_entries', entries, 'dnc_entries_closed', closed, 'consents', consents_erased,
         'registry_change_chunks', chunks, 'import_rejects', rejects);
     INSERT INTO audit_log (action, subject, details) VALUES ('evidence.erase', 'retention', result);
     RETURN result;

@@ -26,6 +26,7 @@ pub struct Erased {
     pub audit_events: i64,
     pub dnc_entries: i64,
     pub dnc_entries_closed: i64,
+    pub consents: i64,
     pub registry_change_chunks: i64,
     pub import_rejects: i64,
 }
@@ -46,6 +47,7 @@ pub async fn schedule(pool: PgPool, shutdown: CancellationToken) {
                     cutoff = ?e.cutoff,
                     audit_events = e.audit_events,
                     dnc_entries = e.dnc_entries + e.dnc_entries_closed,
+                    consents = e.consents,
                     registry_change_chunks = e.registry_change_chunks,
                     import_rejects = e.import_rejects,
                     "evidence older than the retention period erased"

@@ -46,6 +46,20 @@ async fn the_job_erases_old_personal_data_keeps_the_rest_and_is_audited() {
     )
     .await;
     let kept = add(&app, json!({"number": "601000003", "reason": "said stop"})).await;
+    // A consent withdrawn seven years ago, and one that still counts.
+    let old_consent =
+        crate::consents::give(&app, crate::consents::consent("601000004", "acme")).await;
+    let r = app
+        .delete(
+            &format!("/v1/consents/{}", old_consent["id"]),
+            ADMIN_KEY,
+            json!({"reason": "asked to stop"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let old_consent = old_consent["id"].as_i64().unwrap();
+    let live_consent =
+        crate::consents::give(&app, crate::consents::consent("601000005", "acme")).await;
     let old_registry = numbers(100, 0);
     let mut file = csv(&old_registry);
     file.extend_from_slice(b"not a number\n");
@@ -58,6 +72,8 @@ async fn the_job_erases_old_personal_data_keeps_the_rest_and_is_audited() {
         format!("UPDATE dnc_entries SET created_at = {SEVEN_YEARS_AGO}, deactivated_at = {SEVEN_YEARS_AGO} WHERE id = {removed}"),
         format!("UPDATE dnc_entries SET created_at = {SEVEN_YEARS_AGO}, expires_at = {SEVEN_YEARS_AGO} + interval '1 day' WHERE id = {expired}"),
         format!("UPDATE imports SET finished_at = {SEVEN_YEARS_AGO} WHERE id = {old_import}"),
+        format!("UPDATE consents SET given_at = {SEVEN_YEARS_AGO} - interval '1 day', \
+                 withdrawn_at = {SEVEN_YEARS_AGO} WHERE id = {old_consent}"),
         format!("UPDATE data_version_log SET committed_at = {SEVEN_YEARS_AGO} \
                  WHERE version = (SELECT version FROM registry_generations WHERE generation = {old_generation})"),
         format!("INSERT INTO audit_log (at, action, number, subject, details) VALUES \
@@ -102,6 +118,24 @@ async fn the_job_erases_old_personal_data_keeps_the_rest_and_is_audited() {
     );
     assert_eq!(erased.registry_change_chunks, chunks_before, "{erased:?}");
     assert_eq!(erased.import_rejects, 1, "{erased:?}");
+    assert_eq!(erased.consents, 1, "{erased:?}");
+    let consents: Vec<(i64, i64, String, Option<String>)> =
+        sqlx::query_as("SELECT id, number, evidence, note FROM consents ORDER BY id")
+            .fetch_all(&owner)
+            .await
+            .unwrap();
+    assert_eq!(
+        consents,
+        [
+            (old_consent, 1000000, format!("erased {old_consent}"), None),
+            (
+                live_consent["id"].as_i64().unwrap(),
+                48601000005,
+                live_consent["evidence"].as_str().unwrap().to_string(),
+                None
+            )
+        ]
+    );
 
     // The old entries keep their ids and scopes, not their numbers or texts.
     for id in [removed, expired] {
