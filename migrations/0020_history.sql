@@ -54,9 +54,19 @@ BEGIN
 END;
 $$;
 REVOKE ALL ON FUNCTION record_dnc_entry_state() FROM PUBLIC;
+-- New entries, once per statement: a bulk sync inserts a million at a time.
+CREATE FUNCTION record_added_dnc_entry_states() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    INSERT INTO dnc_entry_states (entry_id, version, active, expires_at)
+    SELECT id, version, active, expires_at FROM added;
+    RETURN NULL;
+END;
+$$;
+REVOKE ALL ON FUNCTION record_added_dnc_entry_states() FROM PUBLIC;
 CREATE TRIGGER dnc_entry_state_added
-    AFTER INSERT ON dnc_entries
-    FOR EACH ROW EXECUTE FUNCTION record_dnc_entry_state();
+    AFTER INSERT ON dnc_entries REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION record_added_dnc_entry_states();
 CREATE TRIGGER dnc_entry_state_changed
     AFTER UPDATE ON dnc_entries
     FOR EACH ROW
