@@ -4,7 +4,9 @@
 //! request) measured in the same run. See bench/README.md.
 
 mod data;
+mod history;
 mod http1;
+mod receipts;
 mod rules;
 
 use std::collections::HashSet;
@@ -48,6 +50,12 @@ fn main() -> Result<()> {
             .and_then(|s| s.parse().ok())
             .unwrap_or(250_000_000);
         return us_scale(n);
+    }
+    if args.get(1).map(String::as_str) == Some("history-storage") {
+        return tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(history::run(&args[2..]));
     }
     let mut o = Opts {
         entries: 10_000_000,
@@ -283,6 +291,19 @@ async fn run(o: Opts) -> Result<()> {
         Some(batch_rate >= 1_000_000.0),
     );
 
+    step("receipts: /check and batches with receipts off and on, by turns");
+    let cost = receipts::measure(
+        &exe,
+        &url,
+        addr,
+        &probe_file,
+        &probes,
+        o.seconds,
+        o.connections,
+    )
+    .await?;
+    cost.report(&mut t, ceiling.p99_ms);
+
     step("restart: time to ready and memory with the data loaded");
     stop(&mut server)?;
     let started = Instant::now();
@@ -384,6 +405,10 @@ fn free_port() -> Result<u16> {
 }
 
 fn start_tarcza(exe: &Path, url: &str, port: u16) -> Result<Child> {
+    start_tarcza_with(exe, url, port, &[])
+}
+
+fn start_tarcza_with(exe: &Path, url: &str, port: u16, env: &[(&str, &str)]) -> Result<Child> {
     Ok(Command::new(exe)
         .env("DATABASE_URL", url)
         .env("TARCZA_BIND", format!("127.0.0.1:{port}"))
@@ -391,6 +416,7 @@ fn start_tarcza(exe: &Path, url: &str, port: u16) -> Result<Child> {
         .env("TARCZA_LOG", "warn")
         // Consents of client `bench` exempt from the registry (the rules step).
         .env("TARCZA_REGISTRY_ROBINSON_CONSENT_EXEMPTS", "true")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .spawn()?)
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::domain::{Region, Role};
+use crate::domain::{Region, Retention, Role};
 pub use registries::{RegistryConfig, Source, StalePolicy};
 pub use settings::Settings;
 
@@ -279,6 +279,31 @@ pub struct Config {
     #[arg(long, env = "TARCZA_CHANGES_RETENTION", default_value = "30d", value_parser = parse_interval, global = true)]
     pub changes_retention: Duration,
 
+    /// How long history and the audit log keep personal data before the daily job erases
+    /// it: years (`6y`) or a duration (`30d`); more than zero.
+    #[arg(long, env = "TARCZA_EVIDENCE_RETENTION", default_value = "6y", value_parser = parse_retention, global = true)]
+    pub evidence_retention: Retention,
+
+    /// Sign every /check answer with a decision receipt (README "Decision receipts").
+    #[arg(long, env = "TARCZA_RECEIPTS", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new(), global = true)]
+    pub receipts: bool,
+
+    /// File holding the receipt signing key (Ed25519, PKCS#8 PEM, mode 0600, as
+    /// `openssl genpkey -algorithm ed25519` makes). Unset: receipt-key.pem in
+    /// TARCZA_DATA_DIR, made on first start.
+    #[arg(long, env = "TARCZA_RECEIPT_KEY_FILE", global = true)]
+    pub receipt_key_file: Option<PathBuf>,
+
+    /// The receipt signing key itself (its PEM text), instead of a file.
+    #[arg(
+        long,
+        env = "TARCZA_RECEIPT_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub receipt_key: Option<String>,
+
     /// Per-registry settings, from `TARCZA_REGISTRY_<NAME>_<SETTING>` variables (see
     /// README); filled by [`Config::load_registries`].
     #[arg(skip)]
@@ -374,6 +399,30 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A retention period: whole years (`6y`) or a duration (`30d`, `12h`), more than zero.
+fn parse_retention(s: &str) -> Result<Retention, String> {
+    let t = s.trim();
+    if let Some(years) = t.strip_suffix('y') {
+        return match years.trim().parse::<u32>() {
+            Ok(y) if y > 0 => Ok(Retention {
+                years: y,
+                seconds: 0,
+            }),
+            _ => Err(format!(
+                "{s:?} is not a number of years more than zero (e.g. 6y)"
+            )),
+        };
+    }
+    let d = parse_interval(s)?;
+    if d.as_secs() == 0 {
+        return Err(format!("{s:?} is shorter than a second"));
+    }
+    Ok(Retention {
+        years: 0,
+        seconds: d.as_secs(),
+    })
+}
+
 /// Parses durations such as `500ms`, `30s`, `15m`, `6h`, `31d`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
@@ -467,6 +516,40 @@ mod tests {
         c.changes_retention = Duration::from_secs(86_400);
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("TARCZA_CHANGES_RETENTION"), "{e}");
+    }
+
+    #[test]
+    fn retention_is_six_years_unless_set() {
+        assert_eq!(Config::defaults().evidence_retention, Retention::DEFAULT);
+        assert_eq!(
+            parse_retention("10y"),
+            Ok(Retention {
+                years: 10,
+                seconds: 0
+            })
+        );
+        assert_eq!(
+            parse_retention("30d"),
+            Ok(Retention {
+                years: 0,
+                seconds: 30 * 86_400
+            })
+        );
+        for bad in ["0y", "0", "-1y", "forever", "500ms"] {
+            assert!(parse_retention(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn receipts_are_on_unless_switched_off() {
+        assert!(Config::defaults().receipts);
+        for off in ["false", "off", "no", "0"] {
+            let c = Cli::try_parse_from(["tarcza", "--receipts", off])
+                .unwrap()
+                .config;
+            assert!(!c.receipts, "{off}");
+        }
+        assert!(Cli::try_parse_from(["tarcza", "--receipts", "maybe"]).is_err());
     }
 
     #[test]

@@ -11,9 +11,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::config::Config;
+use crate::domain::Retention;
 use crate::embedded::{EmbeddedPostgres, SERVING_ROLE};
-use crate::store::roles;
 use crate::store::schema::{self, MIGRATOR};
+use crate::store::{evidence, roles};
 
 /// Name of the database tarcza uses inside its embedded cluster.
 const EMBEDDED_DATABASE: &str = "tarcza";
@@ -116,6 +117,37 @@ impl Database {
         roles::grant_serving_role(&mut owner, &serving).await?;
         owner.close().await?;
         roles::check_serving_role(&self.pool, &serving).await
+    }
+
+    /// Keeps `retention` as the period evidence is kept (migration 0022): only the owner
+    /// may set it, so a replica started without the owner's URL leaves it, and says so
+    /// when the database keeps another.
+    pub async fn set_evidence_retention(&self, retention: Retention) -> anyhow::Result<()> {
+        if let Some(owner_url) = &self.owner_url {
+            let mut owner = PgConnection::connect(owner_url)
+                .await
+                .context("connecting to TARCZA_MIGRATION_DATABASE_URL")?;
+            evidence::set_retention(&mut owner, retention).await?;
+            owner.close().await?;
+            return Ok(());
+        }
+        let mut conn = self.pool.acquire().await?;
+        match evidence::set_retention(&mut conn, retention).await {
+            Ok(()) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") => {
+                if !evidence::retention_is(&self.pool, retention).await? {
+                    tracing::warn!(
+                        "TARCZA_EVIDENCE_RETENTION is {retention}, but the database keeps \
+                         evidence for {} (set by the schema's owner; this process has no \
+                         TARCZA_MIGRATION_DATABASE_URL to change it): the database's period \
+                         applies",
+                        evidence::retention(&self.pool).await?
+                    );
+                }
+                Ok(())
+            }
+            Err(e) => Err(e).context("setting the evidence retention period"),
+        }
     }
 
     /// Closes the pool, then stops the embedded server (if any) cleanly.

@@ -12,9 +12,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::{ConsentError, NumberError, PrefixError};
+use crate::history::HistoryError;
 use crate::import::ImportError;
 use crate::index::freshness::Unfit;
 use crate::jobs::sync::SyncError;
+use crate::receipts::ReceiptError;
 
 /// The body of every error answer: `{"error": {"code": "…", "message": "…"}}`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -142,6 +144,30 @@ impl From<SyncError> for ApiError {
             SyncError::Import(e) => e.into(),
             SyncError::Database(e) => e.into(),
         }
+    }
+}
+
+impl From<HistoryError> for ApiError {
+    fn from(err: HistoryError) -> Self {
+        match err {
+            HistoryError::Future { .. } => ApiError::unprocessable("invalid_at", err.to_string()),
+            HistoryError::Unavailable { .. } => {
+                ApiError::unprocessable("history_unavailable", err.to_string())
+            }
+            HistoryError::Behind | HistoryError::NotReady => ApiError::Unavailable {
+                code: "not_ready",
+                message: err.to_string(),
+            },
+            HistoryError::Unrecorded => ApiError::Internal(anyhow::Error::new(err)),
+            HistoryError::Database(e) => e.into(),
+        }
+    }
+}
+
+/// An answer that could not get its receipt is not given (500; the dialer does not call).
+impl From<ReceiptError> for ApiError {
+    fn from(err: ReceiptError) -> Self {
+        ApiError::Internal(anyhow::Error::new(err))
     }
 }
 

@@ -6,8 +6,8 @@
 //!
 //! The layers, each using only those below it (README "Layout"): `startup` wires them;
 //! `console` (the web pages, a client of the API) and `http` (with `error`) are the only
-//! ones that know HTTP; `jobs` and `import` take plain inputs and return their own
-//! errors; `index` answers from memory (`activity` counts what it answered); `store`
+//! ones that know HTTP; `jobs`, `import` and `history` take plain inputs and return
+//! their own errors; `index` answers from memory (`activity` counts what it answered); `store`
 //! holds every SQL statement; `config`, `db` and `embedded` set things up; `domain` holds
 //! the types and words all of them share, `metrics` the counters all of them write. This
 //! file is the module list and the entry points.
@@ -20,11 +20,13 @@ pub mod db;
 pub mod domain;
 pub mod embedded;
 pub mod error;
+pub mod history;
 pub mod http;
 pub mod import;
 pub mod index;
 pub mod jobs;
 pub mod metrics;
+pub mod receipts;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -12,13 +12,17 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, Settings};
 use crate::db::Database;
 use crate::http::{self, AppState, ServeOptions};
-use crate::{console, domain, jobs, store};
+use crate::receipts::{ReceiptKey, Receipts};
+use crate::{console, domain, embedded, jobs, receipts, store};
 
 /// Prepares a database for use: migrations (as the schema's owner, see
 /// [`Database::migrate`]), the bootstrap admin key, and imports left running by a
 /// process that died.
 pub async fn prepare(database: &Database, config: &Config) -> anyhow::Result<()> {
     database.migrate().await?;
+    database
+        .set_evidence_retention(config.evidence_retention)
+        .await?;
     let pool = &database.pool;
     let bootstrap = config
         .bootstrap_admin_key
@@ -109,7 +113,9 @@ async fn serve_with(
     prepare(database, config).await?;
     // Off the request path: ready the Polish fast path of number parsing.
     tokio::task::spawn_blocking(domain::warm_up_fast_path);
-    let state = AppState::new(database.pool.clone(), Settings::from(config));
+    let receipts = receipts(config, &database.pool).await?;
+    let state =
+        AppState::new(database.pool.clone(), Settings::from(config)).with_receipts(receipts);
     let options = ServeOptions {
         header_read_timeout: config.header_timeout,
         ..ServeOptions::default()
@@ -163,6 +169,10 @@ async fn serve_with(
         let (ctx, shutdown) = (state.jobs(), shutdown.clone());
         move || jobs::feed::run(ctx.clone(), shutdown.clone())
     }));
+    let retention = tokio::spawn(jobs::supervise("evidence retention", shutdown.clone(), {
+        let (db, shutdown) = (state.db.clone(), shutdown.clone());
+        move || jobs::retention::schedule(db.clone(), shutdown.clone())
+    }));
 
     let served = server.await.context("server task")?;
     shutdown.cancel();
@@ -172,5 +182,59 @@ async fn serve_with(
     follower.await.context("change follower task")?;
     scheduler.await.context("sync scheduler task")?;
     feed.await.context("change feed task")?;
+    retention.await.context("evidence retention task")?;
     served.context("serving HTTP")
+}
+
+/// The receipt signer: off, or with the configured key (a file, the environment; with the
+/// embedded PostgreSQL, one made in the data directory on first start), published before
+/// anything is signed.
+async fn receipts(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Receipts> {
+    if !config.receipts {
+        tracing::info!("receipts are off (TARCZA_RECEIPTS=false)");
+        return Ok(Receipts::off());
+    }
+    let euid = embedded::current_uid();
+    let key = match (&config.receipt_key, &config.receipt_key_file) {
+        (Some(_), Some(_)) => anyhow::bail!(
+            "TARCZA_RECEIPT_KEY and TARCZA_RECEIPT_KEY_FILE are both set; set one of them"
+        ),
+        (Some(pem), None) => ReceiptKey::from_pem(pem).context("TARCZA_RECEIPT_KEY")?,
+        (None, Some(path)) => receipts::keys::read_file(path, euid)
+            .context("TARCZA_RECEIPT_KEY_FILE (make a key with `openssl genpkey -algorithm ed25519 -out FILE`)")?,
+        // With a database of its own (DATABASE_URL) a process may have no lasting
+        // directory (a container): a key of its own for as long as it runs. Its public
+        // half is published like any other, so its receipts verify for ever.
+        (None, None) if config.database_url.is_some() => {
+            tracing::warn!(
+                "no TARCZA_RECEIPT_KEY_FILE: receipts are signed with a key made for this run \
+                 (a new one at every start, each published); set the variable to keep one"
+            );
+            ReceiptKey::generate()?
+        }
+        (None, None) => {
+            let dir = embedded::private_dir(&config.data_dir)?;
+            let path = dir.join("receipt-key.pem");
+            let (key, made) = receipts::keys::read_or_create(&path, euid)?;
+            if made {
+                tracing::warn!(
+                    path = %path.display(),
+                    key_id = %key.id,
+                    "made a receipt signing key; keep it safe and back it up (its public half \
+                     stays published in the database, so its receipts verify even if it is lost)"
+                );
+            }
+            key
+        }
+    };
+    let receipts = Receipts::new(key, Some(pool.clone()));
+    receipts
+        .register(pool)
+        .await
+        .context("publishing the receipt key's public half")?;
+    tracing::info!(
+        key_id = receipts.key_id().unwrap_or(""),
+        "receipts are signed"
+    );
+    Ok(receipts)
 }

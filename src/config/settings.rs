@@ -33,6 +33,8 @@ pub struct Settings {
     pub console_idle_timeout: Duration,
     /// How long the change feed is kept.
     pub changes_retention: Duration,
+    /// Whether `/check` answers carry receipts.
+    pub receipts: bool,
 }
 
 impl Settings {
@@ -82,6 +84,7 @@ impl From<&Config> for Settings {
             public_origin: c.public_url.clone(),
             console_idle_timeout: c.console_idle_timeout,
             changes_retention: c.changes_retention,
+            receipts: c.receipts,
         }
     }
 }

@@ -84,11 +84,14 @@ pub fn checksum(hasher: Sha256) -> String {
     hex(&hasher.finalize())
 }
 
-/// `bytes` as lowercase hex digits, two a byte.
+/// `bytes` as lowercase hex digits, two a byte. (By table: receipts write a few hashes
+/// per `/check` answer.)
 pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push_str(&format!("{b:02x}"));
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
     }
     out
 }

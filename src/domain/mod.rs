@@ -10,6 +10,7 @@ pub mod fields;
 pub mod hash;
 pub mod phone;
 pub mod registry_file;
+pub mod retention;
 pub mod role;
 pub mod scope;
 
@@ -21,5 +22,6 @@ pub use phone::{
     Target,
 };
 pub use registry_file::{Encoding, Format, ImportPhase, ImportStatus, Mode, Op};
+pub use retention::Retention;
 pub use role::Role;
 pub use scope::{scope_key, Scope, ScopeError, ScopeName};

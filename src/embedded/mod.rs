@@ -99,6 +99,38 @@ impl Default for Options {
     }
 }
 
+/// The user PostgreSQL runs as: `None` (ourselves) unless we are root.
+fn server_user() -> Result<Option<unix::RunAs>> {
+    if !is_root() {
+        return Ok(None);
+    }
+    let user = lookup_user(SERVER_USER)?.ok_or_else(|| {
+        anyhow!(
+            "running as root, but there is no `{SERVER_USER}` user to run PostgreSQL as \
+             (PostgreSQL refuses to run as root): create it, run tarcza as a normal user, \
+             or set DATABASE_URL"
+        )
+    })?;
+    Ok(Some(user))
+}
+
+/// The data directory `dir`, made if missing and checked as for the embedded PostgreSQL
+/// (no one else may tamper with it; see `datadir`), for other private files kept there
+/// (the receipt signing key). Returns its canonical path.
+pub fn private_dir(dir: &Path) -> Result<PathBuf> {
+    let owners = Owners::new(server_user()?);
+    datadir::check_links(dir, &owners)?;
+    datadir::create(dir, &owners)?;
+    let dir = fs::canonicalize(dir).with_context(|| format!("resolving {}", dir.display()))?;
+    datadir::check(&dir, &owners)?;
+    Ok(dir)
+}
+
+/// The effective user id of this process (files it makes belong to it).
+pub fn current_uid() -> u32 {
+    unix::geteuid()
+}
+
 /// A running private PostgreSQL server; see the module docs.
 pub struct EmbeddedPostgres {
     dir: PathBuf,
@@ -122,18 +154,7 @@ impl EmbeddedPostgres {
     /// Like [`start`](Self::start), with [`Options`].
     pub fn start_with(dir: &Path, options: Options) -> Result<EmbeddedPostgres> {
         let bins = find_binaries()?;
-        let run_as = if is_root() {
-            let user = lookup_user(SERVER_USER)?.ok_or_else(|| {
-                anyhow!(
-                    "running as root, but there is no `{SERVER_USER}` user to run PostgreSQL as \
-                     (PostgreSQL refuses to run as root): create it, run tarcza as a normal user, \
-                     or set DATABASE_URL"
-                )
-            })?;
-            Some(user)
-        } else {
-            None
-        };
+        let run_as = server_user()?;
         let owners = Owners::new(run_as);
 
         datadir::check_links(dir, &owners)?;

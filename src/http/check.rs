@@ -23,6 +23,7 @@ use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::index::freshness::{self, Warning};
 use crate::index::{ConsentUse, Exemption, Reason, Snapshot};
 use crate::metrics::{CheckMode, CheckResult, Metrics};
+use crate::receipts::{BatchClaims, CheckClaims, Receipt, Submitted};
 
 /// Most numbers one batch request may carry.
 pub const MAX_BATCH: usize = 10_000;
@@ -82,6 +83,11 @@ struct CheckResponse<'a> {
     /// age (under `block`, the answer is `503 stale_registry` instead).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<Warning>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The signed receipt of this answer (README "Decision receipts"); absent when
+    /// receipts are off. `POST /v1/receipts/verify` checks it.
+    #[schema(value_type = Option<Submitted>)]
+    receipt: Option<Receipt>,
 }
 
 /// May this number be called?
@@ -108,7 +114,7 @@ async fn check_one(
     ApiQuery(q): ApiQuery<CheckQuery>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let answer = answer_one(&state, q);
+    let answer = answer_one(&state, q).await;
     let metrics = &state.metrics;
     match &answer {
         Ok((_, blocked)) => {
@@ -191,7 +197,7 @@ impl<'a> Blocks<'a> {
 
 /// The answer to `GET /v1/check`, and whether the number is blocked (its reasons are
 /// counted here).
-fn answer_one(state: &AppState, q: CheckQuery) -> Result<(Response, bool), ApiError> {
+async fn answer_one(state: &AppState, q: CheckQuery) -> Result<(Response, bool), ApiError> {
     let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
     freshness::snapshot_gate(&state.index, &state.settings)?;
     let raw = q.number.ok_or_else(|| {
@@ -210,6 +216,17 @@ fn answer_one(state: &AppState, q: CheckQuery) -> Result<(Response, bool), ApiEr
     blocks.add(&verdict.reasons);
     blocks.count(&state.metrics);
     let blocked = !verdict.allowed();
+    // After the verdict: its receipt (README "Decision receipts").
+    let claims = CheckClaims::new(
+        number,
+        scope.client(),
+        scope.campaign(),
+        &verdict,
+        snapshot.version,
+        snapshot.registries(),
+        now,
+    );
+    let receipt = state.receipts.issue(&claims).await?;
     let body = CheckResponse {
         number,
         allowed: verdict.allowed(),
@@ -219,6 +236,7 @@ fn answer_one(state: &AppState, q: CheckQuery) -> Result<(Response, bool), ApiEr
         snapshot_version: snapshot.version,
         checked_at: now,
         warnings,
+        receipt,
     };
     Ok((json_response(&body)?, blocked))
 }
@@ -263,15 +281,30 @@ enum BatchItem<'a> {
     },
 }
 
-/// The verdicts, in the order the numbers were sent.
+/// The verdicts, in the order the numbers were sent (for the document: the handler
+/// writes `results` first and then [`BatchTail`], whose fields follow them).
 #[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
 struct BatchResponse<'a> {
     results: Vec<BatchItem<'a>>,
+    #[serde(flatten)]
+    tail: BatchTail,
+}
+
+/// A batch answer after its `results`, which are written first (their exact bytes are
+/// what the receipt binds): `{"results":[…],"snapshot_version":…,…}`.
+#[derive(Serialize, ToSchema)]
+struct BatchTail {
     snapshot_version: i64,
     checked_at: DateTime<Utc>,
     /// As in `GET /v1/check`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<Warning>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The signed receipt of this answer (README "Decision receipts"); absent when
+    /// receipts are off. `POST /v1/receipts/verify` checks it.
+    #[schema(value_type = Option<Submitted>)]
+    receipt: Option<Receipt>,
 }
 
 /// May these numbers be called? (up to 10 000)
@@ -300,7 +333,7 @@ async fn check_batch(
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let answer = answer_batch(&state, &body);
+    let answer = answer_batch(&state, &body).await;
     if let Err(e) = &answer {
         // A refused batch counts once; the numbers of an answered one each count.
         if let Some(result) = CheckResult::of_error(e.code()) {
@@ -313,7 +346,7 @@ async fn check_batch(
     answer
 }
 
-fn answer_batch(state: &AppState, body: &[u8]) -> Result<Response, ApiError> {
+async fn answer_batch(state: &AppState, body: &[u8]) -> Result<Response, ApiError> {
     let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
     freshness::snapshot_gate(&state.index, &state.settings)?;
     let req: BatchRequest = from_json(body)?;
@@ -343,12 +376,30 @@ fn answer_batch(state: &AppState, body: &[u8]) -> Result<Response, ApiError> {
         }
     }
     state.activity.record(now, counts);
-    json_response(&BatchResponse {
-        results,
+    // Written once, `results` first: their exact bytes are what the receipt binds.
+    let mut body = Vec::with_capacity(results.len() * 128 + 2048);
+    body.extend_from_slice(RESULTS_FIRST);
+    serde_json::to_writer(&mut body, &results).map_err(anyhow::Error::from)?;
+    let claims = BatchClaims::new(
+        scope.client(),
+        scope.campaign(),
+        results.len(),
+        &body[RESULTS_FIRST.len()..],
+        snapshot.version,
+        snapshot.registries(),
+        now,
+    );
+    let receipt = state.receipts.issue(&claims).await?;
+    let tail = serde_json::to_vec(&BatchTail {
         snapshot_version: snapshot.version,
         checked_at: now,
         warnings,
+        receipt,
     })
+    .map_err(anyhow::Error::from)?;
+    body.push(b',');
+    body.extend_from_slice(&tail[1..]);
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Counts each number of an answered batch, and the reasons of its blocks.
@@ -368,6 +419,9 @@ fn count_batch(metrics: &Metrics, results: &[BatchItem]) {
     metrics.checked(CheckMode::Batch, CheckResult::Invalid, invalid);
     blocks.count(metrics);
 }
+
+/// How a batch answer begins: its `results` come first.
+const RESULTS_FIRST: &[u8] = b"{\"results\":";
 
 fn check_item<'a>(
     snapshot: &'a Snapshot,
@@ -415,6 +469,8 @@ fn scope_of(client: Option<&str>, campaign: Option<&str>) -> Result<Scope, ApiEr
 /// Serializes straight to bytes: the body borrows from the snapshot, so it cannot be
 /// handed to `Json` (which needs an owned value) without a copy.
 fn json_response(body: &impl Serialize) -> Result<Response, ApiError> {
-    let bytes = serde_json::to_vec(body).map_err(anyhow::Error::from)?;
+    // Room for an answer with its receipt, so that the buffer is not grown by copies.
+    let mut bytes = Vec::with_capacity(1536);
+    serde_json::to_writer(&mut bytes, body).map_err(anyhow::Error::from)?;
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }

@@ -19,12 +19,14 @@ mod dnc_imports;
 mod dnc_list;
 pub mod extract;
 mod health;
+mod history;
 mod keys;
 mod metrics;
 mod middleware;
 pub mod openapi;
 mod policies;
 mod query;
+mod receipts;
 mod registries;
 mod serve;
 mod state;
@@ -60,7 +62,9 @@ fn documented(with_metrics: bool) -> OpenApiRouter<AppState> {
         .merge(dnc::router())
         .merge(dnc_imports::router())
         .merge(dnc_list::router())
+        .merge(history::router())
         .merge(keys::router())
+        .merge(receipts::router())
         .merge(registries::router())
         .merge(consents::router())
         .merge(policies::router())

@@ -63,6 +63,8 @@ pub const REQUIRED_ROLE: &str = "x-required-role";
         (name = "audit", description = "The append-only audit log (admin)"),
         (name = "changes", description = "The change feed: what changed, in commit order (dialer)"),
         (name = "stats", description = "What this process's /v1/check answered lately (dialer)"),
+        (name = "history", description = "What /v1/check would have answered at an instant (ops)"),
+        (name = "receipts", description = "Signed decision receipts: keys (no key) and verification (dialer)"),
         (name = "health", description = "Liveness, readiness and metrics (no key)"),
         (name = "docs", description = "This document and its viewer (no key)"),
     )

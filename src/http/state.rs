@@ -1,5 +1,5 @@
 //! What every handler can reach: the pool, this process's snapshot, the settings, the
-//! imports running here and the metrics.
+//! imports running here, the metrics and the receipt signer.
 
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use crate::jobs;
 use crate::metrics::Metrics;
 
 use super::metrics::StateMetrics;
+use crate::receipts::{ReceiptKey, Receipts};
 
 /// Cheap to clone: everything inside is shared.
 #[derive(Clone)]
@@ -27,10 +28,21 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// What `/v1/check` answered over the last 24 hours, per minute (this process only).
     pub activity: Arc<Activity>,
+    /// Signs `/check` answers (or not, when receipts are off).
+    pub receipts: Receipts,
 }
 
 impl AppState {
+    /// With receipts on, they are signed with a new key of this process's own, which is
+    /// not published until [`Receipts::register`]; start-up uses [`AppState::with_receipts`]
+    /// with the configured key instead.
     pub fn new(db: PgPool, settings: Settings) -> AppState {
+        let receipts = if settings.receipts {
+            let key = ReceiptKey::generate().expect("the operating system's random source");
+            Receipts::new(key, Some(db.clone()))
+        } else {
+            Receipts::off()
+        };
         let index = Arc::new(Index::with_consent_exemptions(
             settings.consent_exempt_registries(),
         ));
@@ -49,7 +61,14 @@ impl AppState {
             imports,
             metrics: Arc::new(Metrics::new(Some(Box::new(state)))),
             activity: Arc::default(),
+            receipts,
         }
+    }
+
+    /// The same state, signing receipts as `receipts` does.
+    pub fn with_receipts(mut self, receipts: Receipts) -> AppState {
+        self.receipts = receipts;
+        self
     }
 
     /// Masks a number for logs unless TARCZA_LOG_NUMBERS is on.

@@ -8,10 +8,11 @@ use sqlx::PgConnection;
 
 use super::limits::UploadError;
 use super::progress::Watched;
-use super::record::{conclude, swap_in};
+use super::record::{conclude, swap_in, History};
 use super::upload::{self, ReadOptions, Upload};
 use super::{reading, ByteStream, ImportError, ImportRequest, Importer};
 use crate::domain::{ImportPhase, ImportStatus, Mode};
+use crate::index::Changes;
 use crate::store::imports::{self, Import, Outcome};
 
 /// Reads `body` for import `import_id`, holding the registry's lock on `conn`, and ends
@@ -94,15 +95,30 @@ pub(super) async fn load(
     } = upload;
     let mode = req.mode;
     let before = current.clone();
-    let (members, distinct, removed) = tokio::task::spawn_blocking(move || {
+    // What the history keeps of this generation: the keys it adds and removes compared
+    // with the one it replaces (all of both when the hash scheme changes, since the keys
+    // then mean other things), none when it replaces no data.
+    let based_on = live.and_then(|r| r.generation);
+    let same_scheme = live_scheme == req.format.hash_scheme();
+    let (members, distinct, removed, changes) = tokio::task::spawn_blocking(move || {
         let distinct = keys.distinct();
         let members = match mode {
             Mode::Snapshot => keys.adds,
             Mode::Delta => keys.applied_to(&before),
         };
         let removed = before.count_missing_from(&members);
+        let changes = based_on.map(|_| {
+            if same_scheme {
+                before.changes_to(&members)
+            } else {
+                Changes {
+                    added: members.iter().collect(),
+                    removed: before.iter().collect(),
+                }
+            }
+        });
         crate::index::return_free_memory();
-        (members, distinct, removed)
+        (members, distinct, removed, changes)
     })
     .await
     .map_err(|e| anyhow::anyhow!("building the new members failed: {e}"))?;
@@ -128,8 +144,12 @@ pub(super) async fn load(
 
     let members = Arc::new(members);
     outcome.status = ImportStatus::Succeeded;
+    let history = History {
+        based_on,
+        changes: changes.as_ref(),
+    };
     watched.progress.enter(ImportPhase::Writing);
-    match swap_in(conn, req, import_id, &members, &outcome).await {
+    match swap_in(conn, req, import_id, &members, &outcome, history).await {
         Ok(done) => {
             imports::save_rejects(&mut *conn, import_id, &rejects).await?;
             to.index.stage_members(import_id, members);

@@ -6,35 +6,67 @@ use serde_json::json;
 use sqlx::{Connection, PgConnection};
 
 use super::{ImportError, ImportRequest};
-use crate::domain::{ChangeAction, ImportStatus};
-use crate::index::Members;
+use crate::domain::{ChangeAction, HashScheme, ImportStatus};
+use crate::index::{Changes, Members};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::changes::{self, NewChange};
+use crate::store::history as store_history;
 use crate::store::imports::{self, Import, Outcome};
 use crate::store::registries;
 use crate::store::{bump_version, members as member_tables};
 
+/// What the registry's history records of a new generation: the generation its changes
+/// were computed against, and the changes (`None` when it replaces no data).
+pub(super) struct History<'a> {
+    pub based_on: Option<i64>,
+    pub changes: Option<&'a Changes>,
+}
+
 /// Writes the members into a new table and makes it the registry's live generation,
-/// together with the import's success, in one transaction.
+/// together with the import's success and the generation's history, in one transaction.
 pub(super) async fn swap_in(
     conn: &mut PgConnection,
     req: &ImportRequest,
     import_id: i64,
     members: &Members,
     outcome: &Outcome,
+    history: History<'_>,
 ) -> Result<Import, sqlx::Error> {
     let mut tx = conn.begin().await?;
     member_tables::write(&mut tx, import_id, members.iter()).await?;
     let previous = registries::lock_generation(&mut tx, req.registry.id).await?;
+    if previous != history.based_on {
+        // Cannot happen while the import holds the registry's lock; if it did, the
+        // recorded changes would be wrong, so nothing is changed.
+        return Err(sqlx::Error::Protocol(format!(
+            "the live generation is {previous:?}, not {:?} as read when the file was \
+             compared with it",
+            history.based_on
+        )));
+    }
     let version = bump_version(&mut tx).await?;
+    let hash_scheme = req.format.hash_scheme();
     let live = registries::Live {
         generation: import_id,
         entries: members.len() as i64,
         version,
         source_time: req.source_time,
-        hash_scheme: req.format.hash_scheme(),
+        hash_scheme,
     };
     registries::set_live(&mut tx, req.registry.id, &live).await?;
+    let added_removed = history
+        .changes
+        .map(|c| (c.added.as_slice(), c.removed.as_slice()));
+    let generation = store_history::NewGeneration {
+        registry_id: req.registry.id,
+        generation: import_id,
+        version,
+        previous,
+        hash_scheme: hash_scheme.map(HashScheme::as_str),
+        entries: members.len() as i64,
+        changes: added_removed,
+    };
+    store_history::record_generation(&mut tx, &generation).await?;
     if let Some(previous) = previous {
         member_tables::drop(&mut tx, previous).await?;
     }

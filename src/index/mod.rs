@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use crate::domain::{HashScheme, PhoneNumber, Prefix, Purpose, Role, Scope};
 pub use consents::{ConsentRef, Consents};
-pub use members::{return_free_memory, Members};
+pub use members::{return_free_memory, Changes, Members};
 pub use policies::{Policies, PolicyRule};
 pub use prefixes::{PrefixBlocks, PrefixMap};
 
@@ -51,11 +51,15 @@ pub struct DncBlock {
 }
 
 impl DncBlock {
-    fn blocks(&self, call: &Scope, now: DateTime<Utc>) -> bool {
+    /// Whether this entry blocks a call for `call` at `now` (history asks it about past
+    /// instants the same way).
+    pub fn blocks(&self, call: &Scope, now: DateTime<Utc>) -> bool {
         self.expires_at.is_none_or(|t| t > now) && self.scope.applies_to(call)
     }
 
-    fn reason(&self, prefix: Option<Prefix>) -> Reason<'_> {
+    /// This entry as a reason in an answer (`prefix`: the prefix it blocks, if it is a
+    /// range block).
+    pub fn reason(&self, prefix: Option<Prefix>) -> Reason<'_> {
         Reason::Dnc {
             entry_id: self.id,
             prefix,

@@ -1,12 +1,14 @@
 //! Background loops, each around a single step that tests can call directly, each run
 //! under [`supervise`]: following changes (`changes`), the scheduled registry sync
-//! (`sync`, fetching through `sources`), and the change feed's upkeep (`feed`).
+//! (`sync`, fetching through `sources`), the change feed's upkeep (`feed`) and the
+//! erasure of expired evidence (`retention`).
 //!
 //! A job takes what it needs (the pool and the index, or a [`Context`]) and returns its
 //! own error; it knows nothing of HTTP, and its SQL is in `store`.
 
 pub mod changes;
 pub mod feed;
+pub mod retention;
 pub mod sources;
 pub mod sync;
 

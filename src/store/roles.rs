@@ -17,14 +17,31 @@
 use anyhow::{bail, Context};
 use sqlx::{Connection, PgConnection, PgExecutor, PgPool};
 
-/// Tables the serving role may add rows to but never change: the audit trail and the
-/// change feed (with the expiries it recorded). A new append-only table goes here too.
-pub const APPEND_ONLY: &[&str] = &["audit_log", "changes", "dnc_expiries"];
+/// Tables the serving role may add rows to but never change: the audit trail, the
+/// change feed (with the expiries it recorded), and the registries' generations and their
+/// changes (history). A new append-only table goes here too.
+pub const APPEND_ONLY: &[&str] = &[
+    "audit_log",
+    "changes",
+    "dnc_expiries",
+    "registry_generations",
+    "registry_changes",
+];
 
 /// Functions the owner defines for what the serving role may not do itself (it has no
 /// `DELETE`): removing change history older than the retention. They run with the
 /// owner's rights and refuse anything but old rows.
 pub const OWNER_FUNCTIONS: &[&str] = &["prune_change_history(interval)"];
+
+/// Tables the serving role may only read: history written by triggers that run as the
+/// owner (migration 0020), where history begins and how long evidence is kept (moved
+/// only by the owner: the retention function, the owner's start-up).
+pub const OWNER_WRITTEN: &[&str] = &[
+    "data_version_log",
+    "dnc_entry_states",
+    "history_floor",
+    "evidence_policy",
+];
 
 /// Serialises concurrent grants (several replicas starting with the owner's URL; two
 /// GRANTs on one object at once fail with "tuple concurrently updated").
@@ -108,6 +125,23 @@ pub async fn grant_serving_role(owner: &mut PgConnection, role: &str) -> anyhow:
     for function in OWNER_FUNCTIONS {
         statements.push(format!(
             "GRANT EXECUTE ON FUNCTION public.{function} TO {r}"
+        ));
+    }
+    // Receipt keys: register one (the database sets its times), move `last_used_at`.
+    statements.push(format!(
+        "REVOKE INSERT, UPDATE ON public.receipt_keys FROM {r}"
+    ));
+    statements.push(format!(
+        "GRANT INSERT (id, public_key), UPDATE (last_used_at) ON public.receipt_keys TO {r}"
+    ));
+    // Erasing evidence older than the retention period, only through the owner's function.
+    statements.push(format!(
+        "GRANT EXECUTE ON FUNCTION public.erase_expired_evidence(timestamptz) TO {r}"
+    ));
+    for table in OWNER_WRITTEN {
+        statements.push(format!(
+            "REVOKE INSERT, UPDATE ON public.{} FROM {r}",
+            quote_ident(table)
         ));
     }
     for table in APPEND_ONLY {

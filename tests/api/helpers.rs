@@ -158,6 +158,11 @@ impl TestApp {
             .await
             .expect("prepare database");
         let state = AppState::new(database.pool.clone(), Settings::from(&config));
+        state
+            .receipts
+            .register(&state.db)
+            .await
+            .expect("publish the receipt key");
         let mut app = TestApp::with_state(state, db_url);
         app.owner_url = owner_url;
         app
@@ -169,6 +174,11 @@ impl TestApp {
             .await
             .expect("connect replica");
         let state = AppState::new(pool, (*self.state.settings).clone());
+        state
+            .receipts
+            .register(&state.db)
+            .await
+            .expect("publish the receipt key");
         state
             .index
             .refresh(&state.db)

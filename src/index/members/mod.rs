@@ -153,6 +153,42 @@ impl Members {
         }
         missing
     }
+
+    /// What replacing `self` by `newer` changes: the keys `newer` adds and the keys it
+    /// removes, each ascending (for the registry's history, which stores churn only).
+    pub fn changes_to(&self, newer: &Members) -> Changes {
+        let mut changes = Changes::default();
+        let mut old = self.iter().peekable();
+        let mut new = newer.iter().peekable();
+        loop {
+            match (old.peek().copied(), new.peek().copied()) {
+                (Some(a), Some(b)) if a == b => {
+                    old.next();
+                    new.next();
+                }
+                (Some(a), Some(b)) if a < b => {
+                    changes.removed.push(a);
+                    old.next();
+                }
+                (_, Some(b)) => {
+                    changes.added.push(b);
+                    new.next();
+                }
+                (Some(a), None) => {
+                    changes.removed.push(a);
+                    old.next();
+                }
+                (None, None) => return changes,
+            }
+        }
+    }
+}
+
+/// Keys added and removed by a new generation of members, each ascending.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    pub added: Vec<u64>,
+    pub removed: Vec<u64>,
 }
 
 /// The keys of a [`Members`], ascending. Written out by hand rather than as nested
@@ -263,6 +299,24 @@ mod tests {
             for p in probes.iter().map(|o| base.saturating_add(*o)) {
                 prop_assert_eq!(split.contains(p), reference.binary_search(&p).is_ok());
             }
+        }
+
+        /// The changes from one set to another are exactly the two set differences.
+        #[test]
+        fn changes_are_the_two_differences(
+            old in prop::collection::vec(0u64..3000, 0..400),
+            new in prop::collection::vec(0u64..3000, 0..400),
+            hashed in any::<bool>(),
+        ) {
+            // Hash keys spread over all 64 bits (the plain form), numbers stay dense.
+            let spread = |k: u64| if hashed { k.wrapping_mul(0x9e37_79b9_7f4a_7c15) } else { k };
+            let old: std::collections::BTreeSet<u64> = old.into_iter().map(spread).collect();
+            let new: std::collections::BTreeSet<u64> = new.into_iter().map(spread).collect();
+            let before = Members::from_unsorted(old.iter().copied().collect());
+            let after = Members::from_unsorted(new.iter().copied().collect());
+            let changes = before.changes_to(&after);
+            prop_assert_eq!(changes.added, new.difference(&old).copied().collect::<Vec<_>>());
+            prop_assert_eq!(changes.removed, old.difference(&new).copied().collect::<Vec<_>>());
         }
     }
 }

@@ -1,0 +1,148 @@
+//! `GET /v1/receipts/keys` (no key needed: whoever holds a receipt may verify it) and
+//! `POST /v1/receipts/verify` (dialer): the public keys that verify receipts, and a
+//! verification done here. See `receipts` and README "Decision receipts".
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::Json;
+use chrono::Utc;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{from_json, AsDialer, JsonBytes, NoQuery};
+use super::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::receipts::{verify, PublishedKey, Submitted};
+use crate::store::receipt_keys;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(keys))
+        .routes(routes!(verify_one))
+}
+
+/// The public keys that verify decision receipts (no key needed).
+///
+/// Every key that signed receipts still kept, with when it signed, and the id of the key
+/// this process signs with now (null when receipts are off).
+#[utoipa::path(
+    get,
+    operation_id = "receipt_keys",
+    path = "/v1/receipts/keys",
+    tag = "receipts",
+    security(()),
+    responses(
+        (status = 200, description = "`keys` (each with its id, algorithm, public key and validity) and `signing_key_id`", body = serde_json::Value),
+    )
+)]
+async fn keys(State(state): State<AppState>, _: NoQuery) -> Result<Json<Value>, ApiError> {
+    let now = Utc::now();
+    let keys: Vec<PublishedKey> = receipt_keys::list(&state.db)
+        .await?
+        .iter()
+        .filter_map(|row| PublishedKey::from_row(row, now))
+        .collect();
+    Ok(Json(json!({
+        "keys": keys,
+        "signing_key_id": state.receipts.key_id(),
+    })))
+}
+
+/// Verify a decision receipt, or a whole `/v1/check` answer that carries one.
+///
+/// The body is a receipt, or a whole `/v1/check` answer (single or batch) exactly as it
+/// was received: then the answer's own fields must be the ones the receipt signs. The
+/// answer says `valid: true` with the signed claims, or `valid: false` and the `problem`.
+#[utoipa::path(
+    post,
+    operation_id = "verify_receipt",
+    path = "/v1/receipts/verify",
+    tag = "receipts",
+    request_body(
+        description = "A receipt, or a whole `/v1/check` answer (with its `receipt`) exactly as received",
+        content((Submitted = "application/json")),
+    ),
+    extensions(("x-required-role" = json!("dialer"))),
+    responses(
+        (status = 200, description = "`valid` and the `key`; when valid, the `claims` and `signed`; when not, the `problem`", body = serde_json::Value),
+        (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 413, description = "A body over 1 MiB (`body_too_large`)", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "Neither a receipt nor an answer carrying one, or a malformed receipt (`invalid_receipt`), or JSON of the wrong shape (`invalid_body`)", body = ErrorBody),
+    )
+)]
+async fn verify_one(
+    _caller: AsDialer,
+    State(state): State<AppState>,
+    _: NoQuery,
+    JsonBytes(body): JsonBytes,
+) -> Result<Json<Value>, ApiError> {
+    let fields: HashMap<String, &RawValue> = from_json(&body)?;
+    let invalid = |m: String| ApiError::unprocessable("invalid_receipt", m);
+    let receipt: Submitted = match fields.get("receipt") {
+        Some(raw) => serde_json::from_str(raw.get())
+            .map_err(|e| invalid(format!("the answer's receipt is malformed: {e}")))?,
+        None => from_json(&body).map_err(|_| {
+            invalid(
+                "send a receipt ({\"v\", \"key_id\", \"claims\", \"path\", \"signed\", \
+                 \"signature\"}) or a whole /v1/check answer that carries one"
+                    .into(),
+            )
+        })?,
+    };
+    let key = match receipt_keys::get(&state.db, &receipt.key_id).await? {
+        Some(row) => PublishedKey::from_row(&row, Utc::now()),
+        None => None,
+    };
+    let checked = verify::verify(&receipt, key.as_ref())
+        .and_then(|v| answer_matches(&fields, &v.claims).map(|()| v));
+    Ok(Json(match checked {
+        Ok(v) => json!({"valid": true, "key": key, "claims": v.claims, "signed": v.signed}),
+        Err(problem) => json!({"valid": false, "problem": problem, "key": key}),
+    }))
+}
+
+/// For a whole answer: its fields are the signed ones (a batch's `results`, by the
+/// SHA-256 of their exact bytes).
+fn answer_matches(fields: &HashMap<String, &RawValue>, claims: &Value) -> Result<(), String> {
+    if !fields.contains_key("receipt") {
+        return Ok(());
+    }
+    let field = |name: &str| -> Value {
+        fields
+            .get(name)
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .unwrap_or(Value::Null)
+    };
+    let mut names = vec!["snapshot_version", "checked_at"];
+    if let Some(results) = fields.get("results") {
+        if claims["kind"] != "batch" {
+            return Err("the answer is a batch, the receipt is not a batch's".into());
+        }
+        let digest = crate::domain::hash::hex(&Sha256::digest(results.get().as_bytes()));
+        if claims["results_sha256"] != digest.as_str() {
+            return Err(
+                "the answer's results are not the ones the receipt signs (send the body \
+                 exactly as it was received)"
+                    .into(),
+            );
+        }
+    } else {
+        if claims["kind"] != "check" {
+            return Err("the answer is a single check, the receipt is not one's".into());
+        }
+        names.extend(["number", "allowed", "reasons", "exemptions", "consent"]);
+    }
+    for name in names {
+        if field(name) != claims[name] {
+            return Err(format!(
+                "the answer's {name} is not the one the receipt signs"
+            ));
+        }
+    }
+    Ok(())
+}
