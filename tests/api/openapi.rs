@@ -211,6 +211,7 @@ fn each_request_body_is_documented_as_its_handler_reads_it() {
             "campaign",
             "client",
             "expires_at",
+            "external_id",
             "note",
             "number",
             "prefix",
