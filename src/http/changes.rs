@@ -48,7 +48,7 @@ struct ChangesQuery {
     limit: Option<i64>,
     /// How long to wait when nothing is new: `30s`, `500ms`, or seconds; at most 60 s
     /// (longer is taken as 60 s; not a duration is `422 invalid_parameter`).
-    #[param(pattern = "^[0-9]{1,9}(ms|s|m|h|d)?$", example = "30s")]
+    #[param(pattern = "^[0-9]{1,9}(ms|s|m|h|d)?$", example = "1s")]
     wait: Option<String>,
 }
 

@@ -25,7 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct HistoryQuery {
     /// The number (required), in any spelling `GET /v1/check` takes (format
     /// `phone-number`; not a valid number is `422 invalid_number`).
-    #[param(format = "phone-number", example = "601234567")]
+    #[param(value_type = String, format = "phone-number", example = "601234567")]
     number: Option<String>,
     /// The instant asked about (RFC 3339, in the past; URL-encode the `+` of an offset).
     /// Without it: the number's timeline.
