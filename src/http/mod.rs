@@ -15,6 +15,7 @@ mod check;
 mod connection;
 mod consents;
 mod dnc;
+mod dnc_drift;
 mod dnc_imports;
 mod dnc_list;
 pub mod extract;
@@ -58,6 +59,7 @@ pub fn api(state: AppState) -> Router {
         .merge(changes::router())
         .merge(check::router())
         .merge(dnc::router())
+        .merge(dnc_drift::router())
         .merge(dnc_imports::router())
         .merge(dnc_list::router())
         .merge(history::router())

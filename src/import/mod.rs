@@ -13,6 +13,7 @@
 
 mod archive;
 mod collect;
+pub mod contacts;
 pub mod csv;
 pub mod flags;
 pub mod hashed;
