@@ -209,6 +209,20 @@ async fn forgotten_flags_are_named_exactly_candidates_too_and_apply_adds_them() 
         .await
         .unwrap();
     assert_eq!(before, after, "a report alone changes nothing");
+    // An agent blocks a number in tarcza: the change feed tells the CRM.
+    let r = app
+        .post(
+            "/v1/dnc",
+            &agent,
+            json!({"number": "601 444 444", "client": "acme", "reason": "said stop"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let (changes, _) = feed(&app, ADMIN_KEY, &cursor).await;
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["action"], "dnc.add");
+    assert_eq!(changes[0]["number"], "+48601444444");
+    assert_eq!(changes[0]["source"], "agent");
 
     // apply=true adds the candidates as the bulk sync would.
     let r = drift(
