@@ -222,7 +222,7 @@ async fn forgotten_flags_are_named_exactly_candidates_too_and_apply_adds_them() 
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0]["action"], "dnc.add");
     assert_eq!(changes[0]["number"], "+48601444444");
-    assert_eq!(changes[0]["source"], "agent");
+    assert_eq!(changes[0]["actor"]["role"], "agent", "{changes:?}");
 
     // apply=true adds the candidates as the bulk sync would.
     let r = drift(
