@@ -31,7 +31,7 @@ async fn drift(app: &TestApp, key: &str, query: &str, bytes: Vec<u8>) -> Respons
 }
 
 /// The client report of `client` (`null` for rows without one).
-fn client<'a>(body: &'a Value, name: Value) -> &'a Value {
+fn client(body: &Value, name: Value) -> &Value {
     body["clients"]
         .as_array()
         .unwrap()
