@@ -12,10 +12,10 @@ use serde::Deserialize;
 use super::csv::{reason_code, Columns};
 use super::flags::FlagFormat;
 use super::limits::{Limits, UploadError};
-use super::upload::{reject, Line, Text, MAX_LINE_BYTES, MAX_STORED_REJECTS};
+use super::rows::{self, line_text, LineParser, RowReader, RowsRead};
+use super::upload::Line;
 use super::ByteStream;
 use crate::domain::{Encoding, PhoneNumber, Region, Scope};
-use crate::store::imports::Reject;
 
 /// Header names of the flag column (read loosely: `Nie dzwonić` is `nie_dzwonic`).
 pub const FLAG_COLUMNS: &[&str] = &[
@@ -50,23 +50,10 @@ pub struct Contact {
 }
 
 /// What reading the export came to (the contacts themselves were handed on).
-#[derive(Debug, Default)]
-pub struct ContactsRead {
-    pub rows_total: u64,
-    pub rows_accepted: u64,
-    pub rows_rejected: u64,
-    /// The first [`MAX_STORED_REJECTS`] rejects (all are counted).
-    pub rejects: Vec<Reject>,
-    pub bytes: u64,
-    pub checksum: String,
-}
+pub type ContactsRead = RowsRead;
 
 /// The contacts of an export, one at a time in file order.
-pub struct ContactReader {
-    text: Text,
-    rows: Rows,
-    read: ContactsRead,
-}
+pub type ContactReader = RowReader<Rows>;
 
 impl ContactReader {
     pub async fn open(
@@ -76,57 +63,16 @@ impl ContactReader {
         encoding: Option<Encoding>,
         limits: Limits,
     ) -> Result<ContactReader, UploadError> {
-        Ok(ContactReader {
-            text: Text::open(body, limits, encoding).await?,
-            rows: Rows {
-                format,
-                region,
-                columns: None,
-            },
-            read: ContactsRead::default(),
-        })
-    }
-
-    /// The next readable contact, or `None` at the end. A CSV export without a header
-    /// naming a flag column is refused as a whole.
-    pub async fn next(&mut self) -> Result<Option<Contact>, UploadError> {
-        while let Some(line) = self.text.next_line().await? {
-            let parsed = if line.too_long {
-                Err((
-                    "line_too_long",
-                    format!("the line is longer than {MAX_LINE_BYTES} bytes"),
-                ))
-            } else {
-                self.rows.feed(&line)?
-            };
-            match parsed {
-                Ok(None) => continue,
-                Ok(Some(contact)) => {
-                    self.read.rows_total += 1;
-                    self.read.rows_accepted += 1;
-                    return Ok(Some(contact));
-                }
-                Err((reason, message)) => {
-                    self.read.rows_total += 1;
-                    self.read.rows_rejected += 1;
-                    if self.read.rejects.len() < MAX_STORED_REJECTS {
-                        self.read.rejects.push(reject(&line, reason, message));
-                    }
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    /// Ends the reading once every contact is read: counts, rejects, size and SHA-256.
-    pub async fn finish(self) -> Result<ContactsRead, UploadError> {
-        let mut read = self.read;
-        (read.bytes, read.checksum) = self.text.finish().await?;
-        Ok(read)
+        let rows = Rows {
+            format,
+            region,
+            columns: None,
+        };
+        RowReader::new(body, limits, encoding, rows).await
     }
 }
 
-type Row = Result<Option<Contact>, (&'static str, String)>;
+type Row = rows::Row<Contact>;
 
 struct Layout {
     columns: Columns,
@@ -135,7 +81,7 @@ struct Layout {
     client: Option<usize>,
 }
 
-struct Rows {
+pub struct Rows {
     format: FlagFormat,
     region: Region,
     columns: Option<Layout>,
@@ -150,26 +96,17 @@ struct RawContact {
     client: Option<String>,
 }
 
-impl Rows {
+impl LineParser for Rows {
+    type Item = Contact;
+
     /// One line: a contact, nothing (blank, header), a reject, or an export that cannot
     /// be read at all (no flag column).
     fn feed(&mut self, line: &Line<'_>) -> Result<Row, UploadError> {
-        let mut bytes = line.text.strip_suffix(b"\r").unwrap_or(line.text);
-        if line.number == 1 {
-            bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-        }
-        let Ok(text) = std::str::from_utf8(bytes) else {
-            return Ok(Err(("invalid_utf8", "the line is not valid UTF-8".into())));
+        let text = match line_text(line) {
+            Ok(Some(text)) => text,
+            Ok(None) => return Ok(Ok(None)),
+            Err(reject) => return Ok(Err(reject)),
         };
-        if text.trim().is_empty() {
-            return Ok(Ok(None));
-        }
-        if text.contains('\0') {
-            return Ok(Err((
-                "invalid_character",
-                "the line contains a NUL byte".into(),
-            )));
-        }
         let (number, flagged, client) = match self.format {
             FlagFormat::JsonLines => match serde_json::from_str::<RawContact>(text) {
                 Ok(raw) => (raw.number, Ok(raw.dnc), raw.client),

@@ -20,6 +20,7 @@ pub mod hashed;
 pub mod limits;
 mod load;
 mod record;
+pub mod rows;
 pub mod upload;
 
 use std::io;
