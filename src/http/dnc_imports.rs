@@ -64,7 +64,7 @@ struct SyncQuery {
 #[derive(ToSchema)]
 #[schema(value_type = String, format = Binary)]
 #[allow(dead_code)]
-struct FlagsFile(Vec<u8>);
+pub(super) struct FlagsFile(Vec<u8>);
 
 /// What a bulk sync came to (or, with `dry_run`, would come to).
 #[derive(Serialize, ToSchema)]
@@ -139,45 +139,9 @@ async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let ndjson = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            let v = v.to_ascii_lowercase();
-            v.starts_with("application/x-ndjson") || v.starts_with("application/jsonl")
-        });
-    let format = match (q.format.as_deref(), ndjson) {
-        (None, false) | (Some("csv"), false) => FlagFormat::Csv,
-        (None, true) | (Some("jsonl"), _) => FlagFormat::JsonLines,
-        (Some("csv"), true) => {
-            return Err(ApiError::unprocessable(
-                "invalid_parameter",
-                "format=csv with Content-Type application/x-ndjson: say one thing",
-            ))
-        }
-        (Some(other), _) => {
-            return Err(ApiError::unprocessable(
-                "unsupported_format",
-                format!("format={other:?} is not supported; use csv or jsonl"),
-            ))
-        }
-    };
-    let encoding = q
-        .encoding
-        .as_deref()
-        .map(str::parse::<Encoding>)
-        .transpose()
-        .map_err(|e| ApiError::unprocessable("unsupported_encoding", e))?;
-    let max_reject_rate = match q.max_reject_rate {
-        None => state.settings.max_reject_rate,
-        Some(v) if (0.0..=1.0).contains(&v) => v,
-        Some(v) => {
-            return Err(ApiError::unprocessable(
-                "invalid_parameter",
-                format!("max_reject_rate={v} is not a share between 0 and 1"),
-            ))
-        }
-    };
+    let format = format_of(q.format.as_deref(), &headers)?;
+    let encoding = encoding_of(q.encoding.as_deref())?;
+    let max_reject_rate = reject_rate_of(q.max_reject_rate, &state)?;
     let req = SyncRequest {
         actor: caller.0.id,
         format,
@@ -267,37 +231,111 @@ async fn sync(state: AppState, req: SyncRequest, body: Body) -> Result<Response,
         tx.rollback().await?;
         return Ok(Json(answer(&read, &planned, true, None)).into_response());
     }
+    let label = format!("crm-sync:{}", &read.checksum[..16.min(read.checksum.len())]);
+    let done = write(&state, tx, req.actor, label, |planned, version| {
+        // A summary of plain numbers and strings: it always serializes.
+        let mut summary =
+            serde_json::to_value(answer(&read, planned, false, version)).unwrap_or_default();
+        if let Some(o) = summary.as_object_mut() {
+            o.remove("rejects");
+        }
+        summary
+    })
+    .await?;
+    let mut body = answer(&read, &done.planned, false, done.version);
+    body.warnings = written(done.visible, &state.settings);
+    Ok(Json(body).into_response())
+}
+
+/// What [`write`] did.
+pub(super) struct Written {
+    pub planned: Planned,
+    /// The data version it made, `None` when nothing changed.
+    pub version: Option<i64>,
+    /// Whether this process's `/check` already answers from it.
+    pub visible: bool,
+}
+
+/// Writes the rows copied into `tx` (a [`dnc_sync::begin`]) as entries, with their
+/// audit events and changes and one `dnc.import` event labelled `label` whose details
+/// `summary` gives; commits, and waits (within the lag) for `/check` to see them. The
+/// bulk sync and the drift report's `apply=true` both write this way.
+pub(super) async fn write(
+    state: &AppState,
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    actor: i64,
+    label: String,
+    summary: impl FnOnce(&Planned, Option<i64>) -> serde_json::Value,
+) -> Result<Written, ApiError> {
     // From here no other write comes in between: the plan is what gets written.
     dnc_sync::lock(&mut tx).await?;
     let planned = dnc_sync::plan(&mut tx).await?;
-    let label = format!("crm-sync:{}", &read.checksum[..16.min(read.checksum.len())]);
-    let version = dnc_sync::write(&mut tx, req.actor, &planned, &label).await?;
-    let mut summary = serde_json::to_value(answer(&read, &planned, false, version))
-        .map_err(anyhow::Error::from)?;
-    if let Some(o) = summary.as_object_mut() {
-        o.remove("rejects");
-    }
+    let version = dnc_sync::write(&mut tx, actor, &planned, &label).await?;
     audit::record(
         &mut tx,
         AuditEvent {
-            actor: Some(req.actor),
+            actor: Some(actor),
             action: "dnc.import",
             number: None,
             subject: Some(label),
-            details: summary,
+            details: summary(&planned, version),
         },
     )
     .await?;
     tx.commit().await?;
     // The answer goes out once this process's /check sees the entries.
     let visible = version.is_none() || state.index.refresh_after_write(&state.db, None).await;
-    let mut body = answer(&read, &planned, false, version);
-    body.warnings = written(visible, &state.settings);
-    Ok(Json(body).into_response())
+    Ok(Written {
+        planned,
+        version,
+        visible,
+    })
+}
+
+/// The format of an upload of flags or contacts: `format=` or its `Content-Type`.
+pub(super) fn format_of(format: Option<&str>, headers: &HeaderMap) -> Result<FlagFormat, ApiError> {
+    let ndjson = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let v = v.to_ascii_lowercase();
+            v.starts_with("application/x-ndjson") || v.starts_with("application/jsonl")
+        });
+    match (format, ndjson) {
+        (None, false) | (Some("csv"), false) => Ok(FlagFormat::Csv),
+        (None, true) | (Some("jsonl"), _) => Ok(FlagFormat::JsonLines),
+        (Some("csv"), true) => Err(ApiError::unprocessable(
+            "invalid_parameter",
+            "format=csv with Content-Type application/x-ndjson: say one thing",
+        )),
+        (Some(other), _) => Err(ApiError::unprocessable(
+            "unsupported_format",
+            format!("format={other:?} is not supported; use csv or jsonl"),
+        )),
+    }
+}
+
+pub(super) fn encoding_of(encoding: Option<&str>) -> Result<Option<Encoding>, ApiError> {
+    encoding
+        .map(str::parse::<Encoding>)
+        .transpose()
+        .map_err(|e| ApiError::unprocessable("unsupported_encoding", e))
+}
+
+/// `max_reject_rate=`, else `TARCZA_MAX_REJECT_RATE`.
+pub(super) fn reject_rate_of(rate: Option<f64>, state: &AppState) -> Result<f64, ApiError> {
+    match rate {
+        None => Ok(state.settings.max_reject_rate),
+        Some(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        Some(v) => Err(ApiError::unprocessable(
+            "invalid_parameter",
+            format!("max_reject_rate={v} is not a share between 0 and 1"),
+        )),
+    }
 }
 
 /// A file that could not be read: nothing was changed.
-fn unreadable(e: UploadError) -> ApiError {
+pub(super) fn unreadable(e: UploadError) -> ApiError {
     match e {
         UploadError::Refused(m) => ApiError::unprocessable("upload_refused", m),
         UploadError::Failed(m) => ApiError::client(

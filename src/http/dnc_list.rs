@@ -386,7 +386,7 @@ fn csv_row(out: &mut String, v: &EntryView) {
 /// One CSV field, quoted when it must be. Free text that a spreadsheet would run as a
 /// formula (`=`, `+`, `-`, `@`, tab, CR first) gets a leading `'` (OWASP's advice against
 /// CSV injection); numbers, times and ids are written as they are.
-fn csv_field(out: &mut String, value: &str, text: bool) {
+pub(super) fn csv_field(out: &mut String, value: &str, text: bool) {
     let formula = text && value.starts_with(['=', '+', '-', '@', '\t', '\r']);
     let quote = formula || value.contains([',', '"', '\r', '\n']);
     if quote {

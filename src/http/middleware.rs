@@ -33,7 +33,11 @@ pub const JSON_BODY_LIMIT: usize = 1 << 20;
 
 /// The routes exempt from the request timeout and the JSON body limit: an upload (a
 /// registry file, a CRM's flags) may take minutes and is bounded by TARCZA_MAX_UPLOAD_BYTES instead.
-const UPLOAD_ROUTES: &[&str] = &["/v1/registries/{name}/imports", "/v1/dnc/imports"];
+const UPLOAD_ROUTES: &[&str] = &[
+    "/v1/registries/{name}/imports",
+    "/v1/dnc/imports",
+    "/v1/dnc/drift",
+];
 /// A long poll: its own wait comes on top of the request timeout.
 const LONG_POLL_ROUTE: &str = "/v1/changes";
 

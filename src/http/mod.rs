@@ -15,6 +15,7 @@ mod check;
 mod connection;
 mod consents;
 mod dnc;
+mod dnc_drift;
 mod dnc_imports;
 mod dnc_list;
 pub mod extract;
@@ -60,6 +61,7 @@ fn documented(with_metrics: bool) -> OpenApiRouter<AppState> {
         .merge(changes::router())
         .merge(check::router())
         .merge(dnc::router())
+        .merge(dnc_drift::router())
         .merge(dnc_imports::router())
         .merge(dnc_list::router())
         .merge(history::router())

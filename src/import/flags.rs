@@ -11,10 +11,10 @@ use serde::Deserialize;
 
 use super::csv::{reason_code, Columns};
 use super::limits::{Limits, UploadError};
-use super::upload::{reject, Line, Text, MAX_LINE_BYTES, MAX_STORED_REJECTS};
+use super::rows::{self, line_text, LineParser, RowReader, RowsRead};
+use super::upload::Line;
 use super::ByteStream;
 use crate::domain::{fields, Encoding, PhoneNumber, Region, Scope};
-use crate::store::imports::Reject;
 
 /// The source of an entry whose row names none.
 pub const DEFAULT_SOURCE: &str = "crm";
@@ -49,25 +49,11 @@ pub struct Flag {
 }
 
 /// What reading the file came to (the flags themselves went to the sink).
-#[derive(Debug, Default)]
-pub struct FlagsRead {
-    /// Data rows: accepted and rejected (the header and blank lines are not rows).
-    pub rows_total: u64,
-    pub rows_accepted: u64,
-    pub rows_rejected: u64,
-    /// The first [`MAX_STORED_REJECTS`] rejects (all are counted).
-    pub rejects: Vec<Reject>,
-    pub bytes: u64,
-    pub checksum: String,
-}
+pub type FlagsRead = RowsRead;
 
 /// The flags of a file, one at a time in file order; rejects are counted (and the first
-/// [`MAX_STORED_REJECTS`] kept) on the way.
-pub struct FlagReader {
-    text: Text,
-    rows: Rows,
-    read: FlagsRead,
-}
+/// [`MAX_STORED_REJECTS`](super::upload::MAX_STORED_REJECTS) kept) on the way.
+pub type FlagReader = RowReader<Rows>;
 
 impl FlagReader {
     /// Starts reading `body`. `now` is the time an `expires_at` must be after.
@@ -79,57 +65,17 @@ impl FlagReader {
         limits: Limits,
         now: DateTime<Utc>,
     ) -> Result<FlagReader, UploadError> {
-        Ok(FlagReader {
-            text: Text::open(body, limits, encoding).await?,
-            rows: Rows {
-                format,
-                region,
-                now,
-                columns: None,
-            },
-            read: FlagsRead::default(),
-        })
-    }
-
-    /// The next valid flag, or `None` at the end of the file.
-    pub async fn next(&mut self) -> Result<Option<Flag>, UploadError> {
-        while let Some(line) = self.text.next_line().await? {
-            let parsed = if line.too_long {
-                Err((
-                    "line_too_long",
-                    format!("the line is longer than {MAX_LINE_BYTES} bytes"),
-                ))
-            } else {
-                self.rows.feed(&line)
-            };
-            match parsed {
-                Ok(None) => continue,
-                Ok(Some(flag)) => {
-                    self.read.rows_total += 1;
-                    self.read.rows_accepted += 1;
-                    return Ok(Some(flag));
-                }
-                Err((reason, message)) => {
-                    self.read.rows_total += 1;
-                    self.read.rows_rejected += 1;
-                    if self.read.rejects.len() < MAX_STORED_REJECTS {
-                        self.read.rejects.push(reject(&line, reason, message));
-                    }
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    /// Ends the reading once every flag is read: the counts, rejects, size and SHA-256.
-    pub async fn finish(self) -> Result<FlagsRead, UploadError> {
-        let mut read = self.read;
-        (read.bytes, read.checksum) = self.text.finish().await?;
-        Ok(read)
+        let rows = Rows {
+            format,
+            region,
+            now,
+            columns: None,
+        };
+        RowReader::new(body, limits, encoding, rows).await
     }
 }
 
-type Row = Result<Option<Flag>, (&'static str, String)>;
+type Row = rows::Row<Flag>;
 
 /// The positions of a CSV file's columns, learnt from its first non-blank line.
 struct Layout {
@@ -143,7 +89,7 @@ struct Layout {
     expires_at: Option<usize>,
 }
 
-struct Rows {
+pub struct Rows {
     format: FlagFormat,
     region: Region,
     now: DateTime<Utc>,
@@ -163,21 +109,19 @@ struct RawFlag {
     expires_at: Option<String>,
 }
 
+impl LineParser for Rows {
+    type Item = Flag;
+
+    fn feed(&mut self, line: &Line<'_>) -> Result<Row, UploadError> {
+        Ok(self.row(line))
+    }
+}
+
 impl Rows {
-    fn feed(&mut self, line: &Line<'_>) -> Row {
-        let mut bytes = line.text.strip_suffix(b"\r").unwrap_or(line.text);
-        if line.number == 1 {
-            bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-        }
-        let Ok(text) = std::str::from_utf8(bytes) else {
-            return Err(("invalid_utf8", "the line is not valid UTF-8".into()));
-        };
-        if text.trim().is_empty() {
+    fn row(&mut self, line: &Line<'_>) -> Row {
+        let Some(text) = line_text(line)? else {
             return Ok(None);
-        }
-        if text.contains('\0') {
-            return Err(("invalid_character", "the line contains a NUL byte".into()));
-        }
+        };
         let raw = match self.format {
             FlagFormat::JsonLines => serde_json::from_str::<RawFlag>(text)
                 .map_err(|e| ("invalid_json", format!("the line is not a flag: {e}")))?,
@@ -294,7 +238,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, l)| {
-                r.feed(&Line {
+                r.row(&Line {
                     number: i as u64 + 1,
                     text: l.as_bytes(),
                     too_long: false,

@@ -15,6 +15,7 @@
 
 mod archive;
 mod collect;
+pub mod contacts;
 pub mod csv;
 pub mod flags;
 pub mod hashed;
@@ -22,6 +23,7 @@ pub mod limits;
 mod load;
 pub mod progress;
 mod record;
+pub mod rows;
 pub mod upload;
 
 use std::io;

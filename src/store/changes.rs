@@ -10,7 +10,6 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
 use super::bump_version;
-use super::dnc::DncEntry;
 use crate::domain::{ChangeAction, Cursor, PhoneNumber, Prefix, Scope};
 
 /// A change about to be written.
@@ -30,25 +29,6 @@ pub struct NewChange<'a> {
     pub registry: Option<&'a str>,
     pub import_id: Option<i64>,
     pub entries: Option<i64>,
-}
-
-impl<'a> NewChange<'a> {
-    /// The change made to `entry` by `actor`.
-    pub fn of_entry(entry: &'a DncEntry, actor: Option<i64>) -> NewChange<'a> {
-        NewChange {
-            number: Some(entry.number as u64),
-            prefix: entry.prefix,
-            entry_id: Some(entry.id),
-            client: entry.client.as_deref(),
-            campaign: entry.campaign.as_deref(),
-            reason: entry.reason.as_deref(),
-            source: entry.source.as_deref(),
-            external_id: entry.external_id.as_deref(),
-            expires_at: entry.expires_at,
-            actor,
-            ..NewChange::default()
-        }
-    }
 }
 
 /// Writes `change` as the next change of the current transaction, which took data

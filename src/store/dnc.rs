@@ -39,6 +39,23 @@ pub struct DncEntry {
 }
 
 impl DncEntry {
+    /// The change made to this entry by `actor`, for the change feed.
+    pub fn change(&self, actor: Option<i64>) -> NewChange<'_> {
+        NewChange {
+            number: Some(self.number as u64),
+            prefix: self.prefix,
+            entry_id: Some(self.id),
+            client: self.client.as_deref(),
+            campaign: self.campaign.as_deref(),
+            reason: self.reason.as_deref(),
+            source: self.source.as_deref(),
+            external_id: self.external_id.as_deref(),
+            expires_at: self.expires_at,
+            actor,
+            ..NewChange::default()
+        }
+    }
+
     pub fn scope(&self) -> Scope {
         Scope::from_parts(self.client.as_deref(), self.campaign.as_deref()).unwrap_or(Scope::Global)
     }
@@ -154,7 +171,7 @@ async fn add_once(
                     },
                 )
                 .await?;
-                let change = NewChange::of_entry(&entry, Some(actor));
+                let change = entry.change(Some(actor));
                 changes::record(conn, version, ChangeAction::DncExtend, change).await?;
                 return Ok(Added::Extended(entry));
             }
@@ -209,7 +226,7 @@ async fn add_once(
         },
     )
     .await?;
-    let change = NewChange::of_entry(&entry, Some(actor));
+    let change = entry.change(Some(actor));
     changes::record(conn, version, ChangeAction::DncAdd, change).await?;
     Ok(Added::Created(entry))
 }
@@ -283,7 +300,7 @@ pub async fn deactivate(
     .await?;
     let change = NewChange {
         reason: Some(reason),
-        ..NewChange::of_entry(&entry, Some(actor))
+        ..entry.change(Some(actor))
     };
     changes::record(&mut tx, version, ChangeAction::DncRemove, change).await?;
     tx.commit().await?;

@@ -64,6 +64,7 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>, Role)> {
             None,
             Role::Agent,
         ),
+        (Method::POST, "/v1/dnc/drift", None, Role::Agent),
         (
             Method::POST,
             "/v1/keys",

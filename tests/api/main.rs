@@ -16,6 +16,7 @@ mod crashes;
 mod dnc;
 mod dnc_imports;
 mod dnc_list;
+mod drift;
 mod formats;
 mod health;
 mod history;

@@ -140,7 +140,7 @@ async fn every_operation_enforces_exactly_the_role_it_documents() {
             }
         }
     }
-    assert!(keyed >= 29, "only {keyed} keyed operations");
+    assert!(keyed >= 30, "only {keyed} keyed operations");
 }
 
 #[tokio::test]

@@ -1,0 +1,465 @@
+//! `POST /v1/dnc/drift` (agent and up): the drift report. A CRM's contact export (number,
+//! its do-not-call flag, optionally the client) is compared, row by row, with what
+//! `/check` would answer from the in-memory snapshot for a call for that client, and the
+//! answer names per client the contacts tarcza blocks that the CRM does not flag (the
+//! `forgotten` flags, with `/check`'s reasons) and those the CRM flags that tarcza does
+//! not block (`candidates`). `apply=true` adds the candidates as the bulk sync would.
+//!
+//! Streamed: a row is read, checked and forgotten; only the findings and the first
+//! rejects are kept, never the export. JSON, or CSV (one row per finding) for
+//! `Accept: text/csv`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::dnc_imports::{self, encoding_of, format_of, reject_rate_of, unreadable, FlagsFile};
+use super::dnc_list::csv_field;
+use super::extract::{ApiQuery, AsAgent};
+use super::AppState;
+use crate::domain::{Encoding, PhoneNumber, Scope};
+use crate::error::{ApiError, ErrorBody};
+use crate::import::contacts::{Contact, ContactReader, ContactsRead};
+use crate::import::flags::{FlagFormat, DEFAULT_SOURCE};
+use crate::import::Options;
+use crate::index::freshness::{self, Warning};
+use crate::index::{Reason, Snapshot};
+use crate::store::dnc_sync::{self, Copy};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    let (schemas, paths, drift) = routes!(drift);
+    // Streamed and bounded by TARCZA_MAX_UPLOAD_BYTES instead.
+    OpenApiRouter::new().routes((schemas, paths, drift.layer(DefaultBodyLimit::disable())))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct DriftQuery {
+    /// `csv` (the default) or `jsonl` (also chosen by `Content-Type: application/x-ndjson`).
+    #[param(pattern = "^(csv|jsonl)$")]
+    format: Option<String>,
+    /// The file's text encoding: `utf-8` (default), `windows-1250` (also `cp1250`) or
+    /// `iso-8859-2` (also `latin2`), in any case.
+    #[param(
+        pattern = "^[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*([uU][tT][fF]-?8|[wW][iI][nN][dD][oO][wW][sS]-1250|[cC][pP]1250|[iI][sS][oO]-8859-2|[lL][aA][tT][iI][nN]2)[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$",
+        example = "windows-1250"
+    )]
+    encoding: Option<String>,
+    /// With `apply=true`: more rejects than this share (0 to 1; default
+    /// TARCZA_MAX_REJECT_RATE) and nothing is applied.
+    #[param(minimum = 0.0, maximum = 1.0)]
+    max_reject_rate: Option<f64>,
+    /// Add the candidates (flags the CRM has and tarcza lacks) as the bulk sync would.
+    #[serde(default)]
+    #[param(default = false)]
+    apply: bool,
+}
+
+struct DriftRequest {
+    actor: i64,
+    format: FlagFormat,
+    encoding: Option<Encoding>,
+    max_reject_rate: f64,
+    apply: bool,
+    csv: bool,
+    snapshot: Arc<Snapshot>,
+    now: DateTime<Utc>,
+    warnings: Vec<Warning>,
+}
+
+/// Drift report: a CRM's contact export compared with what `/v1/check` answers.
+///
+/// The body is the export (number, its do-not-call flag, optionally the client), CSV or
+/// JSON Lines. The answer names per client the contacts tarcza blocks that the CRM does
+/// not flag (`forgotten`, with `/check`'s reasons) and those the CRM flags that tarcza
+/// does not block (`candidates`), with counts and line-numbered rejects; CSV (one row per
+/// finding) for `Accept: text/csv`. `apply=true` adds the candidates.
+#[utoipa::path(
+    post,
+    operation_id = "dnc_drift_report",
+    path = "/v1/dnc/drift",
+    tag = "dnc",
+    params(DriftQuery),
+    request_body(
+        description = "The contact export: CSV with a number column and a flag column (`dnc`, `nie_dzwonic`, `do_not_call`…; true/false/1/0/yes/no/tak/nie), optionally `client`; or JSON Lines of such objects; plain, gzip or zip",
+        content(
+            (FlagsFile = "text/csv"),
+            (FlagsFile = "application/x-ndjson"),
+            (FlagsFile = "application/octet-stream"),
+        ),
+    ),
+    extensions(("x-required-role" = json!("agent"))),
+    responses(
+        (status = 200, description = "The report (JSON: per client `forgotten` and `candidates`, counts, rejects, and with `apply` what was `applied`), or as CSV for `Accept: text/csv`", content(
+            (serde_json::Value = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "The export could not be read (`unreadable_file`); nothing was changed", body = ErrorBody),
+        (status = 422, description = "With `apply`, more rejected rows than `max_reject_rate` (`too_many_rejects`: the body is then the report with `error`, nothing applied), no data rows (`no_rows`), a file refused by its limits (`upload_refused`), an unknown `format` (`unsupported_format`) or `encoding` (`unsupported_encoding`), or a parameter that cannot be used (`invalid_parameter`)", body = ErrorBody),
+        (status = 503, description = "The data `/v1/check` answers from is not loaded or stale (`not_ready`, `stale_registry`, `stale_snapshot`): no report from it", body = ErrorBody),
+    )
+)]
+async fn drift(
+    caller: AsAgent,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<DriftQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let format = format_of(q.format.as_deref(), &headers)?;
+    let encoding = encoding_of(q.encoding.as_deref())?;
+    let max_reject_rate = reject_rate_of(q.max_reject_rate, &state)?;
+    let csv = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("text/csv"));
+    // The snapshot /check answers from, under /check's rules of freshness: a report from
+    // stale data could call a blocked contact unblocked.
+    let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
+    freshness::snapshot_gate(&state.index, &state.settings)?;
+    let now = Utc::now();
+    let warnings = freshness::gate(&snapshot, &state.settings, now)?;
+    let req = DriftRequest {
+        actor: caller.0.id,
+        format,
+        encoding,
+        max_reject_rate,
+        apply: q.apply,
+        csv,
+        snapshot,
+        now,
+        warnings,
+    };
+    // Its own task: a client that hangs up must not cancel an apply half-way.
+    tokio::spawn(report(state, req, body))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("drift task failed: {e}")))?
+}
+
+/// One contact the report names.
+#[derive(Serialize)]
+struct Finding<'s> {
+    number: PhoneNumber,
+    /// The export's line it is on (the first, if it is there more than once).
+    line: u64,
+    /// Why tarcza blocks it, as `/check` says (forgotten flags only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reasons: Vec<Reason<'s>>,
+}
+
+#[derive(Serialize, Default, Clone, Copy)]
+struct Counts {
+    /// Readable rows of the client.
+    contacts: u64,
+    /// Of them, flagged "do not call" in the CRM.
+    flagged: u64,
+    /// Of them, blocked by tarcza (a do-not-call entry or a registry).
+    blocked: u64,
+    forgotten: u64,
+    candidates: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.contacts += o.contacts;
+        self.flagged += o.flagged;
+        self.blocked += o.blocked;
+        self.forgotten += o.forgotten;
+        self.candidates += o.candidates;
+    }
+}
+
+/// The report of one client of the export (or of the rows that name none).
+#[derive(Serialize)]
+struct ClientReport<'s> {
+    client: Option<String>,
+    #[serde(skip)]
+    scope: Scope,
+    counts: Counts,
+    forgotten: Vec<Finding<'s>>,
+    candidates: Vec<Finding<'s>>,
+    /// Numbers already named (`true`: forgotten), so a repeated row is named once.
+    #[serde(skip)]
+    named: HashSet<(u64, bool)>,
+}
+
+/// The findings so far, by client key (`None`: rows without a client).
+#[derive(Default)]
+struct Findings<'s> {
+    clients: BTreeMap<Option<String>, ClientReport<'s>>,
+}
+
+impl<'s> Findings<'s> {
+    fn add(&mut self, snapshot: &'s Snapshot, c: Contact, now: DateTime<Utc>) {
+        // What /check answers for a call for this client; a missing consent is not a
+        // do-not-call flag, so only entries and registries count.
+        let reasons: Vec<Reason<'s>> = snapshot
+            .check(c.number, &c.scope, now)
+            .reasons
+            .into_iter()
+            .filter(|r| matches!(r, Reason::Dnc { .. } | Reason::Registry { .. }))
+            .collect();
+        let key = c.scope.client_key().map(str::to_string);
+        let report = self.clients.entry(key).or_insert_with(|| ClientReport {
+            client: c.scope.client().map(str::to_string),
+            scope: c.scope.clone(),
+            counts: Counts::default(),
+            forgotten: Vec::new(),
+            candidates: Vec::new(),
+            named: HashSet::new(),
+        });
+        let blocked = !reasons.is_empty();
+        report.counts.contacts += 1;
+        report.counts.flagged += u64::from(c.flagged);
+        report.counts.blocked += u64::from(blocked);
+        if blocked == c.flagged || !report.named.insert((c.number.digits(), blocked)) {
+            return;
+        }
+        let finding = Finding {
+            number: c.number,
+            line: c.line,
+            reasons,
+        };
+        if blocked {
+            report.counts.forgotten += 1;
+            report.forgotten.push(finding);
+        } else {
+            report.counts.candidates += 1;
+            report.candidates.push(finding);
+        }
+    }
+
+    fn totals(&self) -> Counts {
+        let mut t = Counts::default();
+        for r in self.clients.values() {
+            t.add(&r.counts);
+        }
+        t
+    }
+}
+
+#[derive(Serialize)]
+struct Applied {
+    created: i64,
+    extended: i64,
+    unchanged: i64,
+    snapshot_version: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Answer<'a, 's> {
+    /// The snapshot the export was compared with.
+    snapshot_version: i64,
+    checked_at: DateTime<Utc>,
+    rows_total: u64,
+    rows_accepted: u64,
+    rows_rejected: u64,
+    bytes: u64,
+    checksum: &'a str,
+    totals: Counts,
+    clients: Vec<&'a ClientReport<'s>>,
+    rejects: &'a [crate::store::imports::Reject],
+    /// What `apply=true` wrote (`null` without it).
+    applied: Option<Applied>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<serde_json::Value>,
+}
+
+async fn report(state: AppState, req: DriftRequest, body: Body) -> Result<Response, ApiError> {
+    let options = Options::of(&state.settings);
+    let body = body.into_data_stream().map_err(io::Error::other);
+    let mut reader = ContactReader::open(
+        body,
+        req.format,
+        options.region,
+        req.encoding,
+        options.limits,
+    )
+    .await
+    .map_err(unreadable)?;
+    let snapshot = req.snapshot.clone();
+    let mut findings = Findings::default();
+    loop {
+        match reader.next().await {
+            Ok(Some(contact)) => findings.add(&snapshot, contact, req.now),
+            Ok(None) => break,
+            Err(e) => return Err(unreadable(e)),
+        }
+    }
+    let read = reader.finish().await.map_err(unreadable)?;
+    if read.rows_total == 0 {
+        return Err(ApiError::unprocessable(
+            "no_rows",
+            "the export has no data rows; nothing was compared",
+        ));
+    }
+    let mut warnings: Vec<serde_json::Value> = req
+        .warnings
+        .iter()
+        .map(|w| serde_json::to_value(w).unwrap_or_default())
+        .collect();
+    let mut applied = None;
+    let mut error = None;
+    let mut status = StatusCode::OK;
+    if req.apply {
+        let rate = read.rows_rejected as f64 / read.rows_total as f64;
+        if rate > req.max_reject_rate {
+            status = StatusCode::UNPROCESSABLE_ENTITY;
+            error = Some(json!({"code": "too_many_rejects", "message": format!(
+                "{} of {} rows ({:.1}%) were rejected, more than max_reject_rate ({:.1}%); \
+                 nothing was applied. See rejects for the reasons",
+                read.rows_rejected,
+                read.rows_total,
+                100.0 * rate,
+                100.0 * req.max_reject_rate
+            )}));
+        } else {
+            let written = apply(&state, &req, &read, &findings).await?;
+            if !written.visible {
+                warnings.push(json!({"code": "not_yet_visible", "message":
+                    "stored; this process's /check shows it within TARCZA_MAX_SNAPSHOT_LAG"}));
+            }
+            applied = Some(Applied {
+                created: written.planned.created,
+                extended: written.planned.extended,
+                unchanged: written.planned.unchanged,
+                snapshot_version: written.version,
+            });
+        }
+    }
+    if req.csv && status == StatusCode::OK {
+        return Ok(csv_answer(&findings));
+    }
+    let answer = Answer {
+        snapshot_version: snapshot.version,
+        checked_at: req.now,
+        rows_total: read.rows_total,
+        rows_accepted: read.rows_accepted,
+        rows_rejected: read.rows_rejected,
+        bytes: read.bytes,
+        checksum: &read.checksum,
+        totals: findings.totals(),
+        clients: findings.clients.values().collect(),
+        rejects: &read.rejects,
+        applied,
+        error,
+        warnings,
+    };
+    let bytes = serde_json::to_vec(&answer).map_err(anyhow::Error::from)?;
+    Ok((status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+}
+
+/// Adds the candidates as the bulk sync adds flags: the same temporary table, plan and
+/// write (additive, audited, in the change feed), labelled `crm-drift:`.
+async fn apply(
+    state: &AppState,
+    req: &DriftRequest,
+    read: &ContactsRead,
+    findings: &Findings<'_>,
+) -> Result<dnc_imports::Written, ApiError> {
+    let mut tx = state.db.begin().await?;
+    dnc_sync::begin(&mut tx).await?;
+    let mut copy = Copy::start(&mut tx).await?;
+    for r in findings.clients.values() {
+        for f in &r.candidates {
+            copy.push(f.line, f.number, &r.scope, None, DEFAULT_SOURCE, None, None)
+                .await?;
+        }
+    }
+    copy.finish().await?;
+    let label = format!(
+        "crm-drift:{}",
+        &read.checksum[..16.min(read.checksum.len())]
+    );
+    let totals = findings.totals();
+    dnc_imports::write(state, tx, req.actor, label, |planned, version| {
+        json!({
+            "drift": true,
+            "rows_total": read.rows_total,
+            "rows_rejected": read.rows_rejected,
+            "candidates": totals.candidates,
+            "created": planned.created,
+            "extended": planned.extended,
+            "unchanged": planned.unchanged,
+            "snapshot_version": version,
+            "bytes": read.bytes,
+            "checksum": read.checksum,
+        })
+    })
+    .await
+}
+
+/// One row per finding: `client,number,kind,line,reasons`.
+fn csv_answer(findings: &Findings<'_>) -> Response {
+    let mut out = String::from("client,number,kind,line,reasons\r\n");
+    for r in findings.clients.values() {
+        let client = r.client.as_deref().unwrap_or("");
+        let rows = r
+            .forgotten
+            .iter()
+            .map(|f| (f, "forgotten"))
+            .chain(r.candidates.iter().map(|f| (f, "candidate")));
+        for (f, kind) in rows {
+            csv_field(&mut out, client, true);
+            out.push(',');
+            csv_field(&mut out, &f.number.e164(), false);
+            out.push(',');
+            out.push_str(kind);
+            out.push(',');
+            out.push_str(&f.line.to_string());
+            out.push(',');
+            let reasons: Vec<String> = f.reasons.iter().map(describe).collect();
+            csv_field(&mut out, &reasons.join("; "), true);
+            out.push_str("\r\n");
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response()
+}
+
+/// A reason in words: `dnc entry 12 (client Acme, prefix +4870): asked`, `registry rpo`.
+fn describe(r: &Reason<'_>) -> String {
+    match r {
+        Reason::Dnc {
+            entry_id,
+            prefix,
+            scope,
+            client,
+            campaign,
+            reason,
+            ..
+        } => {
+            let mut s = format!("dnc entry {entry_id} ({scope}");
+            if let Some(c) = client {
+                s.push_str(&format!(" {c}"));
+            }
+            if let Some(c) = campaign {
+                s.push_str(&format!(" / {c}"));
+            }
+            if let Some(p) = prefix {
+                s.push_str(&format!(", prefix {p}"));
+            }
+            s.push(')');
+            if let Some(why) = reason {
+                s.push_str(&format!(": {why}"));
+            }
+            s
+        }
+        Reason::Registry { registry } => format!("registry {registry}"),
+        Reason::Consent { code, .. } => code.to_string(),
+    }
+}
