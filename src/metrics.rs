@@ -13,6 +13,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -197,6 +198,10 @@ pub struct Metrics {
     dnc_blocks: Counter,
     consent_blocks: Counter,
     blocks: Family<BlockLabels, Counter>,
+    /// Each registry's `blocks{source="registry"}` counter, resolved the first time it
+    /// blocks a number: after that a blocked answer counts with a load and an atomic add
+    /// (no label `String`, no lookup under the family's lock). A handful of registries.
+    registry_blocks: ArcSwap<Vec<(Box<str>, Counter)>>,
     http_requests: Family<HttpLabels, Counter>,
     http_duration: HistogramFamily<HttpLabels>,
     /// `GET` and `POST /v1/check` answered 200: the hot path, resolved once.
@@ -333,6 +338,7 @@ impl Metrics {
             auth_failures: AuthFailure::ALL
                 .map(|r| auth.get_or_create_owned(&ReasonLabels { reason: r.as_str() })),
             blocks,
+            registry_blocks: ArcSwap::default(),
             http_requests,
             http_duration,
             dnc_changes,
@@ -383,14 +389,30 @@ impl Metrics {
 
     /// `count` blocked numbers were in `registry`.
     pub fn registry_blocks(&self, registry: &str, count: u64) {
-        if count > 0 {
-            self.blocks
-                .get_or_create(&BlockLabels {
-                    source: "registry",
-                    registry: registry.to_string(),
-                })
-                .inc_by(count);
+        if count == 0 {
+            return;
         }
+        if let Some((_, counter)) = self
+            .registry_blocks
+            .load()
+            .iter()
+            .find(|(name, _)| &**name == registry)
+        {
+            counter.inc_by(count);
+            return;
+        }
+        let counter = self.blocks.get_or_create_owned(&BlockLabels {
+            source: "registry",
+            registry: registry.to_string(),
+        });
+        counter.inc_by(count);
+        self.registry_blocks.rcu(|resolved| {
+            let mut resolved = Vec::clone(resolved);
+            if !resolved.iter().any(|(name, _)| &**name == registry) {
+                resolved.push((registry.into(), counter.clone()));
+            }
+            resolved
+        });
     }
 
     /// A request to `route` (its matched pattern) was answered `status` after `took`.
@@ -479,6 +501,9 @@ mod tests {
         m.checked(CheckMode::Batch, CheckResult::Blocked, 3);
         m.check_took(CheckMode::Single, Duration::from_micros(70));
         m.registry_blocks("robinson", 2);
+        // Resolved once, counted into the same series after that.
+        m.registry_blocks("robinson", 3);
+        m.registry_blocks("other", 1);
         m.http_request("/v1/check", "GET", 200, Duration::from_micros(300));
         m.http_request("/v1/dnc/{id}", "GET", 404, Duration::from_micros(300));
         m.auth_failed(AuthFailure::Forbidden);
@@ -487,7 +512,8 @@ mod tests {
             r#"tarcza_checks_total{mode="batch",result="blocked"} 3"#,
             r#"tarcza_checks_total{mode="single",result="stale"} 0"#,
             r#"tarcza_check_duration_seconds_bucket{mode="single",le="0.0001"} 1"#,
-            r#"tarcza_blocks_total{source="registry",registry="robinson"} 2"#,
+            r#"tarcza_blocks_total{source="registry",registry="robinson"} 5"#,
+            r#"tarcza_blocks_total{source="registry",registry="other"} 1"#,
             r#"tarcza_http_requests_total{route="/v1/check",method="GET",status="200"} 1"#,
             r#"tarcza_http_requests_total{route="/v1/dnc/{id}",method="GET",status="404"} 1"#,
             r#"tarcza_auth_failures_total{reason="forbidden"} 1"#,
