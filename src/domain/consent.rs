@@ -173,11 +173,13 @@ fn required(field: &str, value: Option<&str>, max: usize) -> Result<String, Cons
     })
 }
 
+/// Limits count characters of the text as sent (as the API documents them), not trimmed.
 fn text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, ConsentError> {
+    let sent = value.map_or(0, |v| v.chars().count());
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    if v.chars().count() > max {
+    if sent > max {
         return Err(ConsentError::new(
             "invalid_field",
             format!("{field} is longer than {max} characters"),

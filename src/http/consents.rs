@@ -379,7 +379,9 @@ async fn withdraw(
                 "a reason is required to withdraw a consent (it is kept in the audit log)",
             )
         })?;
-    if reason.chars().count() > MAX_NOTE || reason.contains('\0') {
+    // The limit counts the reason as sent, as the document states it (not after trimming).
+    let sent = req.reason.as_deref().unwrap_or_default();
+    if sent.chars().count() > MAX_NOTE || reason.contains('\0') {
         return Err(ApiError::unprocessable(
             "invalid_field",
             format!("reason must be at most {MAX_NOTE} characters, without NUL characters"),

@@ -216,18 +216,33 @@ async fn text_limits_count_characters_as_the_api_documents_and_times_are_rfc_333
     body["note"] = json!("ą".repeat(2000));
     let made = give(&app, body.clone()).await;
     assert_eq!(made["evidence"].as_str().unwrap().chars().count(), 500);
-    // One character more is refused, naming the field.
-    body["evidence"] = json!("ż".repeat(501));
-    let r = app.post("/v1/consents", ADMIN_KEY, body.clone()).await;
+    // One character more is refused, naming the field, also when it is a leading tab that
+    // trimming would drop (the limit counts the text as sent).
+    for long in ["ż".repeat(501), format!("\t{}", "ż".repeat(500))] {
+        body["evidence"] = json!(long);
+        let r = app.post("/v1/consents", ADMIN_KEY, body.clone()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(r.body["error"]["code"], "invalid_field");
+        assert!(r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("evidence"));
+    }
+
+    // The limit counts the reason as sent: 2001 characters are refused even when trimming
+    // its leading tab would leave 2000 (found by the API fuzzer), and nothing changes.
+    let id = made["id"].as_i64().unwrap();
+    let r = app
+        .delete(
+            &format!("/v1/consents/{id}"),
+            ADMIN_KEY,
+            json!({"reason": format!("\t{}", "ę".repeat(2000))}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-    assert_eq!(r.body["error"]["code"], "invalid_field");
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("evidence"));
+    assert_eq!(r.body["error"]["code"], "invalid_field", "{}", r.body);
 
     // A withdrawal reason of 2000 characters (4000 bytes) is taken.
-    let id = made["id"].as_i64().unwrap();
     let r = app
         .delete(
             &format!("/v1/consents/{id}"),
