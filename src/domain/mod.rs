@@ -4,6 +4,7 @@
 //!
 //! The bottom layer: it uses no other module of the crate.
 
+pub mod binding;
 pub mod change;
 pub mod consent;
 pub mod fields;
@@ -14,6 +15,7 @@ pub mod retention;
 pub mod role;
 pub mod scope;
 
+pub use binding::{Binding, Refusal, MAX_BOUND_CAMPAIGNS};
 pub use change::{ChangeAction, Cursor};
 pub use consent::{ConsentError, NewConsent, Policy, Purpose};
 pub use hash::HashScheme;

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{from_json, AsDialer, JsonBytes, NoQuery};
+use super::extract::{from_json, JsonBytes, NoQuery, ScopedDialer};
 use super::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::receipts::{verify, PublishedKey, Submitted};
@@ -66,7 +66,7 @@ async fn keys(State(state): State<AppState>, _: NoQuery) -> Result<Json<Value>, 
         description = "A receipt, or a whole `/v1/check` answer (with its `receipt`) exactly as received",
         content((Submitted = "application/json")),
     ),
-    extensions(("x-required-role" = json!("dialer"))),
+    extensions(("x-required-role" = json!("dialer")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 200, description = "`valid` and the `key`; when valid, the `claims` and `signed`; when not, the `problem`", body = serde_json::Value),
         (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
@@ -76,7 +76,7 @@ async fn keys(State(state): State<AppState>, _: NoQuery) -> Result<Json<Value>, 
     )
 )]
 async fn verify_one(
-    _caller: AsDialer,
+    _caller: ScopedDialer,
     State(state): State<AppState>,
     _: NoQuery,
     JsonBytes(body): JsonBytes,
