@@ -481,3 +481,51 @@ async fn bindings_are_validated_and_listed() {
         r.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_makes_bound_keys_and_refuses_bound_admins() {
+    let app = TestApp::spawn().await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(crate::net::binary())
+            .args(["keys", "create"])
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &app.db_url)
+            .env("TARCZA_LOG", "warn")
+            .output()
+            .expect("run tarcza keys create")
+    };
+    let out = run(&["--name", "boss", "--role", "admin", "--client", "acme"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let out = run(&["--name", "x", "--role", "agent", "--campaign", "summer"]);
+    assert!(
+        !out.status.success(),
+        "a campaign without a client: {out:?}"
+    );
+    let out = run(&[
+        "--name",
+        "acme crm",
+        "--role",
+        "agent",
+        "--client",
+        "acme",
+        "--campaign",
+        "summer",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let secret = stdout
+        .split_whitespace()
+        .find(|w| w.starts_with("tz_"))
+        .unwrap_or_else(|| panic!("no key in {stdout}"));
+    app.state.index.refresh(&app.state.db).await.unwrap();
+    let r = app
+        .get("/v1/check?number=601234567&client=globex", secret)
+        .await;
+    refused(&r, "scope_forbidden");
+    let r = app
+        .get("/v1/check?number=601234567&campaign=summer", secret)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
