@@ -5,6 +5,7 @@
 //! would change and changes nothing.
 
 use std::io;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
@@ -18,9 +19,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiQuery, AsAgent};
+use super::extract::{scope_forbidden, ApiQuery, ScopedAgent};
 use super::{written, AppState, Notice};
-use crate::domain::Encoding;
+use crate::domain::{Binding, Encoding, Refusal};
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::import::flags::{FlagFormat, FlagReader, FlagsRead};
 use crate::import::limits::UploadError;
@@ -99,6 +100,8 @@ struct SyncSummary {
 
 struct SyncRequest {
     actor: i64,
+    /// A client-bound caller's binding: every row must be in its scope.
+    binding: Option<Arc<Binding>>,
     format: FlagFormat,
     encoding: Option<Encoding>,
     max_reject_rate: f64,
@@ -125,7 +128,7 @@ struct SyncRequest {
             (FlagsFile = "application/octet-stream"),
         ),
     ),
-    extensions(("x-required-role" = json!("agent"))),
+    extensions(("x-required-role" = json!("agent")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 200, description = "The sync is committed (or, with `dry_run`, what it would do)", body = SyncSummary),
         (status = 400, description = "The file could not be read (`unreadable_file`); nothing was changed", body = ErrorBody),
@@ -133,7 +136,7 @@ struct SyncRequest {
     )
 )]
 async fn import(
-    caller: AsAgent,
+    caller: ScopedAgent,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<SyncQuery>,
     headers: HeaderMap,
@@ -144,6 +147,7 @@ async fn import(
     let max_reject_rate = reject_rate_of(q.max_reject_rate, &state)?;
     let req = SyncRequest {
         actor: caller.0.id,
+        binding: caller.0.binding.clone(),
         format,
         encoding,
         max_reject_rate,
@@ -177,6 +181,19 @@ async fn sync(state: AppState, req: SyncRequest, body: Body) -> Result<Response,
     let read = loop {
         match reader.next().await {
             Ok(Some(f)) => {
+                // A client-bound key's file holds its client's rows only: one that does
+                // not refuses the whole sync, and nothing is changed.
+                if let Some(refused) = req
+                    .binding
+                    .as_ref()
+                    .and_then(|b| b.may_write(&f.scope).err())
+                {
+                    copy.abort().await;
+                    return Err(scope_forbidden(Refusal(format!(
+                        "line {}: {refused}",
+                        f.line
+                    ))));
+                }
                 copy.push(
                     f.line,
                     f.number,

@@ -186,6 +186,47 @@ async fn create(
     Ok((StatusCode::CREATED, Json(NewKey { view, key: secret })))
 }
 
+/// States in the document the rules between the fields of a key to make (as
+/// `dnc::document_add_request` does for entries): without `client`, no `campaigns` and
+/// no `may_block_global: true`; with it, the role is `dialer` or `agent`.
+pub(super) fn document_create_request(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, SchemaType, Type};
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let of = |t: Type| ObjectBuilder::new().schema_type(t);
+    let unbound = ObjectBuilder::new()
+        .description(Some("An unbound key"))
+        .property("client", of(Type::Null))
+        .property("campaigns", of(Type::Null))
+        .property(
+            "may_block_global",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::Boolean, Type::Null]))
+                .enum_values(Some([serde_json::json!(false), serde_json::Value::Null])),
+        );
+    let bound = ObjectBuilder::new()
+        .description(Some("A key bound to `client`: a dialer or an agent"))
+        .property("client", of(Type::String))
+        .required("client")
+        .property(
+            "role",
+            of(Type::String).enum_values(Some(["dialer", "agent"])),
+        );
+    if let Some(fields) = components.schemas.remove("CreateRequest") {
+        let schema = AllOfBuilder::new()
+            .description(Some(
+                "Unbound, or bound to `client` (then a `dialer` or an `agent`); `campaigns` \
+                 and `may_block_global` only with `client`",
+            ))
+            .item(fields)
+            .item(OneOfBuilder::new().item(unbound).item(bound));
+        components
+            .schemas
+            .insert("CreateRequest".to_string(), schema.into());
+    }
+}
+
 /// The binding a key is created with: none without `client`.
 fn binding(req: &CreateRequest, role: Role) -> Result<Option<Binding>, ApiError> {
     let invalid = |m: &str| ApiError::unprocessable("invalid_binding", m.to_string());

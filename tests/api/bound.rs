@@ -259,14 +259,6 @@ async fn a_bound_key_adds_only_in_its_scope_and_removes_nothing() {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     }
     assert!(!app.allowed("601000001").await, "still blocks");
-
-    // The bulk sync and the drift report are not open to bound keys.
-    for uri in ["/v1/dnc/imports", "/v1/dnc/drift?apply=true"] {
-        let r = app
-            .call(Method::POST, uri, Some(&key), Some(json!({})))
-            .await;
-        refused(&r, "bound_key_forbidden");
-    }
 }
 
 #[tokio::test]
@@ -528,4 +520,108 @@ async fn the_command_line_makes_bound_keys_and_refuses_bound_admins() {
         .get("/v1/check?number=601234567&campaign=summer", secret)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+/// Sends `bytes` (CSV) to `path` as `key`.
+async fn upload(app: &TestApp, key: &str, path: &str, bytes: &str) -> crate::helpers::Response {
+    let req = axum::http::Request::post(path)
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "text/csv")
+        .body(axum::body::Body::from(bytes.to_string()))
+        .unwrap();
+    app.send(req).await
+}
+
+#[tokio::test]
+async fn a_bound_keys_bulk_sync_and_drift_report_stay_in_its_client() {
+    let app = TestApp::spawn().await;
+    two_clients(&app).await;
+    let key = app.bound_key(Role::Agent, json!({"client": "acme"})).await;
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM dnc_entries")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap()
+    };
+    let before = count().await;
+
+    // The bulk sync: a row of another client, or a global one, refuses the whole file.
+    for file in [
+        "number;client\n603000001;acme\n603000002;globex\n",
+        "number;client\n603000001;acme\n603000002;\n",
+        "number;client;campaign\n603000002;;summer\n",
+    ] {
+        let r = upload(&app, &key, "/v1/dnc/imports", file).await;
+        refused(&r, "scope_forbidden");
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("line "),
+            "{}",
+            r.body
+        );
+    }
+    let r = upload(
+        &app,
+        &key,
+        "/v1/dnc/imports?dry_run=true",
+        "number\n603000002\n",
+    )
+    .await;
+    refused(&r, "scope_forbidden");
+    assert_eq!(count().await, before, "a refused sync changes nothing");
+    let r = upload(
+        &app,
+        &key,
+        "/v1/dnc/imports",
+        "number;client\n603000001;acme\n603000003;ACME\n",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["created"], 2, "{}", r.body);
+
+    // The drift report: every contact is acme's, as its checks are.
+    let contacts = "phone;dnc\n601000003;0\n601000002;0\n602100001;1\n";
+    let r = upload(&app, &key, "/v1/dnc/drift", contacts).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let text = r.body.to_string();
+    assert!(
+        !text.contains("globex") && !text.contains("+48601000003"),
+        "{text}"
+    );
+    let clients = r.body["clients"].as_array().unwrap();
+    assert_eq!(clients.len(), 1, "{text}");
+    assert_eq!(clients[0]["client"], "acme");
+    let forgotten: Vec<&str> = clients[0]["forgotten"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(forgotten, ["+48601000002"], "{text}");
+    let r = upload(
+        &app,
+        &key,
+        "/v1/dnc/drift?apply=true",
+        "phone;client;dnc\n601000003;acme;0\n601000003;Globex;0\n",
+    )
+    .await;
+    refused(&r, "scope_forbidden");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 3"),
+        "{}",
+        r.body
+    );
+    // Applied, the candidates become acme's entries.
+    let r = upload(&app, &key, "/v1/dnc/drift?apply=true", contacts).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["applied"]["created"], 1, "{}", r.body);
+    let r = app.get("/v1/dnc?number=602100001", ADMIN_KEY).await;
+    let entries = r.body["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{}", r.body);
+    assert_eq!(entries[0]["client"], "acme", "{}", r.body);
 }

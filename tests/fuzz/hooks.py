@@ -173,19 +173,6 @@ def short_waits(ctx, case):
     return seconds <= 5
 
 
-@schemathesis.hook("filter_case").apply_to(method="POST", path="/v1/keys")
-def binding_rules_between_fields(ctx, case):
-    # `campaigns` and `may_block_global: true` only with `client`, and a key with a
-    # `client` only as a dialer or an agent (422 invalid_binding): rules between fields.
-    # Left to tests/api/bound.rs.
-    if not isinstance(case.body, dict):
-        return True
-    body = case.body
-    if body.get("client") is None:
-        return body.get("campaigns") is None and body.get("may_block_global") is not True
-    return body.get("role") in ("dialer", "agent")
-
-
 @schemathesis.hook("filter_case").apply_to(method="DELETE", path="/v1/keys/{id}")
 def not_the_fuzzers_own_key(ctx, case):
     # A fuzzer that revokes the key it runs with tests nothing after: its own key (made
