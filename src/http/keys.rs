@@ -62,8 +62,10 @@ struct CreateRequest {
 
 /// The schema of `campaigns`: at most 100 names, each by the rules of `client`.
 fn campaign_names() -> utoipa::openapi::schema::Array {
-    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    // `null` counts as absent, as in every body.
     ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
         .items(
             ObjectBuilder::new()
                 .schema_type(Type::String)
