@@ -1,6 +1,7 @@
 //! Background loops, each around a single step that tests can call directly, each run
 //! under [`supervise`]: following changes (`changes`), the scheduled registry sync
-//! (`sync`, fetching through `sources`), the change feed's upkeep (`feed`) and the
+//! (`sync`, fetching through `sources`), the change feed's upkeep (`feed`), webhook
+//! deliveries (`webhooks`) and the
 //! erasure of expired evidence (`retention`).
 //!
 //! A job takes what it needs (the pool and the index, or a [`Context`]) and returns its
@@ -11,6 +12,7 @@ pub mod feed;
 pub mod retention;
 pub mod sources;
 pub mod sync;
+pub mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -23,6 +23,7 @@ pub mod roles;
 pub mod schema;
 pub mod sessions;
 pub mod snapshot;
+pub mod webhooks;
 
 use sqlx::PgConnection;
 

@@ -42,3 +42,4 @@ mod sources;
 mod stats;
 mod supervision;
 mod sync;
+mod webhooks;
