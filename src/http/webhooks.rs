@@ -17,7 +17,7 @@ use super::AppState;
 use crate::domain::webhook::generate_secret;
 use crate::domain::{ChangeAction, Cursor, WebhookUrl};
 use crate::error::{ApiError, ErrorBody};
-use crate::store::webhooks::{self, Acted, Delivery, Webhook};
+use crate::store::webhooks::{self, Act, Acted, Delivery, Webhook};
 
 const MAX_DESCRIPTION_CHARS: usize = 500;
 const DEFAULT_LIMIT: i64 = 50;
@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A change type a subscription can ask for (the change feed's actions).
 #[derive(ToSchema)]
 #[allow(dead_code)] // documents the values of `events`
-enum EventType {
+enum WebhookEvent {
     #[schema(rename = "dnc.add")]
     DncAdd,
     #[schema(rename = "dnc.extend")]
@@ -50,19 +50,19 @@ enum EventType {
 /// A subscription to make.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateRequest {
+struct WebhookRequest {
     /// Where to POST each change: an `https` URL (`http` only with
     /// TARCZA_WEBHOOK_ALLOW_PRIVATE=true), at most 2000 characters, no user name or
     /// password, no fragment, whose host is a public address (a name is checked against
     /// every address it resolves to at each delivery).
     #[schema(
         max_length = 2000,
-        pattern = "^https?://",
+        pattern = "^https://",
         example = "https://crm.example.com/hooks/tarcza"
     )]
     url: String,
     /// The change types to deliver (at least one).
-    #[schema(value_type = Vec<EventType>, min_items = 1, example = json!(["dnc.add", "dnc.extend"]))]
+    #[schema(value_type = Vec<WebhookEvent>, min_items = 1, example = json!(["dnc.add", "dnc.extend"]))]
     events: Vec<String>,
     /// What the subscription is for: at most 500 characters, printable, not blank.
     #[schema(
@@ -78,7 +78,7 @@ struct CreateRequest {
 struct WebhookView {
     id: i64,
     url: String,
-    #[schema(value_type = Vec<EventType>)]
+    #[schema(value_type = Vec<WebhookEvent>)]
     events: Vec<String>,
     description: Option<String>,
     /// `active`: delivering, or retrying within TARCZA_WEBHOOK_RETRY_FOR; `failing`:
@@ -203,7 +203,7 @@ struct DeliveriesQuery {
     operation_id = "create_webhook",
     path = "/v1/webhooks",
     tag = "webhooks",
-    request_body = CreateRequest,
+    request_body = WebhookRequest,
     extensions(("x-required-role" = json!("admin"))),
     responses(
         (status = 201, description = "The subscription, with its secret in `secret`", body = NewWebhook),
@@ -218,7 +218,7 @@ async fn create(
     State(state): State<AppState>,
     _: NoQuery,
     progress: WriteProgress,
-    ApiJson(req): ApiJson<CreateRequest>,
+    ApiJson(req): ApiJson<WebhookRequest>,
 ) -> Result<(StatusCode, Json<NewWebhook>), ApiError> {
     let url = WebhookUrl::parse(&req.url, state.settings.webhooks.allow_private)
         .map_err(|e| ApiError::unprocessable("invalid_url", e))?;
@@ -336,12 +336,7 @@ async fn delete(
     _: NoQuery,
     progress: WriteProgress,
 ) -> Result<Json<WebhookView>, ApiError> {
-    progress.writing();
-    let acted = webhooks::delete(&state.db, caller.0.id, id).await?;
-    let hook = done(acted, id)?;
-    progress.committed();
-    tracing::info!(webhook = id, "webhook subscription deleted");
-    Ok(Json(hook.into()))
+    act(caller, state, id, progress, Act::Delete).await
 }
 
 /// Try a failing subscription's next change at once, as active again (audited).
@@ -368,11 +363,7 @@ async fn resume(
     _: NoQuery,
     progress: WriteProgress,
 ) -> Result<Json<WebhookView>, ApiError> {
-    progress.writing();
-    let acted = webhooks::resume(&state.db, caller.0.id, id).await?;
-    let hook = done(acted, id)?;
-    progress.committed();
-    Ok(Json(hook.into()))
+    act(caller, state, id, progress, Act::Resume).await
 }
 
 /// A subscription's state and its latest delivery attempts.
@@ -420,9 +411,21 @@ fn missing(id: i64) -> ApiError {
     ApiError::not_found(format!("no webhook subscription {id}"))
 }
 
-fn done(acted: Acted, id: i64) -> Result<Webhook, ApiError> {
-    match acted {
-        Acted::Done(hook) => Ok(hook),
+/// Deletes or resumes subscription `id`.
+async fn act(
+    caller: AsAdmin,
+    state: AppState,
+    id: i64,
+    progress: WriteProgress,
+    act: Act,
+) -> Result<Json<WebhookView>, ApiError> {
+    progress.writing();
+    match webhooks::act(&state.db, caller.0.id, id, act).await? {
+        Acted::Done(hook) => {
+            progress.committed();
+            tracing::info!(webhook = id, act = ?act, "webhook subscription changed");
+            Ok(Json(hook.into()))
+        }
         Acted::NotFound => Err(missing(id)),
         Acted::Deleted(_) => Err(ApiError::conflict(
             "already_deleted",

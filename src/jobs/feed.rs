@@ -64,7 +64,7 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
     let mut versions = ctx.index.versions();
     let mut next_prune = Instant::now();
     loop {
-        let leading = lead(&ctx, &mut leadership).await;
+        let leading = super::lead(&ctx.db, &mut leadership, LockKey::FEED, "change feed").await;
         if leading {
             let prune = Instant::now() >= next_prune;
             match run_once(&ctx, prune).await {
@@ -88,28 +88,5 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
     }
     if let Some(l) = leadership {
         l.release().await;
-    }
-}
-
-/// Whether this replica leads the feed now, taking the lead if it is free.
-async fn lead(ctx: &Context, leadership: &mut Option<SessionLock>) -> bool {
-    if let Some(l) = leadership.as_mut() {
-        if l.held().await {
-            return true;
-        }
-        tracing::warn!("feed: lost the leader's connection; another replica may take over");
-        *leadership = None;
-    }
-    match SessionLock::try_take(&ctx.db, LockKey::FEED).await {
-        Ok(Some(l)) => {
-            tracing::info!("feed: this replica records expiries");
-            *leadership = Some(l);
-            true
-        }
-        Ok(None) => false,
-        Err(e) => {
-            tracing::debug!(error = %e, "feed: cannot reach the database");
-            false
-        }
     }
 }

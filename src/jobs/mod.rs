@@ -26,6 +26,7 @@ use crate::config::Settings;
 use crate::import::{self, Importer, Running};
 use crate::index::Index;
 use crate::metrics::Metrics;
+use crate::store::locks::{LockKey, SessionLock};
 
 /// What the background jobs work with: the database, this process's snapshot and the
 /// settings. Cheap to clone.
@@ -48,6 +49,38 @@ impl Context {
             options: import::Options::of(&self.settings),
             running: self.imports.clone(),
             metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// Whether this replica leads the work that `key` guards (`what`, for the log), taking
+/// the lead if it is free; a lead whose session died is given up.
+pub(crate) async fn lead(
+    db: &PgPool,
+    leadership: &mut Option<SessionLock>,
+    key: LockKey,
+    what: &str,
+) -> bool {
+    if let Some(l) = leadership.as_mut() {
+        if l.held().await {
+            return true;
+        }
+        tracing::warn!(
+            job = what,
+            "lost the leader's connection; another replica may take over"
+        );
+        *leadership = None;
+    }
+    match SessionLock::try_take(db, key).await {
+        Ok(Some(l)) => {
+            tracing::info!(job = what, "this replica leads");
+            *leadership = Some(l);
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            tracing::debug!(job = what, error = %e, "cannot reach the database");
+            false
         }
     }
 }

@@ -286,7 +286,13 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
     let mut leadership: Option<SessionLock> = None;
     let mut versions = ctx.index.versions();
     loop {
-        let leading = lead(&ctx, &mut leadership).await;
+        let leading = super::lead(
+            &ctx.db,
+            &mut leadership,
+            LockKey::WEBHOOKS,
+            "webhook deliveries",
+        )
+        .await;
         let mut wait = LEADER_POLL;
         if leading {
             tokio::select! {
@@ -316,29 +322,6 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
     }
     if let Some(l) = leadership {
         l.release().await;
-    }
-}
-
-/// Whether this replica delivers now, taking the lead if it is free.
-async fn lead(ctx: &Context, leadership: &mut Option<SessionLock>) -> bool {
-    if let Some(l) = leadership.as_mut() {
-        if l.held().await {
-            return true;
-        }
-        tracing::warn!("webhooks: lost the leader's connection; another replica may take over");
-        *leadership = None;
-    }
-    match SessionLock::try_take(&ctx.db, LockKey::WEBHOOKS).await {
-        Ok(Some(l)) => {
-            tracing::info!("webhooks: this replica delivers them");
-            *leadership = Some(l);
-            true
-        }
-        Ok(None) => false,
-        Err(e) => {
-            tracing::debug!(error = %e, "webhooks: cannot reach the database");
-            false
-        }
     }
 }
 

@@ -115,64 +115,51 @@ pub enum Acted {
     Deleted(Webhook),
 }
 
-/// Stops a subscription for good and forgets its secret (audited).
-pub async fn delete(pool: &PgPool, actor: i64, id: i64) -> Result<Acted, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let Some(hook) = lock(&mut tx, id).await? else {
-        return Ok(Acted::NotFound);
-    };
-    if hook.deleted_at.is_some() {
-        return Ok(Acted::Deleted(hook));
-    }
-    let hook: Webhook = sqlx::query_as(&format!(
-        "UPDATE webhooks SET deleted_at = now(), deleted_by = $2, secret = NULL WHERE id = $1 \
-         RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(actor)
-    .fetch_one(&mut *tx)
-    .await?;
-    audit::record(
-        &mut tx,
-        AuditEvent {
-            actor: Some(actor),
-            action: "webhook.delete",
-            number: None,
-            subject: Some(format!("webhook:{id}")),
-            details: json!({"before": {"url": hook.url, "events": hook.events, "state": hook.state.as_str()}}),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Acted::Done(hook))
+/// An admin's act on a subscription that is not deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    /// Stop it for good and forget its secret.
+    Delete,
+    /// Make a failing one active and try its next change at once. An expired one stays
+    /// expired: the changes it missed are gone.
+    Resume,
 }
 
-/// Makes a failing subscription active and tries its next change at once (audited). An
-/// expired one stays expired: the changes it missed are gone.
-pub async fn resume(pool: &PgPool, actor: i64, id: i64) -> Result<Acted, sqlx::Error> {
+/// Does `act` to subscription `id` (audited, with the subscription as it was).
+pub async fn act(pool: &PgPool, actor: i64, id: i64, act: Act) -> Result<Acted, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let Some(hook) = lock(&mut tx, id).await? else {
+    let Some(before) = lock(&mut tx, id).await? else {
         return Ok(Acted::NotFound);
     };
-    if hook.deleted_at.is_some() {
-        return Ok(Acted::Deleted(hook));
+    if before.deleted_at.is_some() {
+        return Ok(Acted::Deleted(before));
     }
-    let after: Webhook = sqlx::query_as(&format!(
-        "UPDATE webhooks SET state = CASE WHEN state = 'expired' THEN state ELSE 'active' END, \
-                attempts = 0, failing_since = NULL, next_attempt_at = now() \
-         WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let (action, change) = match act {
+        Act::Delete => (
+            "webhook.delete",
+            "deleted_at = now(), deleted_by = $2, secret = NULL",
+        ),
+        Act::Resume => (
+            "webhook.resume",
+            "state = CASE WHEN state = 'expired' THEN state ELSE 'active' END, attempts = 0, \
+             failing_since = NULL, next_attempt_at = now()",
+        ),
+    };
+    let sql = format!("UPDATE webhooks SET {change} WHERE id = $1 RETURNING {COLUMNS}");
+    let mut update = sqlx::query_as(&sql).bind(id);
+    if act == Act::Delete {
+        update = update.bind(actor);
+    }
+    let after: Webhook = update.fetch_one(&mut *tx).await?;
     audit::record(
         &mut tx,
         AuditEvent {
             actor: Some(actor),
-            action: "webhook.resume",
+            action,
             number: None,
             subject: Some(format!("webhook:{id}")),
-            details: json!({"before": {"state": hook.state.as_str(), "attempts": hook.attempts}}),
+            details: json!({"before": {"url": before.url, "events": before.events,
+                                       "state": before.state.as_str(), "attempts": before.attempts}}),
         },
     )
     .await?;

@@ -759,3 +759,73 @@ async fn the_crm_loop_closes_end_to_end() {
     let (changes, _) = feed(&app, &agent, &cursor).await;
     assert_eq!(changes, vec![pushed]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_tries_at_once_and_a_subscription_past_the_retention_stops() {
+    let app = TestApp::spawn_with(fast).await;
+    let receiver = Receiver::start().await;
+    receiver.otherwise(Answer::Status(500));
+    let (id, _) = subscribe(&app, &receiver.url(), &["dnc.add"]).await;
+    app.block("601000001").await;
+    // Backoff of an hour: after one failure the change waits.
+    let mut slow = app.state.settings.webhooks.clone();
+    slow.backoff = Duration::from_secs(3600);
+    slow.backoff_max = Duration::from_secs(3600);
+    let d = Deliverer::new(app.state.db.clone(), &slow, app.state.metrics.clone());
+    d.run_once().await.unwrap();
+    d.run_once().await.unwrap();
+    assert_eq!(
+        receiver.got().len(),
+        1,
+        "not due again for half an hour or more"
+    );
+    let r = app.get(&format!("/v1/webhooks/{id}"), ADMIN_KEY).await;
+    let next =
+        chrono::DateTime::parse_from_rfc3339(r.body["next_attempt_at"].as_str().unwrap()).unwrap();
+    assert!(
+        next > chrono::Utc::now() + chrono::Duration::minutes(29),
+        "{}",
+        r.body
+    );
+
+    receiver.otherwise(Answer::Status(204));
+    let r = app
+        .post(&format!("/v1/webhooks/{id}/resume"), ADMIN_KEY, json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["attempts"], 0);
+    d.run_once().await.unwrap();
+    assert_eq!(receiver.delivered().len(), 1, "resumed: tried at once");
+
+    // The feed's retention passes the subscription's cursor (as after a week's outage).
+    sqlx::query("UPDATE change_feed SET pruned_version = 1000000")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    app.block("601000002").await;
+    d.run_once().await.unwrap();
+    let r = app
+        .post(&format!("/v1/webhooks/{id}/resume"), ADMIN_KEY, json!({}))
+        .await;
+    assert_eq!(r.body["state"], "expired", "{}", r.body);
+    assert!(r.body["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("TARCZA_CHANGES_RETENTION"));
+    d.run_once().await.unwrap();
+    assert_eq!(
+        receiver.got().len(),
+        2,
+        "an expired subscription sends nothing"
+    );
+    let audited: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log WHERE subject = $1 ORDER BY id")
+            .bind(format!("webhook:{id}"))
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        audited,
+        ["webhook.create", "webhook.resume", "webhook.resume"]
+    );
+}
