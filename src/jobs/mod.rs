@@ -85,6 +85,29 @@ pub(crate) async fn lead(
     }
 }
 
+/// A leader's pause between passes: `wait`, cut short when this process's data moves on
+/// (only while `leading`), but at least `min_pass` from `started`, so a burst of changes
+/// does not make a pass per change. False once `shutdown` is cancelled.
+pub(crate) async fn pause(
+    shutdown: &CancellationToken,
+    versions: &mut tokio::sync::watch::Receiver<i64>,
+    leading: bool,
+    wait: Duration,
+    min_pass: Duration,
+) -> bool {
+    let started = Instant::now();
+    tokio::select! {
+        _ = shutdown.cancelled() => return false,
+        _ = tokio::time::sleep(wait) => {}
+        _ = versions.changed(), if leading => {}
+    }
+    versions.borrow_and_update();
+    tokio::select! {
+        _ = shutdown.cancelled() => false,
+        _ = tokio::time::sleep_until(started + min_pass) => true,
+    }
+}
+
 /// First wait before a job that panicked is started again; it doubles up to
 /// [`RESTART_MAX`] while the job keeps failing, and starts over once it has run for
 /// [`RESTART_MAX`].

@@ -308,16 +308,8 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
                 _ => TICK,
             };
         }
-        let pass_started = Instant::now();
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(wait) => {}
-            _ = versions.changed(), if leading => {}
-        }
-        versions.borrow_and_update();
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep_until(pass_started + MIN_PASS) => {}
+        if !super::pause(&shutdown, &mut versions, leading, wait, MIN_PASS).await {
+            break;
         }
     }
     if let Some(l) = leadership {
