@@ -173,6 +173,12 @@ pub struct Config {
     #[arg(long, env = "TARCZA_METRICS_BIND", global = true)]
     pub metrics_bind: Option<SocketAddr>,
 
+    /// Count metrics and serve GET /metrics. `false`: nothing is counted and /metrics is
+    /// not served (404), e.g. to measure what counting costs (bench/run does).
+    #[arg(long, env = "TARCZA_METRICS", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new(), global = true)]
+    pub metrics: bool,
+
     /// Directory of the embedded PostgreSQL (used when DATABASE_URL is unset).
     #[arg(
         long,
@@ -361,6 +367,11 @@ impl Config {
                  ({:?}): a healthy process confirms its snapshot once per interval",
                 self.max_snapshot_lag,
                 self.reconcile_interval
+            );
+        }
+        if !self.metrics && self.metrics_bind.is_some() {
+            anyhow::bail!(
+                "TARCZA_METRICS_BIND is set but TARCZA_METRICS=false: no /metrics to serve there"
             );
         }
         if self.changes_retention < MIN_CHANGES_RETENTION {
@@ -581,6 +592,16 @@ mod tests {
         for bad in ["0y", "0", "-1y", "forever", "500ms"] {
             assert!(parse_retention(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn metrics_are_on_unless_switched_off() {
+        assert!(Config::defaults().metrics);
+        let c = Cli::try_parse_from(["tarcza", "--metrics", "false"])
+            .unwrap()
+            .config;
+        assert!(!c.metrics);
+        assert!(Cli::try_parse_from(["tarcza", "--metrics", "maybe"]).is_err());
     }
 
     #[test]

@@ -192,6 +192,8 @@ type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 /// Every metric of this process. Cheap to share (`Arc`); written from any thread.
 #[derive(Debug)]
 pub struct Metrics {
+    /// `false` (TARCZA_METRICS=false): nothing is counted.
+    on: bool,
     registry: Registry,
     /// `[mode][result]`, resolved once.
     checks: [[Counter; 5]; 2],
@@ -346,6 +348,7 @@ impl Metrics {
             )
         };
         Metrics {
+            on: true,
             checks: CheckMode::ALL.map(|m| CheckResult::ALL.map(|r| check(m, r))),
             check_duration: CheckMode::ALL
                 .map(|m| check_duration.get_or_create_owned(&ModeLabels { mode: m.as_str() })),
@@ -375,6 +378,14 @@ impl Metrics {
         }
     }
 
+    /// Metrics that count nothing (TARCZA_METRICS=false; `/metrics` is not served then).
+    pub fn off() -> Metrics {
+        Metrics {
+            on: false,
+            ..Metrics::new(None)
+        }
+    }
+
     /// The metrics in Prometheus' classic text format ([`CONTENT_TYPE`]).
     pub fn encode(&self) -> String {
         let mut out = String::with_capacity(16 << 10);
@@ -389,33 +400,36 @@ impl Metrics {
 
     /// `count` checks of `mode` came to `result`.
     pub fn checked(&self, mode: CheckMode, result: CheckResult, count: u64) {
-        if count > 0 {
+        if self.on && count > 0 {
             self.checks[mode as usize][result as usize].inc_by(count);
         }
     }
 
     /// A check request of `mode` took `took`.
     pub fn check_took(&self, mode: CheckMode, took: Duration) {
+        if !self.on {
+            return;
+        }
         self.check_duration[mode as usize].observe(took.as_secs_f64());
     }
 
     /// `count` blocked numbers had a do-not-call entry among their reasons.
     pub fn dnc_blocks(&self, count: u64) {
-        if count > 0 {
+        if self.on && count > 0 {
             self.dnc_blocks.inc_by(count);
         }
     }
 
     /// `count` blocked numbers lacked the consent a `consent_required` policy asks for.
     pub fn consent_blocks(&self, count: u64) {
-        if count > 0 {
+        if self.on && count > 0 {
             self.consent_blocks.inc_by(count);
         }
     }
 
     /// `count` blocked numbers were in `registry`.
     pub fn registry_blocks(&self, registry: &str, count: u64) {
-        if count == 0 {
+        if !self.on || count == 0 {
             return;
         }
         if let Some((_, counter)) = self
@@ -443,6 +457,9 @@ impl Metrics {
 
     /// A request to `route` (its matched pattern) was answered `status` after `took`.
     pub fn http_request(&self, route: &str, method: &str, status: u16, took: Duration) {
+        if !self.on {
+            return;
+        }
         let seconds = took.as_secs_f64();
         let hot = match (route, method, status) {
             ("/v1/check", "GET", 200) => Some(&self.check_ok[0]),
@@ -464,11 +481,17 @@ impl Metrics {
     }
 
     pub fn auth_failed(&self, reason: AuthFailure) {
+        if !self.on {
+            return;
+        }
         self.auth_failures[reason as usize].inc();
     }
 
     /// A change to the do-not-call list (`add`, `extend`, `existing`, `remove`).
     pub fn dnc_changed(&self, action: &'static str) {
+        if !self.on {
+            return;
+        }
         self.dnc_changes
             .get_or_create(&ActionLabels { action })
             .inc();
@@ -486,6 +509,9 @@ impl Metrics {
 
     /// An import of `registry` from `source` (`upload`, `sync`) ended.
     pub fn import_ended(&self, registry: &str, source: &'static str, ended: &ImportEnd) {
+        if !self.on {
+            return;
+        }
         self.imports
             .get_or_create(&ImportLabels {
                 registry: registry.to_string(),
@@ -557,5 +583,19 @@ mod tests {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }
         assert!(text.contains("# TYPE tarcza_check_duration_seconds histogram"));
+    }
+
+    #[test]
+    fn switched_off_they_count_nothing() {
+        let m = Metrics::off();
+        m.checked(CheckMode::Single, CheckResult::Allowed, 1);
+        m.check_took(CheckMode::Single, Duration::from_micros(70));
+        m.registry_blocks("robinson", 2);
+        m.http_request("/v1/check", "GET", 200, Duration::from_micros(300));
+        m.auth_failed(AuthFailure::Missing);
+        let text = m.encode();
+        assert!(text.contains(r#"tarcza_checks_total{mode="single",result="allowed"} 0"#));
+        assert!(!text.contains("robinson"), "{text}");
+        assert!(text.contains(r#"tarcza_auth_failures_total{reason="missing"} 0"#));
     }
 }

@@ -42,15 +42,18 @@ const UPLOAD_ROUTES: &[&str] = &[
 const LONG_POLL_ROUTE: &str = "/v1/changes";
 
 /// API `routes` inside the limits of every API request: the JSON body limit and the
-/// request timeout.
+/// request timeout; counted in the metrics unless they are off (TARCZA_METRICS=false).
 pub fn limited(routes: Router, state: AppState) -> Router {
-    routes
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            request_timeout,
-        ))
-        .layer(middleware::from_fn_with_state(state, observe))
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+    let routes = routes.layer(middleware::from_fn_with_state(
+        state.clone(),
+        request_timeout,
+    ));
+    let routes = if state.settings.metrics {
+        routes.layer(middleware::from_fn_with_state(state, observe))
+    } else {
+        routes
+    };
+    routes.layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
 }
 
 /// `router` inside the layers every request passes: request id and trace span.

@@ -103,7 +103,7 @@ pub fn router(state: AppState) -> Router {
 /// and trace span, for a client in-process (the console) whose own request has them: wrap
 /// the whole in [`observed`].
 pub fn api(state: AppState) -> Router {
-    let (routes, _) = documented(state.settings.metrics_bind.is_none()).split_for_parts();
+    let (routes, _) = documented(state.settings.metrics_with_api()).split_for_parts();
     let routes = routes
         // The viewer's own files (static, not operations of the API).
         .route("/docs/", get(openapi::docs_slash))

@@ -217,7 +217,7 @@ pub(super) fn served(with_metrics: bool) -> &'static str {
 pub(super) async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        served(state.settings.metrics_bind.is_none()),
+        served(state.settings.metrics_with_api()),
     )
 }
 
