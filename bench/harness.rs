@@ -7,6 +7,7 @@ mod data;
 mod history;
 mod http1;
 mod rules;
+mod soak;
 mod switch;
 
 use std::collections::HashSet;
@@ -55,6 +56,12 @@ fn main() -> Result<()> {
             .and_then(|s| s.parse().ok())
             .unwrap_or(250_000_000);
         return us_scale(n);
+    }
+    if args.get(1).map(String::as_str) == Some("soak") {
+        return tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(soak::run(&args[2..]));
     }
     if args.get(1).map(String::as_str) == Some("history-storage") {
         return tokio::runtime::Builder::new_multi_thread()
@@ -743,21 +750,35 @@ impl WrkRun {
 }
 
 fn wrk(addr: SocketAddr, probes: &Path, seconds: u64, connections: u32) -> Result<WrkRun> {
+    wrk_with(addr, probes, seconds, connections, None)
+}
+
+/// [`wrk`], each connection waiting `delay_ms` before each of its requests (a fixed
+/// rate, for the soak). Socket errors count as errors here.
+fn wrk_with(
+    addr: SocketAddr,
+    probes: &Path,
+    seconds: u64,
+    connections: u32,
+    delay_ms: Option<u64>,
+) -> Result<WrkRun> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/check.lua");
-    let out = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{connections}"),
-            &format!("-d{seconds}s"),
-            "--latency",
-            "-s",
-        ])
-        .arg(&script)
-        .arg(format!("http://{addr}"))
-        .env("BENCH_PROBES", probes)
-        .env("BENCH_KEY", KEY)
-        .output()
-        .context("running wrk (apt-get install wrk)")?;
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        "-t2",
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
+        "--latency",
+        "-s",
+    ])
+    .arg(&script)
+    .arg(format!("http://{addr}"))
+    .env("BENCH_PROBES", probes)
+    .env("BENCH_KEY", KEY);
+    if let Some(ms) = delay_ms {
+        cmd.env("BENCH_DELAY_MS", ms.to_string());
+    }
+    let out = cmd.output().context("running wrk (apt-get install wrk)")?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let rps = text
         .lines()
@@ -775,6 +796,22 @@ fn wrk(addr: SocketAddr, probes: &Path, seconds: u64, connections: u32) -> Resul
         .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
+    // "Socket errors: connect 0, read 0, write 0, timeout 0", counted for the soak only
+    // (the other steps have always reported non-2xx answers alone).
+    let socket_errors: u64 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Socket errors:"))
+        .map(|v| {
+            v.split(',')
+                .filter_map(|p| p.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    let errors = if delay_ms.is_some() {
+        errors + socket_errors
+    } else {
+        errors
+    };
     Ok(WrkRun {
         rps,
         p50_ms: pct("50%").context("p50")?,
