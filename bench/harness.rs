@@ -424,9 +424,46 @@ async fn run(o: Opts) -> Result<()> {
     }
 
     drop(pool);
-    let mut pg = pg;
+    finish(pg, &work, &t).await
+}
+
+/// A private PostgreSQL under `work` and the release tarcza on it, ready: for the
+/// separate modes (`soak`, `history-storage`).
+struct Started {
+    /// The run's directory (removed by [`finish`]).
+    work: PathBuf,
+    pg: EmbeddedPostgres,
+    url: String,
+    addr: SocketAddr,
+    server: Child,
+}
+
+async fn start_both(name: &str) -> Result<Started> {
+    let work = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    step("starting PostgreSQL and tarcza");
+    let exe = std::env::current_exe()?.with_file_name("tarcza");
+    let pg_dir = work.join("pg");
+    let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&pg_dir)).await??;
+    tarcza::store::schema::create_database(&pg.url("postgres"), "tarcza").await?;
+    let url = pg.url("tarcza");
+    let port = free_port()?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let server = start_tarcza(&exe, &url, port)?;
+    wait_ready(addr, Duration::from_secs(60)).await?;
+    Ok(Started {
+        work,
+        pg,
+        url,
+        addr,
+        server,
+    })
+}
+
+/// Stops PostgreSQL, removes the run's directory and prints the table.
+async fn finish(mut pg: EmbeddedPostgres, work: &Path, t: &Table) -> Result<()> {
     tokio::task::spawn_blocking(move || pg.stop()).await??;
-    let _ = std::fs::remove_dir_all(&work);
+    let _ = std::fs::remove_dir_all(work);
     println!();
     t.print();
     Ok(())

@@ -6,15 +6,11 @@
 //! send the target rate (found by three 5-second runs). wrk runs once a minute, so each
 //! minute has its own throughput, p99 and error count; the RSS is read after each.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use anyhow::{bail, Result};
 
 use super::data::{self, Rng};
 use super::{
-    free_port, quiesce, rss_bytes, start_tarcza, step, stop, upload, wait_ready, write_csv,
-    write_probes, wrk, wrk_with, Table,
+    finish, quiesce, rss_bytes, step, stop, upload, write_csv, write_probes, wrk, wrk_with, Table,
 };
 
 const CONNECTIONS: u32 = 512;
@@ -32,20 +28,13 @@ pub async fn run(args: &[String]) -> Result<()> {
         }
     }
     let mut t = Table(Vec::new());
-    let work = std::env::temp_dir().join(format!("tarcza-soak-{}", std::process::id()));
-    std::fs::create_dir_all(&work)?;
-    let exe = std::env::current_exe()?.with_file_name("tarcza");
-    step("starting PostgreSQL and tarcza");
-    let pg_dir = work.join("pg");
-    let pg =
-        tokio::task::spawn_blocking(move || tarcza::embedded::EmbeddedPostgres::start(&pg_dir))
-            .await??;
-    tarcza::store::schema::create_database(&pg.url("postgres"), "tarcza").await?;
-    let url = pg.url("tarcza");
-    let port = free_port()?;
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut server = start_tarcza(&exe, &url, port)?;
-    wait_ready(addr, Duration::from_secs(60)).await?;
+    let super::Started {
+        work,
+        pg,
+        url,
+        addr,
+        mut server,
+    } = super::start_both("tarcza-soak").await?;
 
     step(&format!("importing {entries} registry numbers"));
     let mut rng = Rng::new(0x50a4);
@@ -156,10 +145,5 @@ pub async fn run(args: &[String]) -> Result<()> {
     );
     stop(&mut server)?;
     drop(pool);
-    let mut pg = pg;
-    tokio::task::spawn_blocking(move || pg.stop()).await??;
-    let _ = std::fs::remove_dir_all(&work);
-    println!();
-    t.print();
-    Ok(())
+    finish(pg, &work, &t).await
 }
