@@ -30,11 +30,6 @@ use tarcza::embedded::EmbeddedPostgres;
 use tarcza::index::Members;
 use tokio::io::AsyncWriteExt;
 
-/// The same allocator as the `tarcza` binary (src/main.rs), so that the ceiling (and
-/// the naive design) served from this process are not slowed by one it does not use.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const KEY: &str = "tz_bench_admin_key_0123456789abcdef";
 
 struct Opts {
