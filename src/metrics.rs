@@ -560,11 +560,17 @@ impl Metrics {
 
     /// A webhook delivery attempt ended: delivered (a 2xx) or not.
     pub fn webhook_attempt(&self, delivered: bool) {
+        if !self.on {
+            return;
+        }
         self.webhook_deliveries[usize::from(!delivered)].inc();
     }
 
     /// How many webhook subscriptions are failing or expired.
     pub fn webhooks_failing(&self, count: i64) {
+        if !self.on {
+            return;
+        }
         self.webhooks_failing.set(count);
     }
 
