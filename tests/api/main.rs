@@ -29,6 +29,7 @@ mod openapi;
 mod outage;
 mod oversized;
 mod policies;
+mod policy_removal;
 mod prefixes;
 mod privacy;
 mod progress;
