@@ -35,28 +35,30 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes((schemas, paths, import.layer(DefaultBodyLimit::disable())))
 }
 
+/// The parameters of a bulk load of a CRM's export (flags here, consents in
+/// `consent_imports`).
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct SyncQuery {
+pub(super) struct SyncQuery {
     /// `csv` (the default) or `jsonl` (also chosen by `Content-Type: application/x-ndjson`).
     #[param(pattern = "^(csv|jsonl)$")]
-    format: Option<String>,
+    pub(super) format: Option<String>,
     /// The file's text encoding: `utf-8` (default), `windows-1250` (also `cp1250`) or
     /// `iso-8859-2` (also `latin2`), in any case.
     #[param(
         pattern = "^[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*([uU][tT][fF]-?8|[wW][iI][nN][dD][oO][wW][sS]-1250|[cC][pP]1250|[iI][sS][oO]-8859-2|[lL][aA][tT][iI][nN]2)[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$",
         example = "windows-1250"
     )]
-    encoding: Option<String>,
+    pub(super) encoding: Option<String>,
     /// Largest share (0 to 1) of rejected rows before the sync is refused (default
     /// TARCZA_MAX_REJECT_RATE).
     #[param(minimum = 0.0, maximum = 1.0)]
-    max_reject_rate: Option<f64>,
+    pub(super) max_reject_rate: Option<f64>,
     /// Say what would change and change nothing.
     #[serde(default)]
     #[param(default = false)]
-    dry_run: bool,
+    pub(super) dry_run: bool,
 }
 
 /// A CRM's flags: the body of a bulk sync (a type for its schema only; the handler
@@ -207,21 +209,9 @@ async fn sync(state: AppState, req: SyncRequest, body: Body) -> Result<Response,
             "the file has no data rows; nothing was changed",
         ));
     }
-    let rate = read.rows_rejected as f64 / read.rows_total as f64;
-    if rate > req.max_reject_rate {
-        let message = format!(
-            "{} of {} rows ({:.1}%) were rejected, more than max_reject_rate ({:.1}%); nothing \
-             was changed. See rejects for the reasons",
-            read.rows_rejected,
-            read.rows_total,
-            100.0 * rate,
-            100.0 * req.max_reject_rate
-        );
+    if let Some(error) = too_many_rejects(&read, req.max_reject_rate) {
         let mut body = answer(&read, &Planned::default(), req.dry_run, None);
-        body.error = Some(ErrorDetail {
-            code: "too_many_rejects".into(),
-            message,
-        });
+        body.error = Some(error);
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
     }
 
@@ -332,6 +322,23 @@ pub(super) fn reject_rate_of(rate: Option<f64>, state: &AppState) -> Result<f64,
             format!("max_reject_rate={v} is not a share between 0 and 1"),
         )),
     }
+}
+
+/// `too_many_rejects` when more of `read`'s rows were rejected than `max_reject_rate`
+/// allows (a bulk load then changes nothing).
+pub(super) fn too_many_rejects(read: &FlagsRead, max_reject_rate: f64) -> Option<ErrorDetail> {
+    let rate = read.rows_rejected as f64 / read.rows_total as f64;
+    (rate > max_reject_rate).then(|| ErrorDetail {
+        code: "too_many_rejects".into(),
+        message: format!(
+            "{} of {} rows ({:.1}%) were rejected, more than max_reject_rate ({:.1}%); nothing \
+             was changed. See rejects for the reasons",
+            read.rows_rejected,
+            read.rows_total,
+            100.0 * rate,
+            100.0 * max_reject_rate
+        ),
+    })
 }
 
 /// A file that could not be read: nothing was changed.

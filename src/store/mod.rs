@@ -7,7 +7,9 @@
 
 pub mod audit;
 pub mod changes;
+pub mod consent_imports;
 pub mod consents;
+pub mod copy;
 pub mod dnc;
 pub mod dnc_sync;
 pub mod evidence;

@@ -10,6 +10,7 @@ mod changes;
 mod check;
 mod cli;
 mod committed;
+mod consent_imports;
 mod consents;
 mod console;
 mod crashes;

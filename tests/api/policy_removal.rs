@@ -33,8 +33,16 @@ async fn removing_a_campaign_policy_falls_back_to_the_clients_and_every_process_
         json!({"consent_required": true}),
     )
     .await;
-    let blocked = check(&app, "601234567", Some("acme"), Some("summer")).await;
-    assert_eq!(blocked["reasons"][0]["code"], "no_consent", "{blocked}");
+    replica
+        .state
+        .index
+        .refresh(&replica.state.db)
+        .await
+        .unwrap();
+    for process in [&app, &replica] {
+        let blocked = check(process, "601234567", Some("acme"), Some("summer")).await;
+        assert_eq!(blocked["reasons"][0]["code"], "no_consent", "{blocked}");
+    }
 
     let (status, body) = remove(&app, "clients/ACME/campaigns/Summer", ADMIN_KEY).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -42,7 +50,14 @@ async fn removing_a_campaign_policy_falls_back_to_the_clients_and_every_process_
     assert_eq!(body["removed"]["consent_required"], true);
     assert_eq!(body["effective"]["campaign"], Value::Null);
     assert_eq!(body["effective"]["consent_required"], false);
-    // The admin's explicit act: the number is callable again, here and on the replica.
+    // The admin's explicit act: the number is callable again, here and on the replica
+    // once it reads the change its notification announces (as its listener does).
+    replica
+        .state
+        .index
+        .refresh(&replica.state.db)
+        .await
+        .unwrap();
     for process in [&app, &replica] {
         let after = check(process, "601234567", Some("acme"), Some("summer")).await;
         assert_eq!(after["allowed"], true, "{after}");
