@@ -22,6 +22,7 @@ pub mod policies;
 pub mod receipt_keys;
 pub mod registries;
 pub mod roles;
+pub mod rules_history;
 pub mod schema;
 pub mod sessions;
 pub mod snapshot;

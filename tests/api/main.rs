@@ -21,6 +21,7 @@ mod drift;
 mod formats;
 mod health;
 mod history;
+mod history_rules;
 mod hostile;
 mod imports;
 mod metrics;
