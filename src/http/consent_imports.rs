@@ -18,9 +18,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::dnc_imports::{
-    encoding_of, format_of, reject_rate_of, too_many_rejects, unreadable, SyncQuery,
-};
+use super::dnc_imports::{copy_rows, too_many_rejects, unreadable, SyncQuery, SyncRequest};
 use super::extract::{ApiQuery, AsAgent};
 use super::{written, AppState, Notice};
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
@@ -29,7 +27,7 @@ use crate::import::rows::RowsRead;
 use crate::import::upload::MAX_STORED_REJECTS;
 use crate::import::Options;
 use crate::store::audit::{self, AuditEvent};
-use crate::store::consent_imports::{self, Copy, Planned};
+use crate::store::consent_imports::{self, Planned};
 use crate::store::dnc_sync;
 use crate::store::imports::Reject;
 
@@ -113,31 +111,17 @@ async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let req = LoadRequest {
-        actor: caller.0.id,
-        format: format_of(q.format.as_deref(), &headers)?,
-        encoding: encoding_of(q.encoding.as_deref())?,
-        max_reject_rate: reject_rate_of(q.max_reject_rate, &state)?,
-        dry_run: q.dry_run,
-    };
+    let req = SyncRequest::of(caller.0.id, &q, &headers, &state)?;
     // Its own task: a client that hangs up must not cancel the load half-way.
     tokio::spawn(load(state, req, body))
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("consent load task failed: {e}")))?
 }
 
-struct LoadRequest {
-    actor: i64,
-    format: crate::import::flags::FlagFormat,
-    encoding: Option<crate::domain::Encoding>,
-    max_reject_rate: f64,
-    dry_run: bool,
-}
-
-async fn load(state: AppState, req: LoadRequest, body: Body) -> Result<Response, ApiError> {
+async fn load(state: AppState, req: SyncRequest, body: Body) -> Result<Response, ApiError> {
     let options = Options::of(&state.settings);
     let body = body.into_data_stream().map_err(io::Error::other);
-    let mut reader = ConsentReader::open(
+    let reader = ConsentReader::open(
         body,
         req.format,
         options.region,
@@ -149,28 +133,11 @@ async fn load(state: AppState, req: LoadRequest, body: Body) -> Result<Response,
     .map_err(unreadable)?;
     let mut tx = state.db.begin().await?;
     consent_imports::begin(&mut tx).await?;
-    let mut copy = Copy::start(&mut tx).await?;
-    let read = loop {
-        match reader.next().await {
-            Ok(Some(row)) => copy.push(row.line, &row.consent).await?,
-            Ok(None) => break reader.finish().await,
-            Err(e) => break Err(e),
-        }
-    };
-    let mut read = match read {
-        Ok(read) => read,
-        Err(e) => {
-            copy.abort().await;
-            return Err(unreadable(e));
-        }
-    };
-    copy.finish().await?;
-    if read.rows_total == 0 {
-        return Err(ApiError::unprocessable(
-            "no_rows",
-            "the file has no data rows; nothing was changed",
-        ));
-    }
+    let copy = consent_imports::start_copy(&mut tx).await?;
+    let mut read = copy_rows(reader, copy, |copy, row| {
+        consent_imports::row(copy, row.line, &row.consent)
+    })
+    .await?;
 
     if !req.dry_run {
         // From here no other write comes in between: the plan is what gets written.

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::bump_version;
-use super::copy::CopyRows;
+use super::copy::{self, CopyRows};
 use super::imports::Reject;
 use crate::domain::NewConsent;
 
@@ -34,53 +34,33 @@ pub struct Planned {
     pub conflicts: i64,
 }
 
-/// Starts a load in `tx`: its temporary table, ready for [`Copy::push`].
+/// Starts a load in `tx`: its temporary table, ready for [`start_copy`].
 pub async fn begin(tx: &mut Transaction<'static, Postgres>) -> Result<(), sqlx::Error> {
-    // A million rows are sorted (repeats) and joined (with the consents) in memory.
-    sqlx::query("SET LOCAL work_mem = '256MB'")
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(CREATE_ROWS).execute(&mut **tx).await?;
-    Ok(())
+    copy::temp_table(tx, CREATE_ROWS).await
 }
 
-/// Rows on their way into the temporary table.
-pub struct Copy<'c>(CopyRows<'c>);
+/// Starts copying rows into the temporary table: [`row`] writes each.
+pub async fn start_copy(conn: &mut PgConnection) -> Result<CopyRows<'_>, sqlx::Error> {
+    CopyRows::start(
+        conn,
+        "COPY consent_import_rows (line, number, client, client_key, purpose, evidence, \
+         source, note, given_at, expires_at) FROM STDIN",
+    )
+    .await
+}
 
-impl<'c> Copy<'c> {
-    pub async fn start(conn: &'c mut PgConnection) -> Result<Copy<'c>, sqlx::Error> {
-        CopyRows::start(
-            conn,
-            "COPY consent_import_rows (line, number, client, client_key, purpose, evidence, \
-             source, note, given_at, expires_at) FROM STDIN",
-        )
-        .await
-        .map(Copy)
-    }
-
-    /// Adds the consent of line `line`.
-    pub async fn push(&mut self, line: u64, c: &NewConsent) -> Result<(), sqlx::Error> {
-        self.0
-            .raw(line)
-            .raw(c.number.digits())
-            .text(Some(c.client.as_str()))
-            .text(Some(c.client.key()))
-            .text(Some(c.purpose.as_str()))
-            .text(Some(&c.evidence))
-            .text(Some(&c.source))
-            .text(c.note.as_deref())
-            .time(Some(c.given_at))
-            .time(c.expires_at);
-        self.0.end_row().await
-    }
-
-    pub async fn finish(self) -> Result<(), sqlx::Error> {
-        self.0.finish().await
-    }
-
-    pub async fn abort(self) {
-        self.0.abort().await
-    }
+/// Writes the fields of the consent of line `line` (the caller ends the row).
+pub fn row(copy: &mut CopyRows<'_>, line: u64, c: &NewConsent) {
+    copy.raw(line)
+        .raw(c.number.digits())
+        .text(Some(c.client.as_str()))
+        .text(Some(c.client.key()))
+        .text(Some(c.purpose.as_str()))
+        .text(Some(&c.evidence))
+        .text(Some(&c.source))
+        .text(c.note.as_deref())
+        .time(Some(c.given_at))
+        .time(c.expires_at);
 }
 
 /// Judges every copied row into `consent_import_plan` (`create`, `unchanged`,

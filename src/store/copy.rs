@@ -3,9 +3,22 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgCopyIn;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, Transaction};
 
 const BATCH: usize = 1 << 20;
+
+/// Makes the temporary table `create` makes (dropped at commit) for a bulk load in `tx`.
+pub async fn temp_table(
+    tx: &mut Transaction<'static, Postgres>,
+    create: &str,
+) -> Result<(), sqlx::Error> {
+    // A million rows are sorted (repeats) and joined (with the live rows) in memory.
+    sqlx::query("SET LOCAL work_mem = '256MB'")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(create).execute(&mut **tx).await?;
+    Ok(())
+}
 
 pub struct CopyRows<'c> {
     copy: PgCopyIn<&'c mut PgConnection>,

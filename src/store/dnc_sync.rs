@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::bump_version;
-use super::copy::CopyRows;
+use super::copy::{self, CopyRows};
 use crate::domain::{PhoneNumber, Scope};
 
 /// The rows of the sync being read, one per valid line of the file.
@@ -32,65 +32,43 @@ pub struct Planned {
     pub duplicates: i64,
 }
 
-/// Starts a sync in `tx`: its temporary table, ready for [`Copy::push`].
+/// Starts a sync in `tx`: its temporary table, ready for [`start_copy`].
 pub async fn begin(tx: &mut Transaction<'static, Postgres>) -> Result<(), sqlx::Error> {
-    // A million rows are sorted (repeats) and joined (with the entries) in memory.
-    sqlx::query("SET LOCAL work_mem = '256MB'")
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(CREATE_ROWS).execute(&mut **tx).await?;
-    Ok(())
+    copy::temp_table(tx, CREATE_ROWS).await
 }
 
-/// Rows on their way into the temporary table.
-pub struct Copy<'c>(CopyRows<'c>);
+/// Starts copying rows into the temporary table: [`row`] writes each.
+pub async fn start_copy(conn: &mut PgConnection) -> Result<CopyRows<'_>, sqlx::Error> {
+    CopyRows::start(
+        conn,
+        "COPY dnc_sync_rows (line, number, client, campaign, client_key, campaign_key, \
+         reason, source, external_id, expires_at) FROM STDIN",
+    )
+    .await
+}
 
-impl<'c> Copy<'c> {
-    pub async fn start(conn: &'c mut PgConnection) -> Result<Copy<'c>, sqlx::Error> {
-        CopyRows::start(
-            conn,
-            "COPY dnc_sync_rows (line, number, client, campaign, client_key, campaign_key, \
-             reason, source, external_id, expires_at) FROM STDIN",
-        )
-        .await
-        .map(Copy)
-    }
-
-    /// Adds one row (sent when the batch is full).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn push(
-        &mut self,
-        line: u64,
-        number: PhoneNumber,
-        scope: &Scope,
-        reason: Option<&str>,
-        source: &str,
-        external_id: Option<&str>,
-        expires_at: Option<DateTime<Utc>>,
-    ) -> Result<(), sqlx::Error> {
-        self.0
-            .raw(line)
-            .raw(number.digits())
-            .text(scope.client())
-            .text(scope.campaign())
-            .text(Some(scope.client_key().unwrap_or("")))
-            .text(Some(scope.campaign_key().unwrap_or("")))
-            .text(reason)
-            .text(Some(source))
-            .text(external_id)
-            .time(expires_at);
-        self.0.end_row().await
-    }
-
-    /// Sends what is left and ends the copy.
-    pub async fn finish(self) -> Result<(), sqlx::Error> {
-        self.0.finish().await
-    }
-
-    /// Gives up the copy (the transaction is then rolled back).
-    pub async fn abort(self) {
-        self.0.abort().await
-    }
+/// Writes one row's fields (the caller ends the row).
+#[allow(clippy::too_many_arguments)]
+pub fn row(
+    copy: &mut CopyRows<'_>,
+    line: u64,
+    number: PhoneNumber,
+    scope: &Scope,
+    reason: Option<&str>,
+    source: &str,
+    external_id: Option<&str>,
+    expires_at: Option<DateTime<Utc>>,
+) {
+    copy.raw(line)
+        .raw(number.digits())
+        .text(scope.client())
+        .text(scope.campaign())
+        .text(Some(scope.client_key().unwrap_or("")))
+        .text(Some(scope.campaign_key().unwrap_or("")))
+        .text(reason)
+        .text(Some(source))
+        .text(external_id)
+        .time(expires_at);
 }
 
 /// Compares the copied rows with the active entries: `dnc_sync_plan` holds, per number
