@@ -18,6 +18,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
@@ -211,6 +212,14 @@ pub struct Metrics {
     imports: Family<ImportLabels, Counter>,
     import_duration: HistogramFamily<SourceLabels>,
     import_rows: Family<RowLabels, Counter>,
+    /// `[delivered, failed]`.
+    webhook_deliveries: [Counter; 2],
+    webhooks_failing: Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
 }
 
 fn check_histogram() -> Histogram {
@@ -301,6 +310,20 @@ impl Metrics {
              duplicate: accepted again)",
             import_rows.clone(),
         );
+        let webhook_deliveries = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts made by this process, by outcome (delivered: a 2xx; \
+             failed: another status, a timeout, a refused or unreachable target)",
+            webhook_deliveries.clone(),
+        );
+        let webhooks_failing = Gauge::default();
+        registry.register(
+            "webhooks_failing",
+            "Webhook subscriptions failing for longer than TARCZA_WEBHOOK_RETRY_FOR or expired, \
+             as last seen by the replica delivering them (0 elsewhere)",
+            webhooks_failing.clone(),
+        );
         if let Some(state) = state {
             registry.register_collector(state);
         }
@@ -345,6 +368,9 @@ impl Metrics {
             imports,
             import_duration,
             import_rows,
+            webhook_deliveries: ["delivered", "failed"]
+                .map(|outcome| webhook_deliveries.get_or_create_owned(&OutcomeLabels { outcome })),
+            webhooks_failing,
             registry,
         }
     }
@@ -446,6 +472,16 @@ impl Metrics {
         self.dnc_changes
             .get_or_create(&ActionLabels { action })
             .inc();
+    }
+
+    /// A webhook delivery attempt ended: delivered (a 2xx) or not.
+    pub fn webhook_attempt(&self, delivered: bool) {
+        self.webhook_deliveries[usize::from(!delivered)].inc();
+    }
+
+    /// How many webhook subscriptions are failing or expired.
+    pub fn webhooks_failing(&self, count: i64) {
+        self.webhooks_failing.set(count);
     }
 
     /// An import of `registry` from `source` (`upload`, `sync`) ended.

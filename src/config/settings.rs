@@ -35,6 +35,19 @@ pub struct Settings {
     pub changes_retention: Duration,
     /// Whether `/check` answers carry receipts.
     pub receipts: bool,
+    /// How webhooks are delivered.
+    pub webhooks: WebhookSettings,
+}
+
+/// How webhooks are delivered (`TARCZA_WEBHOOK_*`).
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    pub allow_private: bool,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub backoff: Duration,
+    pub backoff_max: Duration,
+    pub retry_for: Duration,
 }
 
 impl Settings {
@@ -85,6 +98,14 @@ impl From<&Config> for Settings {
             console_idle_timeout: c.console_idle_timeout,
             changes_retention: c.changes_retention,
             receipts: c.receipts,
+            webhooks: WebhookSettings {
+                allow_private: c.webhook_allow_private,
+                timeout: c.webhook_timeout,
+                connect_timeout: c.webhook_connect_timeout,
+                backoff: c.webhook_backoff,
+                backoff_max: c.webhook_backoff_max,
+                retry_for: c.webhook_retry_for,
+            },
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod registry_file;
 pub mod retention;
 pub mod role;
 pub mod scope;
+pub mod webhook;
 
 pub use change::{ChangeAction, Cursor};
 pub use consent::{ConsentError, NewConsent, Policy, Purpose};
@@ -25,3 +26,4 @@ pub use registry_file::{Encoding, Format, ImportPhase, ImportStatus, Mode, Op};
 pub use retention::Retention;
 pub use role::Role;
 pub use scope::{scope_key, Scope, ScopeError, ScopeName};
+pub use webhook::{WebhookState, WebhookUrl};

@@ -34,6 +34,7 @@ mod serve;
 mod state;
 mod stats;
 mod time;
+mod webhooks;
 
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -73,6 +74,7 @@ fn documented(with_metrics: bool) -> OpenApiRouter<AppState> {
         .merge(consent_imports::router())
         .merge(policies::router())
         .merge(stats::router())
+        .merge(webhooks::router())
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(openapi::docs));
     if with_metrics {

@@ -62,6 +62,7 @@ pub const REQUIRED_ROLE: &str = "x-required-role";
         (name = "keys", description = "API keys (admin)"),
         (name = "audit", description = "The append-only audit log (admin)"),
         (name = "changes", description = "The change feed: what changed, in commit order (dialer)"),
+        (name = "webhooks", description = "Signed deliveries of the change feed to a URL (admin)"),
         (name = "stats", description = "What this process's /v1/check answered lately (dialer)"),
         (name = "history", description = "What /v1/check would have answered at an instant (ops)"),
         (name = "receipts", description = "Signed decision receipts: keys (no key) and verification (dialer)"),

@@ -26,6 +26,7 @@ pub mod rules_history;
 pub mod schema;
 pub mod sessions;
 pub mod snapshot;
+pub mod webhooks;
 
 use sqlx::PgConnection;
 

@@ -45,3 +45,4 @@ mod sources;
 mod stats;
 mod supervision;
 mod sync;
+mod webhooks;
