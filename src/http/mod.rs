@@ -13,6 +13,7 @@ mod audit;
 mod changes;
 mod check;
 mod connection;
+mod consent_imports;
 mod consents;
 mod dnc;
 mod dnc_drift;
@@ -70,6 +71,7 @@ fn documented(with_metrics: bool) -> OpenApiRouter<AppState> {
         .merge(receipts::router())
         .merge(registries::router())
         .merge(consents::router())
+        .merge(consent_imports::router())
         .merge(policies::router())
         .merge(stats::router())
         .merge(webhooks::router())
