@@ -6,8 +6,9 @@
 mod data;
 mod history;
 mod http1;
-mod receipts;
 mod rules;
+mod soak;
+mod switch;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -50,6 +51,12 @@ fn main() -> Result<()> {
             .and_then(|s| s.parse().ok())
             .unwrap_or(250_000_000);
         return us_scale(n);
+    }
+    if args.get(1).map(String::as_str) == Some("soak") {
+        return tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(soak::run(&args[2..]));
     }
     if args.get(1).map(String::as_str) == Some("history-storage") {
         return tokio::runtime::Builder::new_multi_thread()
@@ -226,30 +233,39 @@ async fn run(o: Opts) -> Result<()> {
         None,
     );
 
-    step("wrk: tarcza GET /v1/check");
+    // Steady state first: the imports leave PostgreSQL vacuuming, analysing and
+    // checkpointing on the cores wrk and tarcza need.
+    step("waiting for PostgreSQL to be quiet (vacuum, analyze, checkpoint)");
+    quiesce(&pool, &[]).await?;
     let probe_file = work.join("probes.txt");
     write_probes(&probe_file, &mut rng, &sorted_second, &dnc).await?;
-    let tarcza_run = wrk(addr, &probe_file, o.seconds, o.connections)?;
-
-    step("wrk: ceiling (HashSet<u64> behind a minimal axum handler)");
     let mut set: HashSet<u64> = sorted_second.iter().copied().collect();
     set.extend(dnc.iter().copied());
     let ceiling_addr = serve_ceiling(set).await?;
-    let ceiling = wrk(ceiling_addr, &probe_file, o.seconds, o.connections)?;
+    // By turns, so that drift on the shared machine falls on both alike.
+    let (mut ceiling_runs, mut tarcza_runs) = (Vec::new(), Vec::new());
+    for _ in 0..2 {
+        step("wrk: ceiling (HashSet<u64> behind a minimal axum handler)");
+        ceiling_runs.push(wrk(ceiling_addr, &probe_file, o.seconds, o.connections)?);
+        step("wrk: tarcza GET /v1/check");
+        tarcza_runs.push(wrk(addr, &probe_file, o.seconds, o.connections)?);
+    }
+    let ceiling = switch::mean(&ceiling_runs);
+    let tarcza_run = switch::mean(&tarcza_runs);
 
     step("wrk: naive design (one indexed Postgres query per request)");
     let naive_addr = serve_naive(&url, &pool).await?;
     let naive = wrk(naive_addr, &probe_file, o.seconds, o.connections)?;
 
     t.row(
-        "ceiling: requests/s, p50, p99",
+        "ceiling: requests/s, p50, p99 (mean of 2)",
         ceiling.describe(),
         "",
         None,
     );
     t.row("naive: requests/s, p50, p99", naive.describe(), "", None);
     t.row(
-        "tarcza: requests/s, p50, p99",
+        "tarcza: requests/s, p50, p99 (mean of 2, by turns with the ceiling)",
         tarcza_run.describe(),
         "",
         None,
@@ -291,18 +307,35 @@ async fn run(o: Opts) -> Result<()> {
         Some(batch_rate >= 1_000_000.0),
     );
 
-    step("receipts: /check and batches with receipts off and on, by turns");
-    let cost = receipts::measure(
-        &exe,
-        &url,
-        addr,
-        &probe_file,
-        &probes,
-        o.seconds,
-        o.connections,
-    )
-    .await?;
-    cost.report(&mut t, ceiling.p99_ms);
+    for switch in [
+        switch::Switch {
+            name: "receipts",
+            off: ("TARCZA_RECEIPTS", "false"),
+            target: 0.90,
+        },
+        switch::Switch {
+            name: "metrics",
+            off: ("TARCZA_METRICS", "false"),
+            target: 0.98,
+        },
+    ] {
+        step(&format!(
+            "{}: /check and batches with {} off and on, by turns",
+            switch.name, switch.name
+        ));
+        let cost = switch::measure(
+            &switch,
+            &exe,
+            &url,
+            addr,
+            &probe_file,
+            &probes,
+            o.seconds,
+            o.connections,
+        )
+        .await?;
+        cost.report(&switch, &mut t, ceiling.p99_ms);
+    }
 
     step("restart: time to ready and memory with the data loaded");
     stop(&mut server)?;
@@ -386,11 +419,78 @@ async fn run(o: Opts) -> Result<()> {
     }
 
     drop(pool);
-    let mut pg = pg;
+    finish(pg, &work, &t).await
+}
+
+/// A private PostgreSQL under `work` and the release tarcza on it, ready: for the
+/// separate modes (`soak`, `history-storage`).
+struct Started {
+    /// The run's directory (removed by [`finish`]).
+    work: PathBuf,
+    pg: EmbeddedPostgres,
+    url: String,
+    addr: SocketAddr,
+    server: Child,
+}
+
+async fn start_both(name: &str) -> Result<Started> {
+    let work = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    step("starting PostgreSQL and tarcza");
+    let exe = std::env::current_exe()?.with_file_name("tarcza");
+    let pg_dir = work.join("pg");
+    let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&pg_dir)).await??;
+    tarcza::store::schema::create_database(&pg.url("postgres"), "tarcza").await?;
+    let url = pg.url("tarcza");
+    let port = free_port()?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let server = start_tarcza(&exe, &url, port)?;
+    wait_ready(addr, Duration::from_secs(60)).await?;
+    Ok(Started {
+        work,
+        pg,
+        url,
+        addr,
+        server,
+    })
+}
+
+/// Stops PostgreSQL, removes the run's directory and prints the table.
+async fn finish(mut pg: EmbeddedPostgres, work: &Path, t: &Table) -> Result<()> {
     tokio::task::spawn_blocking(move || pg.stop()).await??;
-    let _ = std::fs::remove_dir_all(&work);
+    let _ = std::fs::remove_dir_all(work);
     println!();
     t.print();
+    Ok(())
+}
+
+/// Lets PostgreSQL finish with bulk writes before measuring: a vacuum and analyze of
+/// `tables` (all of the database's when empty), the checkpoint that writes them out, and
+/// no autovacuum worker left running (PostgreSQL shares the two cores with tarcza and
+/// wrk; autovacuum would otherwise start in the middle of a wrk run).
+async fn quiesce(pool: &PgPool, tables: &[&str]) -> Result<()> {
+    if tables.is_empty() {
+        sqlx::query("VACUUM (ANALYZE)").execute(pool).await?;
+    }
+    for table in tables {
+        sqlx::query(&format!("VACUUM (ANALYZE) {table}"))
+            .execute(pool)
+            .await?;
+    }
+    sqlx::query("CHECKPOINT").execute(pool).await?;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(120) {
+        let workers: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'",
+        )
+        .fetch_one(pool)
+        .await?;
+        if workers == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
     Ok(())
 }
 
@@ -682,21 +782,35 @@ impl WrkRun {
 }
 
 fn wrk(addr: SocketAddr, probes: &Path, seconds: u64, connections: u32) -> Result<WrkRun> {
+    wrk_with(addr, probes, seconds, connections, None)
+}
+
+/// [`wrk`], each connection waiting `delay_ms` before each of its requests (a fixed
+/// rate, for the soak). Socket errors count as errors here.
+fn wrk_with(
+    addr: SocketAddr,
+    probes: &Path,
+    seconds: u64,
+    connections: u32,
+    delay_ms: Option<u64>,
+) -> Result<WrkRun> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/check.lua");
-    let out = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{connections}"),
-            &format!("-d{seconds}s"),
-            "--latency",
-            "-s",
-        ])
-        .arg(&script)
-        .arg(format!("http://{addr}"))
-        .env("BENCH_PROBES", probes)
-        .env("BENCH_KEY", KEY)
-        .output()
-        .context("running wrk (apt-get install wrk)")?;
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        "-t2",
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
+        "--latency",
+        "-s",
+    ])
+    .arg(&script)
+    .arg(format!("http://{addr}"))
+    .env("BENCH_PROBES", probes)
+    .env("BENCH_KEY", KEY);
+    if let Some(ms) = delay_ms {
+        cmd.env("BENCH_DELAY_MS", ms.to_string());
+    }
+    let out = cmd.output().context("running wrk (apt-get install wrk)")?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let rps = text
         .lines()
@@ -714,6 +828,22 @@ fn wrk(addr: SocketAddr, probes: &Path, seconds: u64, connections: u32) -> Resul
         .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
+    // "Socket errors: connect 0, read 0, write 0, timeout 0", counted for the soak only
+    // (the other steps have always reported non-2xx answers alone).
+    let socket_errors: u64 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Socket errors:"))
+        .map(|v| {
+            v.split(',')
+                .filter_map(|p| p.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    let errors = if delay_ms.is_some() {
+        errors + socket_errors
+    } else {
+        errors
+    };
     Ok(WrkRun {
         rps,
         p50_ms: pct("50%").context("p50")?,

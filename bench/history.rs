@@ -4,15 +4,13 @@
 //! tables is read from PostgreSQL, next to the size of one generation's member table (what
 //! a copy per generation would cost), and history is asked about a number.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use tarcza::embedded::EmbeddedPostgres;
 
 use super::data::{self, Rng};
 use super::http1::Conn;
-use super::{free_port, start_tarcza, stop, upload, wait_ready, write_csv, Table, KEY};
+use super::{finish, stop, upload, write_csv, Table, KEY};
 
 struct Opts {
     entries: usize,
@@ -37,19 +35,13 @@ pub async fn run(args: &[String]) -> Result<()> {
         }
     }
     let mut t = Table(Vec::new());
-    let work = std::env::temp_dir().join(format!("tarcza-bench-history-{}", std::process::id()));
-    std::fs::create_dir_all(&work)?;
-    let exe = std::env::current_exe()?.with_file_name("tarcza");
-
-    super::step("starting PostgreSQL and tarcza");
-    let pg_dir = work.join("pg");
-    let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&pg_dir)).await??;
-    tarcza::store::schema::create_database(&pg.url("postgres"), "tarcza").await?;
-    let url = pg.url("tarcza");
-    let port = free_port()?;
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut server = start_tarcza(&exe, &url, port)?;
-    wait_ready(addr, Duration::from_secs(60)).await?;
+    let super::Started {
+        work,
+        pg,
+        url,
+        addr,
+        mut server,
+    } = super::start_both("tarcza-bench-history").await?;
 
     super::step(&format!("importing {} numbers", o.entries));
     let mut rng = Rng::new(0x6869_7374);
@@ -195,10 +187,5 @@ pub async fn run(args: &[String]) -> Result<()> {
 
     stop(&mut server)?;
     drop(pool);
-    let mut pg = pg;
-    tokio::task::spawn_blocking(move || pg.stop()).await??;
-    let _ = std::fs::remove_dir_all(&work);
-    println!();
-    t.print();
-    Ok(())
+    finish(pg, &work, &t).await
 }

@@ -18,7 +18,7 @@ use sqlx::PgPool;
 
 use super::data::{self, Rng};
 use super::http1::Conn;
-use super::{rss_bytes, step, wrk, Table, WrkRun, KEY};
+use super::{quiesce, rss_bytes, step, wrk, Table, WrkRun, KEY};
 
 /// wrk runs per measurement, of which the best counts.
 const RUNS: usize = 3;
@@ -64,7 +64,7 @@ pub async fn measure(s: Setup<'_>, rng: &mut Rng, t: &mut Table) -> Result<()> {
     let inserted = started.elapsed();
     let (ready, readyz) = wait_loaded(s.addr, prefixes.len(), consents.len()).await?;
     let live = started.elapsed();
-    settle(s.pool).await?;
+    quiesce(s.pool, &["consents", "dnc_entries", "policies"]).await?;
     let rss_after = rss_bytes(s.pid)?;
     let consent_bytes = readyz["consents"]["index_bytes"]
         .as_f64()
@@ -244,22 +244,6 @@ async fn insert(pool: &PgPool, prefixes: &[i64], consents: &[i64]) -> Result<()>
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(())
-}
-
-/// Lets PostgreSQL finish with the bulk insert before measuring: the vacuum and analyze
-/// that autovacuum would start in the middle of the wrk run, and the checkpoint that
-/// writes it out (PostgreSQL shares the two cores with tarcza and wrk).
-async fn settle(pool: &PgPool) -> Result<()> {
-    for statement in [
-        "VACUUM (ANALYZE) consents",
-        "VACUUM (ANALYZE) dnc_entries",
-        "VACUUM (ANALYZE) policies",
-        "CHECKPOINT",
-    ] {
-        sqlx::query(statement).execute(pool).await?;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
     Ok(())
 }
 

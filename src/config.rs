@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::{Region, Retention, Role};
 pub use registries::{RegistryConfig, Source, StalePolicy};
-pub use settings::Settings;
+pub use settings::{Settings, WebhookSettings};
 
 /// tarcza: may this number be dialled? A do-not-call suppression service for contact
 /// centres, answering from memory out of the internal do-not-call list and national
@@ -183,6 +183,12 @@ pub struct Config {
     #[arg(long, env = "TARCZA_METRICS_BIND", global = true)]
     pub metrics_bind: Option<SocketAddr>,
 
+    /// Count metrics and serve GET /metrics. `false`: nothing is counted and /metrics is
+    /// not served (404), e.g. to measure what counting costs (bench/run does).
+    #[arg(long, env = "TARCZA_METRICS", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new(), global = true)]
+    pub metrics: bool,
+
     /// Directory of the embedded PostgreSQL (used when DATABASE_URL is unset).
     #[arg(
         long,
@@ -289,6 +295,34 @@ pub struct Config {
     #[arg(long, env = "TARCZA_CHANGES_RETENTION", default_value = "30d", value_parser = parse_interval, global = true)]
     pub changes_retention: Duration,
 
+    /// Let webhooks reach loopback, private, link-local and other non-public addresses,
+    /// and plain http URLs (for tests and receivers on a private network).
+    #[arg(long, env = "TARCZA_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new(), global = true)]
+    pub webhook_allow_private: bool,
+
+    /// Longest time one webhook delivery may take, connecting included (then it failed).
+    #[arg(long, env = "TARCZA_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_interval, global = true)]
+    pub webhook_timeout: Duration,
+
+    /// Longest time to connect to a webhook's receiver.
+    #[arg(long, env = "TARCZA_WEBHOOK_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_interval, global = true)]
+    pub webhook_connect_timeout: Duration,
+
+    /// First wait before a failed webhook delivery is tried again; it doubles (with
+    /// jitter) up to TARCZA_WEBHOOK_BACKOFF_MAX.
+    #[arg(long, env = "TARCZA_WEBHOOK_BACKOFF", default_value = "1s", value_parser = parse_interval, global = true)]
+    pub webhook_backoff: Duration,
+
+    /// Longest wait between two attempts at a webhook delivery.
+    #[arg(long, env = "TARCZA_WEBHOOK_BACKOFF_MAX", default_value = "1h", value_parser = parse_interval, global = true)]
+    pub webhook_backoff_max: Duration,
+
+    /// How long a webhook's deliveries may keep failing before the subscription is
+    /// marked failing (it keeps retrying, every TARCZA_WEBHOOK_BACKOFF_MAX).
+    #[arg(long, env = "TARCZA_WEBHOOK_RETRY_FOR", default_value = "24h", value_parser = parse_interval, global = true)]
+    pub webhook_retry_for: Duration,
+
     /// How long history and the audit log keep personal data before the daily job erases
     /// it: years (`6y`) or a duration (`30d`); more than zero.
     #[arg(long, env = "TARCZA_EVIDENCE_RETENTION", default_value = "6y", value_parser = parse_retention, global = true)]
@@ -345,10 +379,30 @@ impl Config {
                 self.reconcile_interval
             );
         }
+        if !self.metrics && self.metrics_bind.is_some() {
+            anyhow::bail!(
+                "TARCZA_METRICS_BIND is set but TARCZA_METRICS=false: no /metrics to serve there"
+            );
+        }
         if self.changes_retention < MIN_CHANGES_RETENTION {
             anyhow::bail!(
                 "TARCZA_CHANGES_RETENTION ({:?}) must be at least 7d: a feed reader needs \
                  time to come back",
+                self.changes_retention
+            );
+        }
+        if self.webhook_backoff > self.webhook_backoff_max {
+            anyhow::bail!(
+                "TARCZA_WEBHOOK_BACKOFF ({:?}) must not be longer than TARCZA_WEBHOOK_BACKOFF_MAX ({:?})",
+                self.webhook_backoff,
+                self.webhook_backoff_max
+            );
+        }
+        if self.webhook_retry_for >= self.changes_retention {
+            anyhow::bail!(
+                "TARCZA_WEBHOOK_RETRY_FOR ({:?}) must be shorter than TARCZA_CHANGES_RETENTION \
+                 ({:?}): the changes a webhook retries are kept that long",
+                self.webhook_retry_for,
                 self.changes_retention
             );
         }
@@ -548,6 +602,16 @@ mod tests {
         for bad in ["0y", "0", "-1y", "forever", "500ms"] {
             assert!(parse_retention(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn metrics_are_on_unless_switched_off() {
+        assert!(Config::defaults().metrics);
+        let c = Cli::try_parse_from(["tarcza", "--metrics", "false"])
+            .unwrap()
+            .config;
+        assert!(!c.metrics);
+        assert!(Cli::try_parse_from(["tarcza", "--metrics", "maybe"]).is_err());
     }
 
     #[test]

@@ -8,6 +8,12 @@ use tarcza::config::{Cli, Command, KeysCommand};
 use tarcza::domain::{Binding, PhoneNumber, Role};
 use tokio_util::sync::CancellationToken;
 
+/// mimalloc rather than glibc's allocator: `/v1/check` allocates and frees a few small
+/// buffers per request from two threads, where glibc's arenas and its consolidation of
+/// freed chunks took about a tenth of the process's time under wrk (bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = tarcza::telemetry::init(&cli.config.log, cli.config.log_format) {

@@ -169,6 +169,10 @@ async fn serve_with(
         let (ctx, shutdown) = (state.jobs(), shutdown.clone());
         move || jobs::feed::run(ctx.clone(), shutdown.clone())
     }));
+    let webhooks = tokio::spawn(jobs::supervise("webhook deliveries", shutdown.clone(), {
+        let (ctx, shutdown) = (state.jobs(), shutdown.clone());
+        move || jobs::webhooks::run(ctx.clone(), shutdown.clone())
+    }));
     let retention = tokio::spawn(jobs::supervise("evidence retention", shutdown.clone(), {
         let (db, shutdown) = (state.db.clone(), shutdown.clone());
         move || jobs::retention::schedule(db.clone(), shutdown.clone())
@@ -182,6 +186,7 @@ async fn serve_with(
     follower.await.context("change follower task")?;
     scheduler.await.context("sync scheduler task")?;
     feed.await.context("change feed task")?;
+    webhooks.await.context("webhook deliveries task")?;
     retention.await.context("evidence retention task")?;
     served.context("serving HTTP")
 }

@@ -27,6 +27,8 @@ pub struct Settings {
     pub max_snapshot_lag: Duration,
     /// Where `/metrics` is served instead of with the API (`None`: with the API).
     pub metrics_bind: Option<SocketAddr>,
+    /// Whether metrics are counted and `/metrics` served (TARCZA_METRICS).
+    pub metrics: bool,
     /// The console's origin (`TARCZA_PUBLIC_URL`), if set.
     pub public_origin: Option<String>,
     /// How long a console session may go unused.
@@ -35,6 +37,19 @@ pub struct Settings {
     pub changes_retention: Duration,
     /// Whether `/check` answers carry receipts.
     pub receipts: bool,
+    /// How webhooks are delivered.
+    pub webhooks: WebhookSettings,
+}
+
+/// How webhooks are delivered (`TARCZA_WEBHOOK_*`).
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    pub allow_private: bool,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub backoff: Duration,
+    pub backoff_max: Duration,
+    pub retry_for: Duration,
 }
 
 impl Settings {
@@ -45,6 +60,11 @@ impl Settings {
         } else {
             number.masked()
         }
+    }
+
+    /// Whether `/metrics` is served with the API (metrics on, no address of its own).
+    pub fn metrics_with_api(&self) -> bool {
+        self.metrics && self.metrics_bind.is_none()
     }
 
     /// The registries whose block a valid consent of the call's client lifts.
@@ -81,10 +101,19 @@ impl From<&Config> for Settings {
             request_timeout: c.request_timeout,
             max_snapshot_lag: c.max_snapshot_lag,
             metrics_bind: c.metrics_bind,
+            metrics: c.metrics,
             public_origin: c.public_url.clone(),
             console_idle_timeout: c.console_idle_timeout,
             changes_retention: c.changes_retention,
             receipts: c.receipts,
+            webhooks: WebhookSettings {
+                allow_private: c.webhook_allow_private,
+                timeout: c.webhook_timeout,
+                connect_timeout: c.webhook_connect_timeout,
+                backoff: c.webhook_backoff,
+                backoff_max: c.webhook_backoff_max,
+                retry_for: c.webhook_retry_for,
+            },
         }
     }
 }

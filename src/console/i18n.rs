@@ -755,7 +755,9 @@ impl Tr {
             "console.sign_out" => ("Signed out", "Wylogowano"),
             "consent.add" => ("Consent recorded", "Zapisano zgodę"),
             "consent.withdraw" => ("Consent withdrawn", "Wycofano zgodę"),
+            "consent.import" => ("Consents loaded in bulk", "Wczytano zgody hurtowo"),
             "policy.set" => ("Policy set", "Ustawiono zasady"),
+            "policy.remove" => ("Policy removed", "Usunięto zasady"),
             _ => ("Other", "Inne"),
         };
         if self.pl() {

@@ -14,6 +14,7 @@ pub mod registry_file;
 pub mod retention;
 pub mod role;
 pub mod scope;
+pub mod webhook;
 
 pub use binding::{Binding, Refusal, MAX_BOUND_CAMPAIGNS};
 pub use change::{ChangeAction, Cursor};
@@ -27,3 +28,4 @@ pub use registry_file::{Encoding, Format, ImportPhase, ImportStatus, Mode, Op};
 pub use retention::Retention;
 pub use role::Role;
 pub use scope::{scope_key, Scope, ScopeError, ScopeName};
+pub use webhook::{WebhookState, WebhookUrl};

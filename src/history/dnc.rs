@@ -18,7 +18,7 @@ pub struct Actor {
     pub name: Option<String>,
 }
 
-fn actor(id: Option<i64>, name: &Option<String>) -> Option<Actor> {
+pub(super) fn actor(id: Option<i64>, name: &Option<String>) -> Option<Actor> {
     id.map(|id| Actor {
         id,
         name: name.clone(),

@@ -36,7 +36,7 @@ use crate::import::flags::{FlagFormat, DEFAULT_SOURCE};
 use crate::import::Options;
 use crate::index::freshness::{self, Warning};
 use crate::index::{Reason, Snapshot};
-use crate::store::dnc_sync::{self, Copy};
+use crate::store::dnc_sync;
 
 pub fn router() -> OpenApiRouter<AppState> {
     let (schemas, paths, drift) = routes!(drift);
@@ -386,11 +386,20 @@ async fn apply(
 ) -> Result<dnc_imports::Written, ApiError> {
     let mut tx = state.db.begin().await?;
     dnc_sync::begin(&mut tx).await?;
-    let mut copy = Copy::start(&mut tx).await?;
+    let mut copy = dnc_sync::start_copy(&mut tx).await?;
     for r in findings.clients.values() {
         for f in &r.candidates {
-            copy.push(f.line, f.number, &r.scope, None, DEFAULT_SOURCE, None, None)
-                .await?;
+            dnc_sync::row(
+                &mut copy,
+                f.line,
+                f.number,
+                &r.scope,
+                None,
+                DEFAULT_SOURCE,
+                None,
+                None,
+            );
+            copy.end_row().await?;
         }
     }
     copy.finish().await?;

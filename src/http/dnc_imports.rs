@@ -25,9 +25,11 @@ use crate::domain::{Binding, Encoding, Refusal};
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::import::flags::{FlagFormat, FlagReader, FlagsRead};
 use crate::import::limits::UploadError;
+use crate::import::rows::{LineParser, RowReader, RowsRead};
 use crate::import::Options;
 use crate::store::audit::{self, AuditEvent};
-use crate::store::dnc_sync::{self, Copy, Planned};
+use crate::store::copy::CopyRows;
+use crate::store::dnc_sync::{self, Planned};
 use crate::store::imports::Reject;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -36,28 +38,30 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes((schemas, paths, import.layer(DefaultBodyLimit::disable())))
 }
 
+/// The parameters of a bulk load of a CRM's export (flags here, consents in
+/// `consent_imports`).
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct SyncQuery {
+pub(super) struct SyncQuery {
     /// `csv` (the default) or `jsonl` (also chosen by `Content-Type: application/x-ndjson`).
     #[param(pattern = "^(csv|jsonl)$")]
-    format: Option<String>,
+    pub(super) format: Option<String>,
     /// The file's text encoding: `utf-8` (default), `windows-1250` (also `cp1250`) or
     /// `iso-8859-2` (also `latin2`), in any case.
     #[param(
         pattern = "^[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*([uU][tT][fF]-?8|[wW][iI][nN][dD][oO][wW][sS]-1250|[cC][pP]1250|[iI][sS][oO]-8859-2|[lL][aA][tT][iI][nN]2)[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$",
         example = "windows-1250"
     )]
-    encoding: Option<String>,
+    pub(super) encoding: Option<String>,
     /// Largest share (0 to 1) of rejected rows before the sync is refused (default
     /// TARCZA_MAX_REJECT_RATE).
     #[param(minimum = 0.0, maximum = 1.0)]
-    max_reject_rate: Option<f64>,
+    pub(super) max_reject_rate: Option<f64>,
     /// Say what would change and change nothing.
     #[serde(default)]
     #[param(default = false)]
-    dry_run: bool,
+    pub(super) dry_run: bool,
 }
 
 /// A CRM's flags: the body of a bulk sync (a type for its schema only; the handler
@@ -98,14 +102,35 @@ struct SyncSummary {
     warnings: Vec<Notice>,
 }
 
-struct SyncRequest {
-    actor: i64,
+/// A bulk load's request, its parameters checked.
+pub(super) struct SyncRequest {
+    pub(super) actor: i64,
     /// A client-bound caller's binding: every row must be in its scope.
-    binding: Option<Arc<Binding>>,
-    format: FlagFormat,
-    encoding: Option<Encoding>,
-    max_reject_rate: f64,
-    dry_run: bool,
+    pub(super) binding: Option<Arc<Binding>>,
+    pub(super) format: FlagFormat,
+    pub(super) encoding: Option<Encoding>,
+    pub(super) max_reject_rate: f64,
+    pub(super) dry_run: bool,
+}
+
+impl SyncRequest {
+    /// The request of `actor` with query `q` and `headers`, or why it cannot be served.
+    pub(super) fn of(
+        actor: i64,
+        binding: Option<Arc<Binding>>,
+        q: &SyncQuery,
+        headers: &HeaderMap,
+        state: &AppState,
+    ) -> Result<SyncRequest, ApiError> {
+        Ok(SyncRequest {
+            actor,
+            binding,
+            format: format_of(q.format.as_deref(), headers)?,
+            encoding: encoding_of(q.encoding.as_deref())?,
+            max_reject_rate: reject_rate_of(q.max_reject_rate, state)?,
+            dry_run: q.dry_run,
+        })
+    }
 }
 
 /// Bulk sync of a CRM's do-not-call flags (the request body), additive only.
@@ -142,17 +167,7 @@ async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let format = format_of(q.format.as_deref(), &headers)?;
-    let encoding = encoding_of(q.encoding.as_deref())?;
-    let max_reject_rate = reject_rate_of(q.max_reject_rate, &state)?;
-    let req = SyncRequest {
-        actor: caller.0.id,
-        binding: caller.0.binding.clone(),
-        format,
-        encoding,
-        max_reject_rate,
-        dry_run: q.dry_run,
-    };
+    let req = SyncRequest::of(caller.0.id, caller.0.binding.clone(), &q, &headers, &state)?;
     // Its own task: a client that hangs up must not cancel the sync half-way.
     tokio::spawn(sync(state, req, body))
         .await
@@ -162,7 +177,7 @@ async fn import(
 async fn sync(state: AppState, req: SyncRequest, body: Body) -> Result<Response, ApiError> {
     let options = Options::of(&state.settings);
     let body = body.into_data_stream().map_err(io::Error::other);
-    let mut reader = match FlagReader::open(
+    let reader = match FlagReader::open(
         body,
         req.format,
         options.region,
@@ -177,68 +192,36 @@ async fn sync(state: AppState, req: SyncRequest, body: Body) -> Result<Response,
     };
     let mut tx = state.db.begin().await?;
     dnc_sync::begin(&mut tx).await?;
-    let mut copy = Copy::start(&mut tx).await?;
-    let read = loop {
-        match reader.next().await {
-            Ok(Some(f)) => {
-                // A client-bound key's file holds its client's rows only: one that does
-                // not refuses the whole sync, and nothing is changed.
-                if let Some(refused) = req
-                    .binding
-                    .as_ref()
-                    .and_then(|b| b.may_write(&f.scope).err())
-                {
-                    copy.abort().await;
-                    return Err(scope_forbidden(Refusal(format!(
-                        "line {}: {refused}",
-                        f.line
-                    ))));
-                }
-                copy.push(
-                    f.line,
-                    f.number,
-                    &f.scope,
-                    f.reason.as_deref(),
-                    &f.source,
-                    f.external_id.as_deref(),
-                    f.expires_at,
-                )
-                .await?
-            }
-            Ok(None) => break reader.finish().await,
-            Err(e) => break Err(e),
+    let copy = dnc_sync::start_copy(&mut tx).await?;
+    let read = copy_rows(reader, copy, |copy, f| {
+        // A client-bound key's file holds its client's rows only: one that does not
+        // refuses the whole sync, and nothing is changed.
+        if let Some(refused) = req
+            .binding
+            .as_ref()
+            .and_then(|b| b.may_write(&f.scope).err())
+        {
+            return Err(scope_forbidden(Refusal(format!(
+                "line {}: {refused}",
+                f.line
+            ))));
         }
-    };
-    let read = match read {
-        Ok(read) => read,
-        Err(e) => {
-            copy.abort().await;
-            return Err(unreadable(e));
-        }
-    };
-    copy.finish().await?;
-
-    if read.rows_total == 0 {
-        return Err(ApiError::unprocessable(
-            "no_rows",
-            "the file has no data rows; nothing was changed",
-        ));
-    }
-    let rate = read.rows_rejected as f64 / read.rows_total as f64;
-    if rate > req.max_reject_rate {
-        let message = format!(
-            "{} of {} rows ({:.1}%) were rejected, more than max_reject_rate ({:.1}%); nothing \
-             was changed. See rejects for the reasons",
-            read.rows_rejected,
-            read.rows_total,
-            100.0 * rate,
-            100.0 * req.max_reject_rate
+        dnc_sync::row(
+            copy,
+            f.line,
+            f.number,
+            &f.scope,
+            f.reason.as_deref(),
+            &f.source,
+            f.external_id.as_deref(),
+            f.expires_at,
         );
+        Ok(())
+    })
+    .await?;
+    if let Some(error) = too_many_rejects(&read, req.max_reject_rate) {
         let mut body = answer(&read, &Planned::default(), req.dry_run, None);
-        body.error = Some(ErrorDetail {
-            code: "too_many_rejects".into(),
-            message,
-        });
+        body.error = Some(error);
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
     }
 
@@ -349,6 +332,61 @@ pub(super) fn reject_rate_of(rate: Option<f64>, state: &AppState) -> Result<f64,
             format!("max_reject_rate={v} is not a share between 0 and 1"),
         )),
     }
+}
+
+/// Reads every row of `reader` into `copy` (`write` writes a row's fields) and ends
+/// both: what the file came to; `unreadable_file` (the copy abandoned) or `no_rows`,
+/// and nothing changed, otherwise. The bulk loads (flags, consents) read this way.
+pub(super) async fn copy_rows<P: LineParser>(
+    mut reader: RowReader<P>,
+    mut copy: CopyRows<'_>,
+    mut write: impl FnMut(&mut CopyRows<'_>, &P::Item) -> Result<(), ApiError>,
+) -> Result<RowsRead, ApiError> {
+    let read = loop {
+        match reader.next().await {
+            Ok(Some(row)) => {
+                if let Err(refused) = write(&mut copy, &row) {
+                    copy.abort().await;
+                    return Err(refused);
+                }
+                copy.end_row().await?;
+            }
+            Ok(None) => break reader.finish().await,
+            Err(e) => break Err(e),
+        }
+    };
+    let read = match read {
+        Ok(read) => read,
+        Err(e) => {
+            copy.abort().await;
+            return Err(unreadable(e));
+        }
+    };
+    copy.finish().await?;
+    if read.rows_total == 0 {
+        return Err(ApiError::unprocessable(
+            "no_rows",
+            "the file has no data rows; nothing was changed",
+        ));
+    }
+    Ok(read)
+}
+
+/// `too_many_rejects` when more of `read`'s rows were rejected than `max_reject_rate`
+/// allows (a bulk load then changes nothing).
+pub(super) fn too_many_rejects(read: &RowsRead, max_reject_rate: f64) -> Option<ErrorDetail> {
+    let rate = read.rows_rejected as f64 / read.rows_total as f64;
+    (rate > max_reject_rate).then(|| ErrorDetail {
+        code: "too_many_rejects".into(),
+        message: format!(
+            "{} of {} rows ({:.1}%) were rejected, more than max_reject_rate ({:.1}%); nothing \
+             was changed. See rejects for the reasons",
+            read.rows_rejected,
+            read.rows_total,
+            100.0 * rate,
+            100.0 * max_reject_rate
+        ),
+    })
 }
 
 /// A file that could not be read: nothing was changed.

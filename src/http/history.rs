@@ -41,10 +41,13 @@ struct HistoryQuery {
 
 /// What `/v1/check` would have answered for a number at an instant, and why.
 ///
-/// With `at`: the verdict at that instant (`allowed`, `reasons`), from the data version
-/// then live, with the number's do-not-call entries and the registries' imports that
-/// made it; for a call with a client, consents and policies are not replayed (named in
-/// `not_replayed`). Without `at`: the number's timeline (`events`, oldest first).
+/// With `at`: the verdict at that instant (`allowed`, `reasons`, `exemptions`,
+/// `consent`), from the data version then live, with the number's do-not-call entries,
+/// the registries' imports that made it, and for a call with a client the policy then in
+/// force and the client's consents as they stood; `not_replayed` names what is applied as
+/// it is today (`consent_exempts`, a registry setting). Without `at`: the number's
+/// timeline (`events`, oldest first: entries, registry membership, consents, policy
+/// changes).
 #[utoipa::path(
     get,
     operation_id = "number_history",
@@ -53,7 +56,7 @@ struct HistoryQuery {
     params(HistoryQuery),
     extensions(("x-required-role" = json!("ops"))),
     responses(
-        (status = 200, description = "The verdict at `at` (`number`, `at`, `client`, `campaign`, `allowed`, `reasons`, `snapshot_version`, `snapshot_committed_at`, `dnc`, `registries`, `history_from`, `not_replayed`), or without `at` the timeline (`number`, `history_from`, `events`)", body = serde_json::Value),
+        (status = 200, description = "The verdict at `at` (`number`, `at`, `client`, `campaign`, `allowed`, `reasons`, `exemptions`, `consent`, `snapshot_version`, `snapshot_committed_at`, `dnc`, `registries`, `policy`, `consents`, `history_from`, `not_replayed`), or without `at` the timeline (`number`, `history_from`, `events`)", body = serde_json::Value),
         (status = 400, description = "No `number` (`missing_number`), or `client`/`campaign` without `at` (`invalid_query`)", body = ErrorBody),
         (status = 422, description = "Not a valid number (`invalid_number`), a bad client or campaign (`invalid_scope`), `at` in the future (`invalid_at`) or before the history kept (`history_unavailable`)", body = ErrorBody),
         (status = 503, description = "This process's data is not loaded or behind (`not_ready`)", body = ErrorBody),
@@ -95,26 +98,23 @@ async fn history(
     let call = Scope::from_parts(q.client.as_deref(), q.campaign.as_deref())
         .map_err(|e| ApiError::unprocessable("invalid_scope", e.0))?;
     let p = history::at(&state.db, &state.index, number, &call, at).await?;
-    let reasons = p.reasons();
-    // Consents and client policies (README "Consents") are not kept by instant: for a call
-    // with a client the answer says so rather than implying they did not apply.
-    let not_replayed: &[&str] = if call.client().is_some() {
-        &["policy", "consent"]
-    } else {
-        &[]
-    };
+    let verdict = p.verdict();
     Ok(Json(json!({
         "number": p.number,
         "at": p.at,
         "client": call.client(),
         "campaign": call.campaign(),
-        "allowed": reasons.is_empty(),
-        "reasons": reasons,
+        "allowed": verdict.allowed(),
+        "reasons": verdict.reasons,
+        "exemptions": verdict.exemptions,
+        "consent": verdict.consent,
         "snapshot_version": p.snapshot_version,
         "snapshot_committed_at": p.version_committed_at,
         "dnc": p.dnc,
         "registries": p.registries,
+        "policy": p.policy,
+        "consents": p.consents,
         "history_from": p.history_from,
-        "not_replayed": not_replayed,
+        "not_replayed": p.not_replayed(),
     })))
 }

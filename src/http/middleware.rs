@@ -42,14 +42,12 @@ const UPLOAD_ROUTES: &[&str] = &[
 const LONG_POLL_ROUTE: &str = "/v1/changes";
 
 /// API `routes` inside the limits of every API request: the JSON body limit and the
-/// request timeout.
+/// request timeout; counted in the metrics unless they are off (TARCZA_METRICS=false).
+/// The timeout and the count are one layer: each `from_fn` layer costs every request a
+/// boxed future and a clone of the routes' service.
 pub fn limited(routes: Router, state: AppState) -> Router {
     routes
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            request_timeout,
-        ))
-        .layer(middleware::from_fn_with_state(state, observe))
+        .layer(middleware::from_fn_with_state(state, limit_and_count))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
 }
 
@@ -86,12 +84,13 @@ pub fn observed(router: Router) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialIds::new()))
 }
 
-/// Counts the request and its latency by matched route, method and status (metrics).
-async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The request within its time limit ([`request_timeout`]), then counted with its
+/// latency by matched route, method and status (metrics; the 408 of a timeout too).
+async fn limit_and_count(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
-    let response = next.run(req).await;
+    let response = request_timeout(&state, route.as_ref(), req, next).await;
     state.metrics.http_request(
         route.as_ref().map_or("unmatched", MatchedPath::as_str),
         method.as_str(),
@@ -226,12 +225,14 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteProgress {
 /// at most 1 s) once their change is committed, so that it is answered as made.
 /// An upload may take as long as it needs, but not stall: a pause longer than the same
 /// limit between two pieces of its body fails the import (and frees the registry).
-async fn request_timeout(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+async fn request_timeout(
+    state: &AppState,
+    route: Option<&MatchedPath>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let mut limit = state.settings.request_timeout;
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str);
+    let route = route.map(MatchedPath::as_str);
     let is_upload =
         req.method() == Method::POST && route.is_some_and(|r| UPLOAD_ROUTES.contains(&r));
     if req.method() == Method::GET && route == Some(LONG_POLL_ROUTE) {

@@ -13,6 +13,7 @@ mod audit;
 mod changes;
 mod check;
 mod connection;
+mod consent_imports;
 mod consents;
 mod dnc;
 mod dnc_drift;
@@ -33,6 +34,7 @@ mod serve;
 mod state;
 mod stats;
 mod time;
+mod webhooks;
 
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -69,8 +71,10 @@ fn documented(with_metrics: bool) -> OpenApiRouter<AppState> {
         .merge(receipts::router())
         .merge(registries::router())
         .merge(consents::router())
+        .merge(consent_imports::router())
         .merge(policies::router())
         .merge(stats::router())
+        .merge(webhooks::router())
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(openapi::docs));
     if with_metrics {
@@ -102,7 +106,7 @@ pub fn router(state: AppState) -> Router {
 /// and trace span, for a client in-process (the console) whose own request has them: wrap
 /// the whole in [`observed`].
 pub fn api(state: AppState) -> Router {
-    let (routes, _) = documented(state.settings.metrics_bind.is_none()).split_for_parts();
+    let (routes, _) = documented(state.settings.metrics_with_api()).split_for_parts();
     let routes = routes
         // The viewer's own files (static, not operations of the API).
         .route("/docs/", get(openapi::docs_slash))

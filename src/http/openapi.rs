@@ -69,6 +69,7 @@ pub const OWN_CLIENT: &str = "own client";
         (name = "keys", description = "API keys (admin)"),
         (name = "audit", description = "The append-only audit log (admin)"),
         (name = "changes", description = "The change feed: what changed, in commit order (dialer)"),
+        (name = "webhooks", description = "Signed deliveries of the change feed to a URL (admin)"),
         (name = "stats", description = "What this process's /v1/check answered lately (dialer)"),
         (name = "history", description = "What /v1/check would have answered at an instant (ops)"),
         (name = "receipts", description = "Signed decision receipts: keys (no key) and verification (dialer)"),
@@ -254,7 +255,7 @@ pub(super) fn served(with_metrics: bool) -> &'static str {
 pub(super) async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        served(state.settings.metrics_bind.is_none()),
+        served(state.settings.metrics_with_api()),
     )
 }
 

@@ -1,6 +1,8 @@
 //! Policies (admin): whether a client, or one campaign of a client, may call only numbers
 //! with a valid consent (`consent_required`), and for which purpose. A campaign's policy
 //! overrides its client's. Names compare like DNC scopes (case-insensitive, NFC).
+//! Removing a policy is the admin's explicit act, audited: removing a `consent_required`
+//! one lets numbers be called that were blocked for want of a consent.
 
 use axum::extract::State;
 use axum::Json;
@@ -20,8 +22,8 @@ use crate::store::policies::{self, PolicyRow, Set};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(get_client, put_client))
-        .routes(routes!(get_campaign, put_campaign))
+        .routes(routes!(get_client, put_client, delete_client))
+        .routes(routes!(get_campaign, put_campaign, delete_campaign))
 }
 
 /// What a client, or a campaign of it, requires of the numbers it calls.
@@ -76,6 +78,20 @@ struct CampaignPolicies {
     policy: Option<PolicyView>,
     /// The campaign's policy, else its client's, else `null`.
     effective: Option<PolicyView>,
+}
+
+/// A policy removed, and the one `/v1/check` applies to the scope's calls now.
+#[derive(Serialize, ToSchema)]
+struct PolicyRemoved {
+    /// The policy as it was before the removal.
+    removed: PolicyView,
+    /// For a campaign, its client's policy, which now applies to its calls; `null` when
+    /// none (and always for a client).
+    effective: Option<PolicyView>,
+    /// `not_yet_visible` when this process's `/v1/check` may still apply the removed
+    /// policy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<Notice>,
 }
 
 impl From<PolicyRow> for PolicyView {
@@ -262,5 +278,100 @@ async fn get_campaign(
         campaign: campaign.as_str().to_string(),
         policy: own.map(PolicyView::from),
         effective: effective.map(PolicyView::from),
+    }))
+}
+
+/// Remove a client's own policy.
+///
+/// Calls for the client (and for its campaigns without a policy of their own) are then
+/// under no policy. Removing a `consent_required` policy makes numbers callable that were
+/// blocked for want of a consent: the admin's explicit act, written to the audit log
+/// (`policy.remove`). The campaigns' own policies stay.
+#[utoipa::path(
+    delete,
+    operation_id = "remove_client_policy",
+    path = "/v1/policies/clients/{client}",
+    tag = "policies",
+    params(("client" = String, Path, description = "The client (at most 200 characters, not blank, no control characters; compared without regard to case)", max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "acme")),
+    extensions(("x-required-role" = json!("admin"))),
+    responses(
+        (status = 200, description = "The policy removed (with `not_yet_visible` when this process's `/v1/check` may still apply it)", body = PolicyRemoved),
+        (status = 404, description = "The client has no policy of its own (`not_found`)", body = ErrorBody),
+        (status = 422, description = "A name that is blank, too long or holds control characters (`invalid_scope`)", body = ErrorBody),
+    )
+)]
+async fn delete_client(
+    caller: AsAdmin,
+    State(state): State<AppState>,
+    ApiPath(client): ApiPath<String>,
+    _: NoQuery,
+    progress: WriteProgress,
+) -> Result<Json<PolicyRemoved>, ApiError> {
+    let client = name("client", &client)?;
+    remove(caller, state, progress, client, None).await
+}
+
+/// Remove a campaign's own policy.
+///
+/// Calls for the campaign fall back to its client's policy (`effective`), or to none.
+/// Removing a `consent_required` policy can make numbers callable that were blocked for
+/// want of a consent: the admin's explicit act, audited (`policy.remove`).
+#[utoipa::path(
+    delete,
+    operation_id = "remove_campaign_policy",
+    path = "/v1/policies/clients/{client}/campaigns/{campaign}",
+    tag = "policies",
+    params(("client" = String, Path, description = "The client (at most 200 characters, not blank, no control characters; compared without regard to case)", max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "acme"), ("campaign" = String, Path, description = "The campaign of the client (same rules as the client)", max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "winter-2026")),
+    extensions(("x-required-role" = json!("admin"))),
+    responses(
+        (status = 200, description = "The policy removed, and the client's now in force for the campaign (with `not_yet_visible` when this process's `/v1/check` may still apply the removed one)", body = PolicyRemoved),
+        (status = 404, description = "The campaign has no policy of its own (`not_found`)", body = ErrorBody),
+        (status = 422, description = "A name that is blank, too long or holds control characters (`invalid_scope`)", body = ErrorBody),
+    )
+)]
+async fn delete_campaign(
+    caller: AsAdmin,
+    State(state): State<AppState>,
+    ApiPath((client, campaign)): ApiPath<(String, String)>,
+    _: NoQuery,
+    progress: WriteProgress,
+) -> Result<Json<PolicyRemoved>, ApiError> {
+    let client = name("client", &client)?;
+    let campaign = name("campaign", &campaign)?;
+    remove(caller, state, progress, client, Some(campaign)).await
+}
+
+async fn remove(
+    caller: AsAdmin,
+    state: AppState,
+    progress: WriteProgress,
+    client: ScopeName,
+    campaign: Option<ScopeName>,
+) -> Result<Json<PolicyRemoved>, ApiError> {
+    progress.writing();
+    let Some(row) = policies::remove(&state.db, caller.0.id, &client, campaign.as_ref()).await?
+    else {
+        let whose = match &campaign {
+            Some(c) => format!("campaign {:?} of client {:?}", c.as_str(), client.as_str()),
+            None => format!("client {:?}", client.as_str()),
+        };
+        return Err(ApiError::not_found(format!(
+            "{whose} has no policy of its own"
+        )));
+    };
+    progress.committed();
+    let visible = state
+        .index
+        .refresh_after_write(&state.db, progress.answer_by())
+        .await;
+    let effective = match campaign {
+        Some(_) => policies::get(&state.db, &client, None).await?,
+        None => None,
+    };
+    tracing::info!(policy_id = row.id, "policy removed");
+    Ok(Json(PolicyRemoved {
+        removed: PolicyView::from(row),
+        effective: effective.map(PolicyView::from),
+        warnings: written(visible, &state.settings),
     }))
 }

@@ -15,6 +15,7 @@
 
 mod archive;
 mod collect;
+pub mod consents;
 pub mod contacts;
 pub mod csv;
 pub mod flags;

@@ -277,11 +277,33 @@ fn secs(t: DateTime<Utc>) -> u32 {
     t.timestamp().clamp(0, i64::from(u32::MAX - 1)) as u32
 }
 
+/// The seconds a consent counts in, `from..until`: from the next whole second after
+/// `given_at` unless given on one, until the last whole second of `expires_at`.
+fn window(given_at: DateTime<Utc>, expires_at: Option<DateTime<Utc>>) -> (u32, u32) {
+    let from = secs(given_at) + u32::from(given_at.timestamp_subsec_nanos() > 0);
+    (from, expires_at.map_or(u32::MAX, secs))
+}
+
+/// Whether a consent given at `given_at` and ending at `expires_at` (not withdrawn)
+/// counts at `at`, to the second as `/check` counts it (history replays it with this).
+pub fn counts_at(
+    given_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+) -> bool {
+    let (from, until) = window(given_at, expires_at);
+    let at = secs(at);
+    from <= at && at < until
+}
+
+/// The end of a consent as `/check` reports it: the last whole second it counts up to.
+pub fn counts_until(expires_at: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    expires_at.and_then(|t| DateTime::from_timestamp(i64::from(secs(t)), 0))
+}
+
 fn rec(names: &mut Names, row: &ConsentRow) -> Option<Rec> {
     let number = u64::try_from(row.number).ok()?;
-    // From the next whole second unless given on one; until the last whole one.
-    let from = secs(row.given_at) + u32::from(row.given_at.timestamp_subsec_nanos() > 0);
-    let until = row.expires_at.map_or(u32::MAX, secs);
+    let (from, until) = window(row.given_at, row.expires_at);
     let (from, until) = if row.withdrawn {
         (u32::MAX, 0)
     } else {

@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::{Binding, HashScheme, PhoneNumber, Prefix, Purpose, Role, Scope};
-pub use consents::{ConsentRef, Consents};
+pub use consents::{counts_at, counts_until, ConsentRef, Consents};
 pub use members::{return_free_memory, Changes, Members};
 pub use policies::{Policies, PolicyRule};
 pub use prefixes::{PrefixBlocks, PrefixMap};

@@ -64,7 +64,7 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
     let mut versions = ctx.index.versions();
     let mut next_prune = Instant::now();
     loop {
-        let leading = lead(&ctx, &mut leadership).await;
+        let leading = super::lead(&ctx.db, &mut leadership, LockKey::FEED, "change feed").await;
         if leading {
             let prune = Instant::now() >= next_prune;
             match run_once(&ctx, prune).await {
@@ -74,42 +74,11 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
             }
         }
         let wait = if leading { TICK } else { LEADER_POLL };
-        let pass_started = Instant::now();
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(wait) => {}
-            _ = versions.changed(), if leading => {}
-        }
-        versions.borrow_and_update();
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep_until(pass_started + MIN_PASS) => {}
+        if !super::pause(&shutdown, &mut versions, leading, wait, MIN_PASS).await {
+            break;
         }
     }
     if let Some(l) = leadership {
         l.release().await;
-    }
-}
-
-/// Whether this replica leads the feed now, taking the lead if it is free.
-async fn lead(ctx: &Context, leadership: &mut Option<SessionLock>) -> bool {
-    if let Some(l) = leadership.as_mut() {
-        if l.held().await {
-            return true;
-        }
-        tracing::warn!("feed: lost the leader's connection; another replica may take over");
-        *leadership = None;
-    }
-    match SessionLock::try_take(&ctx.db, LockKey::FEED).await {
-        Ok(Some(l)) => {
-            tracing::info!("feed: this replica records expiries");
-            *leadership = Some(l);
-            true
-        }
-        Ok(None) => false,
-        Err(e) => {
-            tracing::debug!(error = %e, "feed: cannot reach the database");
-            false
-        }
     }
 }

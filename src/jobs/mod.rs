@@ -1,6 +1,7 @@
 //! Background loops, each around a single step that tests can call directly, each run
 //! under [`supervise`]: following changes (`changes`), the scheduled registry sync
-//! (`sync`, fetching through `sources`), the change feed's upkeep (`feed`) and the
+//! (`sync`, fetching through `sources`), the change feed's upkeep (`feed`), webhook
+//! deliveries (`webhooks`) and the
 //! erasure of expired evidence (`retention`).
 //!
 //! A job takes what it needs (the pool and the index, or a [`Context`]) and returns its
@@ -11,6 +12,7 @@ pub mod feed;
 pub mod retention;
 pub mod sources;
 pub mod sync;
+pub mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use crate::config::Settings;
 use crate::import::{self, Importer, Running};
 use crate::index::Index;
 use crate::metrics::Metrics;
+use crate::store::locks::{LockKey, SessionLock};
 
 /// What the background jobs work with: the database, this process's snapshot and the
 /// settings. Cheap to clone.
@@ -47,6 +50,61 @@ impl Context {
             running: self.imports.clone(),
             metrics: self.metrics.clone(),
         }
+    }
+}
+
+/// Whether this replica leads the work that `key` guards (`what`, for the log), taking
+/// the lead if it is free; a lead whose session died is given up.
+pub(crate) async fn lead(
+    db: &PgPool,
+    leadership: &mut Option<SessionLock>,
+    key: LockKey,
+    what: &str,
+) -> bool {
+    if let Some(l) = leadership.as_mut() {
+        if l.held().await {
+            return true;
+        }
+        tracing::warn!(
+            job = what,
+            "lost the leader's connection; another replica may take over"
+        );
+        *leadership = None;
+    }
+    match SessionLock::try_take(db, key).await {
+        Ok(Some(l)) => {
+            tracing::info!(job = what, "this replica leads");
+            *leadership = Some(l);
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            tracing::debug!(job = what, error = %e, "cannot reach the database");
+            false
+        }
+    }
+}
+
+/// A leader's pause between passes: `wait`, cut short when this process's data moves on
+/// (only while `leading`), but at least `min_pass` from `started`, so a burst of changes
+/// does not make a pass per change. False once `shutdown` is cancelled.
+pub(crate) async fn pause(
+    shutdown: &CancellationToken,
+    versions: &mut tokio::sync::watch::Receiver<i64>,
+    leading: bool,
+    wait: Duration,
+    min_pass: Duration,
+) -> bool {
+    let started = Instant::now();
+    tokio::select! {
+        _ = shutdown.cancelled() => return false,
+        _ = tokio::time::sleep(wait) => {}
+        _ = versions.changed(), if leading => {}
+    }
+    versions.borrow_and_update();
+    tokio::select! {
+        _ = shutdown.cancelled() => false,
+        _ = tokio::time::sleep_until(started + min_pass) => true,
     }
 }
 

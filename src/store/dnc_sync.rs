@@ -7,10 +7,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::postgres::PgCopyIn;
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::bump_version;
+use super::copy::{self, CopyRows};
 use crate::domain::{PhoneNumber, Scope};
 
 /// The rows of the sync being read, one per valid line of the file.
@@ -32,103 +32,43 @@ pub struct Planned {
     pub duplicates: i64,
 }
 
-/// Starts a sync in `tx`: its temporary table, ready for [`Copy::push`].
+/// Starts a sync in `tx`: its temporary table, ready for [`start_copy`].
 pub async fn begin(tx: &mut Transaction<'static, Postgres>) -> Result<(), sqlx::Error> {
-    // A million rows are sorted (repeats) and joined (with the entries) in memory.
-    sqlx::query("SET LOCAL work_mem = '256MB'")
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(CREATE_ROWS).execute(&mut **tx).await?;
-    Ok(())
+    copy::temp_table(tx, CREATE_ROWS).await
 }
 
-/// Rows on their way into the temporary table, sent in batches of about a megabyte.
-pub struct Copy<'c> {
-    copy: PgCopyIn<&'c mut PgConnection>,
-    buf: Vec<u8>,
+/// Starts copying rows into the temporary table: [`row`] writes each.
+pub async fn start_copy(conn: &mut PgConnection) -> Result<CopyRows<'_>, sqlx::Error> {
+    CopyRows::start(
+        conn,
+        "COPY dnc_sync_rows (line, number, client, campaign, client_key, campaign_key, \
+         reason, source, external_id, expires_at) FROM STDIN",
+    )
+    .await
 }
 
-const BATCH: usize = 1 << 20;
-
-impl<'c> Copy<'c> {
-    pub async fn start(conn: &'c mut PgConnection) -> Result<Copy<'c>, sqlx::Error> {
-        let copy = conn
-            .copy_in_raw(
-                "COPY dnc_sync_rows (line, number, client, campaign, client_key, campaign_key, \
-                 reason, source, external_id, expires_at) FROM STDIN",
-            )
-            .await?;
-        Ok(Copy {
-            copy,
-            buf: Vec::with_capacity(BATCH + 4096),
-        })
-    }
-
-    /// Adds one row (sent when the batch is full).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn push(
-        &mut self,
-        line: u64,
-        number: PhoneNumber,
-        scope: &Scope,
-        reason: Option<&str>,
-        source: &str,
-        external_id: Option<&str>,
-        expires_at: Option<DateTime<Utc>>,
-    ) -> Result<(), sqlx::Error> {
-        let b = &mut self.buf;
-        b.extend_from_slice(format!("{line}\t{}\t", number.digits()).as_bytes());
-        field(b, scope.client());
-        field(b, scope.campaign());
-        field(b, Some(scope.client_key().unwrap_or("")));
-        field(b, Some(scope.campaign_key().unwrap_or("")));
-        field(b, reason);
-        field(b, Some(source));
-        field(b, external_id);
-        match expires_at {
-            Some(t) => b.extend_from_slice(t.to_rfc3339().as_bytes()),
-            None => b.extend_from_slice(b"\\N"),
-        }
-        b.push(b'\n');
-        if b.len() >= BATCH {
-            self.copy.send(std::mem::take(&mut self.buf)).await?;
-            self.buf.reserve(BATCH + 4096);
-        }
-        Ok(())
-    }
-
-    /// Sends what is left and ends the copy.
-    pub async fn finish(mut self) -> Result<(), sqlx::Error> {
-        if !self.buf.is_empty() {
-            self.copy.send(std::mem::take(&mut self.buf)).await?;
-        }
-        self.copy.finish().await?;
-        Ok(())
-    }
-
-    /// Gives up the copy (the transaction is then rolled back).
-    pub async fn abort(self) {
-        let _ = self.copy.abort("the sync was abandoned").await;
-    }
-}
-
-/// One text field of `COPY`'s text format, with the tab after it (`\N` for none).
-fn field(b: &mut Vec<u8>, value: Option<&str>) {
-    match value {
-        None => b.extend_from_slice(b"\\N"),
-        Some(v) => {
-            for &c in v.as_bytes() {
-                match c {
-                    b'\\' => b.extend_from_slice(b"\\\\"),
-                    b'\t' => b.extend_from_slice(b"\\t"),
-                    b'\n' => b.extend_from_slice(b"\\n"),
-                    b'\r' => b.extend_from_slice(b"\\r"),
-                    c => b.push(c),
-                }
-            }
-        }
-    }
-    b.push(b'\t');
+/// Writes one row's fields (the caller ends the row).
+#[allow(clippy::too_many_arguments)]
+pub fn row(
+    copy: &mut CopyRows<'_>,
+    line: u64,
+    number: PhoneNumber,
+    scope: &Scope,
+    reason: Option<&str>,
+    source: &str,
+    external_id: Option<&str>,
+    expires_at: Option<DateTime<Utc>>,
+) {
+    copy.raw(line)
+        .raw(number.digits())
+        .text(scope.client())
+        .text(scope.campaign())
+        .text(Some(scope.client_key().unwrap_or("")))
+        .text(Some(scope.campaign_key().unwrap_or("")))
+        .text(reason)
+        .text(Some(source))
+        .text(external_id)
+        .time(expires_at);
 }
 
 /// Compares the copied rows with the active entries: `dnc_sync_plan` holds, per number

@@ -1,6 +1,6 @@
 //! Advisory locks that make a piece of work happen once across replicas: an import of a
 //! registry, the scheduled re-sync (the scheduler's leadership), and the change feed's
-//! upkeep (the feed's leadership). A lock is held by a
+//! upkeep (the feed's leadership) and webhook deliveries. A lock is held by a
 //! session of its own ([`SessionLock`]), so it dies with its connection when the holder
 //! crashes. Nothing else takes advisory locks on these keys.
 
@@ -13,6 +13,8 @@ pub const IMPORT_LOCK_CLASS: i32 = 0x7a72;
 const SCHEDULER_LOCK_CLASS: i32 = 0x7a73;
 /// Class of the feed's lock: "this session records expiries and prunes the feed".
 const FEED_LOCK_CLASS: i32 = 0x7a74;
+/// Class of the webhooks' lock: "this session delivers webhooks".
+const WEBHOOKS_LOCK_CLASS: i32 = 0x7a75;
 
 /// The (class, object) key of an advisory lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +31,9 @@ impl LockKey {
 
     /// One replica recording expiries and pruning the feed.
     pub const FEED: LockKey = LockKey(FEED_LOCK_CLASS, 0);
+
+    /// One replica delivering webhooks.
+    pub const WEBHOOKS: LockKey = LockKey(WEBHOOKS_LOCK_CLASS, 0);
 }
 
 /// Takes the lock on `conn`'s session if no other session holds it.

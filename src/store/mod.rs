@@ -7,7 +7,9 @@
 
 pub mod audit;
 pub mod changes;
+pub mod consent_imports;
 pub mod consents;
+pub mod copy;
 pub mod dnc;
 pub mod dnc_sync;
 pub mod evidence;
@@ -20,9 +22,11 @@ pub mod policies;
 pub mod receipt_keys;
 pub mod registries;
 pub mod roles;
+pub mod rules_history;
 pub mod schema;
 pub mod sessions;
 pub mod snapshot;
+pub mod webhooks;
 
 use sqlx::PgConnection;
 

@@ -1,17 +1,20 @@
 //! Policies of clients and of campaigns of a client: whether a valid consent is required
 //! before a number is called. A row per client (campaign NULL) or campaign, changed in
-//! place; every change is audited (`policy.set`) with the policy before and after.
+//! place; every change is audited (`policy.set`) with the policy before and after. A
+//! removal (`policy.remove`) marks the row, which the reads here and the snapshot then
+//! skip (the serving role has no `DELETE`, and history keeps what the policy was).
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use super::audit::{self, AuditEvent};
 use super::{bump_version, is_unique_violation};
 use crate::domain::{Policy, ScopeName};
 
 const UNIQUE_SCOPE: &str = "policies_scope_unique";
-const COLUMNS: &str = "id, client, campaign, consent_required, purpose, updated_at, updated_by";
+const COLUMNS: &str =
+    "id, client, campaign, consent_required, purpose, updated_at, updated_by, removed_at";
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct PolicyRow {
@@ -22,6 +25,7 @@ pub struct PolicyRow {
     pub purpose: String,
     pub updated_at: DateTime<Utc>,
     pub updated_by: Option<i64>,
+    pub removed_at: Option<DateTime<Utc>>,
 }
 
 pub enum Set {
@@ -57,27 +61,24 @@ async fn set_once(
     policy: &Policy,
 ) -> Result<Set, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let before: Option<PolicyRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM policies WHERE client_key = $1 \
-         AND coalesce(campaign_key, '') = $2 FOR UPDATE"
-    ))
-    .bind(client.key())
-    .bind(campaign.map_or("", ScopeName::key))
-    .fetch_optional(&mut *tx)
-    .await?;
+    let row = locked(&mut tx, client, campaign).await?;
+    let row_id = row.as_ref().map(|b| b.id);
+    // A removed policy is no policy: setting it again is a change from none.
+    let before = row.filter(|b| b.removed_at.is_none());
     if let Some(b) = before.as_ref().filter(|b| {
         b.consent_required == policy.consent_required && b.purpose == policy.purpose.as_str()
     }) {
         return Ok(Set::Unchanged(b.clone()));
     }
     let version = bump_version(&mut tx).await?;
-    let row: PolicyRow = match &before {
-        Some(b) => {
+    let row: PolicyRow = match row_id {
+        Some(id) => {
             sqlx::query_as(&format!(
                 "UPDATE policies SET consent_required = $2, purpose = $3, updated_at = now(), \
-                 updated_by = $4, version = $5 WHERE id = $1 RETURNING {COLUMNS}"
+                 updated_by = $4, version = $5, removed_at = NULL, removed_by = NULL \
+                 WHERE id = $1 RETURNING {COLUMNS}"
             ))
-            .bind(b.id)
+            .bind(id)
             .bind(policy.consent_required)
             .bind(policy.purpose.as_str())
             .bind(actor)
@@ -118,6 +119,66 @@ async fn set_once(
     Ok(Set::Changed(row))
 }
 
+/// The row of `client`'s (or its `campaign`'s) policy, removed or not, locked.
+async fn locked(
+    conn: &mut PgConnection,
+    client: &ScopeName,
+    campaign: Option<&ScopeName>,
+) -> Result<Option<PolicyRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM policies WHERE client_key = $1 \
+         AND coalesce(campaign_key, '') = $2 FOR UPDATE"
+    ))
+    .bind(client.key())
+    .bind(campaign.map_or("", ScopeName::key))
+    .fetch_optional(conn)
+    .await
+}
+
+/// Removes the policy of `client` (campaign `None`) or of its `campaign`: the row is
+/// marked removed (who, when), the removal audited (`policy.remove`, with the policy
+/// before). `None` when there was no policy to remove.
+pub async fn remove(
+    pool: &PgPool,
+    actor: i64,
+    client: &ScopeName,
+    campaign: Option<&ScopeName>,
+) -> Result<Option<PolicyRow>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some(before) = locked(&mut tx, client, campaign)
+        .await?
+        .filter(|b| b.removed_at.is_none())
+    else {
+        return Ok(None);
+    };
+    let version = bump_version(&mut tx).await?;
+    let row: PolicyRow = sqlx::query_as(&format!(
+        "UPDATE policies SET removed_at = now(), removed_by = $2, version = $3 WHERE id = $1 \
+         RETURNING {COLUMNS}"
+    ))
+    .bind(before.id)
+    .bind(actor)
+    .bind(version)
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        AuditEvent {
+            actor: Some(actor),
+            action: "policy.remove",
+            number: None,
+            subject: Some(format!("policy:{}", row.id)),
+            details: json!({"client": row.client, "campaign": row.campaign, "version": version,
+                "before": {"consent_required": before.consent_required,
+                           "purpose": before.purpose},
+                "after": null}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(row))
+}
+
 /// The policy of `client` (campaign `None`) or of its `campaign`, if one was set.
 pub async fn get(
     pool: &PgPool,
@@ -125,7 +186,8 @@ pub async fn get(
     campaign: Option<&ScopeName>,
 ) -> Result<Option<PolicyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM policies WHERE client_key = $1 AND coalesce(campaign_key, '') = $2"
+        "SELECT {COLUMNS} FROM policies WHERE client_key = $1 \
+         AND coalesce(campaign_key, '') = $2 AND removed_at IS NULL"
     ))
     .bind(client.key())
     .bind(campaign.map_or("", ScopeName::key))
@@ -140,7 +202,7 @@ pub async fn campaigns_of(
 ) -> Result<Vec<PolicyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM policies WHERE client_key = $1 AND campaign IS NOT NULL \
-         ORDER BY campaign_key"
+         AND removed_at IS NULL ORDER BY campaign_key"
     ))
     .bind(client.key())
     .fetch_all(pool)

@@ -34,11 +34,13 @@ pub const APPEND_ONLY: &[&str] = &[
 pub const OWNER_FUNCTIONS: &[&str] = &["prune_change_history(interval)"];
 
 /// Tables the serving role may only read: history written by triggers that run as the
-/// owner (migration 0020), where history begins and how long evidence is kept (moved
+/// owner (migrations 0020, 0061), where history begins and how long evidence is kept (moved
 /// only by the owner: the retention function, the owner's start-up).
 pub const OWNER_WRITTEN: &[&str] = &[
     "data_version_log",
     "dnc_entry_states",
+    "consent_states",
+    "policy_states",
     "history_floor",
     "evidence_policy",
 ];

@@ -178,7 +178,7 @@ pub async fn policies_changed(conn: &mut PgConnection, since: i64) -> Result<boo
 pub async fn policies(conn: &mut PgConnection) -> Result<Vec<PolicyRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT client, client_key, campaign, campaign_key, consent_required, purpose \
-         FROM policies ORDER BY id",
+         FROM policies WHERE removed_at IS NULL ORDER BY id",
     )
     .fetch_all(conn)
     .await

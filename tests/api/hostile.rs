@@ -2,13 +2,12 @@
 //! with our error body, none a 5xx, and nothing changes. (POST /v1/dnc has its own,
 //! more detailed table in dnc.rs.)
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use serde_json::json;
-use tarcza::http::{AppState, ServeOptions};
+use tarcza::http::ServeOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{TestApp, ADMIN_KEY};
@@ -200,10 +199,7 @@ async fn hostile_json_gets_a_4xx_with_an_error_body_and_changes_nothing() {
 async fn serve_with_short_limits(app: &TestApp) -> std::net::SocketAddr {
     let mut settings = (*app.state.settings).clone();
     settings.request_timeout = Duration::from_millis(300);
-    let state = AppState {
-        settings: Arc::new(settings),
-        ..app.state.clone()
-    };
+    let state = app.state.clone().with_settings(settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let options = ServeOptions {

@@ -347,3 +347,22 @@ async fn with_its_own_address_metrics_leave_the_api() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn switched_off_metrics_count_nothing_and_are_not_served() {
+    let app = TestApp::spawn_with(|c| c.metrics = false).await;
+    app.block("601234567").await;
+    assert!(!app.allowed("601234567").await);
+    assert!(app.allowed("601234568").await);
+    let r = app.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let text = app.state.metrics.encode();
+    assert!(
+        text.contains(r#"tarcza_checks_total{mode="single",result="blocked"} 0"#),
+        "{text}"
+    );
+    assert!(!text.contains("route=\"/v1/check\",method=\"GET\",status=\"200\"} 1"));
+    // Not in the document either.
+    let doc = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert!(doc.body["paths"].get("/metrics").is_none());
+}

@@ -11,7 +11,12 @@ use crate::consents::{consent, give};
 use crate::helpers::{urlencode, TestApp, ADMIN_KEY};
 
 /// `GET /v1/check` of `number` for `client` and `campaign` (either may be absent).
-async fn check(app: &TestApp, number: &str, client: Option<&str>, campaign: Option<&str>) -> Value {
+pub async fn check(
+    app: &TestApp,
+    number: &str,
+    client: Option<&str>,
+    campaign: Option<&str>,
+) -> Value {
     let mut uri = format!("/v1/check?number={}", urlencode(number));
     if let Some(c) = client {
         uri.push_str(&format!("&client={}", urlencode(c)));
@@ -38,7 +43,7 @@ fn sources(body: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn put_policy(app: &TestApp, path: &str, body: Value) -> Value {
+pub async fn put_policy(app: &TestApp, path: &str, body: Value) -> Value {
     let r = app
         .call(
             Method::PUT,

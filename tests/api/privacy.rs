@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use serde_json::json;
-use tarcza::http::AppState;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::helpers::{TestApp, ADMIN_KEY};
@@ -114,10 +113,7 @@ async fn numbers_are_logged_in_full_only_when_switched_on() {
     let app = TestApp::spawn().await;
     let mut settings = (*app.state.settings).clone();
     settings.log_numbers = true;
-    let state = AppState {
-        settings: Arc::new(settings),
-        ..app.state.clone()
-    };
+    let state = app.state.clone().with_settings(settings);
     let debug = TestApp::with_state(state, app.db_url.clone());
     let logs = log_of_a_day_with(&debug, false).await;
     assert!(logs.contains("+48601234567"), "{logs}");

@@ -219,4 +219,15 @@ def _is_real(failure, case, response):
             return body.get("withdrawn_at") is None or body.get("valid") is not False
         except ValueError:
             return True
+    # 4. The same after DELETE /v1/webhooks/{id}: a deleted subscription keeps its row
+    #    (audited, its attempts still readable), shown with `state: deleted` and
+    #    `deleted_at` set, alone or above its attempts; nothing more is delivered and its
+    #    secret is forgotten.
+    if failure.code == "ST301" and case.operation.path.startswith("/v1/webhooks/{id}"):
+        try:
+            body = response.json()
+            hook = body.get("webhook", body)
+            return hook.get("state") != "deleted" or hook.get("deleted_at") is None
+        except ValueError:
+            return True
     return True
