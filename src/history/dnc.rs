@@ -5,14 +5,16 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
+use utoipa::ToSchema;
 
+use super::event::{Event, TimelineEvent};
 use crate::domain::{Prefix, Scope};
 use crate::index::DncBlock;
 use crate::store::history::{EntryRow, StateRow};
 
 /// Who acted, by API key.
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize, Clone, ToSchema)]
+#[schema(as = HistoryActor)]
 pub struct Actor {
     pub id: i64,
     pub name: Option<String>,
@@ -26,12 +28,15 @@ pub(super) fn actor(id: Option<i64>, name: &Option<String>) -> Option<Actor> {
 }
 
 /// An entry as it stood at some version.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EntryAt {
     pub entry_id: i64,
     /// Set for a range block: the prefix of the number it blocks.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "+4870")]
     pub prefix: Option<Prefix>,
+    /// `global`, `client` or `campaign`.
+    #[schema(example = "global")]
     pub scope: &'static str,
     pub client: Option<String>,
     pub campaign: Option<String>,
@@ -127,7 +132,7 @@ impl EntryHistory {
     }
 
     /// The entry's events: added, extended, expired, removed; `now` bounds expiries.
-    pub fn events(&self, now: DateTime<Utc>) -> Vec<(DateTime<Utc>, Value)> {
+    pub fn events(&self, now: DateTime<Utc>) -> Vec<TimelineEvent> {
         let e = &self.entry;
         let scope = self.scope();
         let mut out = Vec::new();
@@ -146,26 +151,35 @@ impl EntryHistory {
                     } else {
                         e.created_at
                     };
-                    out.push((
-                        added_at,
-                        json!({"event": "dnc.added", "entry_id": e.id, "prefix": self.prefix(),
-                               "scope": scope.kind(),
-                               "client": e.client, "campaign": e.campaign, "reason": e.reason,
-                               "source": e.source, "expires_at": s.expires_at,
-                               "by": actor(e.created_by, &e.created_by_name),
-                               "snapshot_version": s.committed_at.map(|_| s.version)}),
-                    ));
+                    out.push(TimelineEvent {
+                        at: added_at,
+                        event: Event::DncAdded {
+                            entry_id: e.id,
+                            prefix: self.prefix(),
+                            scope: scope.kind(),
+                            client: e.client.clone(),
+                            campaign: e.campaign.clone(),
+                            reason: e.reason.clone(),
+                            source: e.source.clone(),
+                            expires_at: s.expires_at,
+                            by: actor(e.created_by, &e.created_by_name),
+                            snapshot_version: s.committed_at.map(|_| s.version),
+                        },
+                    });
                     if !s.active {
-                        out.push((at, self.removal(s)));
+                        out.push(self.removal(at, s));
                     }
                 }
-                Some(p) if p.active && !s.active => out.push((at, self.removal(s))),
-                Some(p) if s.active && p.expires_at != s.expires_at => out.push((
+                Some(p) if p.active && !s.active => out.push(self.removal(at, s)),
+                Some(p) if s.active && p.expires_at != s.expires_at => out.push(TimelineEvent {
                     at,
-                    json!({"event": "dnc.extended", "entry_id": e.id,
-                           "expires_at": s.expires_at, "previous_expires_at": p.expires_at,
-                           "snapshot_version": s.version}),
-                )),
+                    event: Event::DncExtended {
+                        entry_id: e.id,
+                        expires_at: s.expires_at,
+                        previous_expires_at: p.expires_at,
+                        snapshot_version: s.version,
+                    },
+                }),
                 Some(_) => {}
             }
             if s.active {
@@ -175,17 +189,26 @@ impl EntryHistory {
                     .and_then(|n| n.committed_at)
                     .unwrap_or(now);
                 if let Some(t) = s.expires_at.filter(|t| *t <= until) {
-                    out.push((t, json!({"event": "dnc.expired", "entry_id": e.id})));
+                    out.push(TimelineEvent {
+                        at: t,
+                        event: Event::DncExpired { entry_id: e.id },
+                    });
                 }
             }
         }
         out
     }
 
-    fn removal(&self, s: &StateRow) -> Value {
+    fn removal(&self, at: DateTime<Utc>, s: &StateRow) -> TimelineEvent {
         let e = &self.entry;
-        json!({"event": "dnc.removed", "entry_id": e.id, "reason": e.deactivation_reason,
-               "by": actor(e.deactivated_by, &e.deactivated_by_name),
-               "snapshot_version": s.committed_at.map(|_| s.version)})
+        TimelineEvent {
+            at,
+            event: Event::DncRemoved {
+                entry_id: e.id,
+                reason: e.deactivation_reason.clone(),
+                by: actor(e.deactivated_by, &e.deactivated_by_name),
+                snapshot_version: s.committed_at.map(|_| s.version),
+            },
+        }
     }
 }

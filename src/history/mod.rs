@@ -17,13 +17,13 @@
 //! an instant) and returns its own error; `http/` turns both into answers.
 
 pub mod dnc;
+pub mod event;
 pub mod registry;
 pub mod rules;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::domain::{PhoneNumber, Prefix, Scope};
@@ -32,6 +32,7 @@ use crate::store::history as store;
 use crate::store::rules_history;
 use crate::store::snapshot as reads;
 use dnc::{EntryAt, EntryHistory};
+use event::{Event, TimelineEvent};
 use registry::{Membership, Walk};
 use rules::{ConsentAt, ConsentHistory, PolicyAt};
 
@@ -224,7 +225,7 @@ pub async fn at(
 pub struct Timeline {
     pub number: PhoneNumber,
     pub history_from: DateTime<Utc>,
-    pub events: Vec<(DateTime<Utc>, Value)>,
+    pub events: Vec<TimelineEvent>,
 }
 
 pub async fn timeline(
@@ -240,7 +241,7 @@ pub async fn timeline(
     let entries = store::dnc_entries(&mut tx, number.digits()).await?;
     let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
     let states = store::dnc_states(&mut tx, &ids).await?;
-    let mut events: Vec<(DateTime<Utc>, Value)> = EntryHistory::group(entries, states)
+    let mut events: Vec<TimelineEvent> = EntryHistory::group(entries, states)
         .iter()
         .flat_map(|h| h.events(now))
         .collect();
@@ -248,17 +249,21 @@ pub async fn timeline(
         let live = snapshot.registry(&r.name).map(|r| &**r);
         let walk = Walk::read(&mut tx, r.id, &r.name, live, number).await?;
         for c in walk.changes()? {
-            let at = c.generation.live_from.unwrap_or(floor);
-            let event = if c.added {
-                "registry.added"
-            } else {
-                "registry.removed"
-            };
-            events.push((
-                at,
-                serde_json::json!({"event": event, "registry": r.name,
-                                   "import_id": c.generation.import_id}),
-            ));
+            let (registry, import_id) = (r.name.clone(), c.generation.import_id);
+            events.push(TimelineEvent {
+                at: c.generation.live_from.unwrap_or(floor),
+                event: if c.added {
+                    Event::RegistryAdded {
+                        registry,
+                        import_id,
+                    }
+                } else {
+                    Event::RegistryRemoved {
+                        registry,
+                        import_id,
+                    }
+                },
+            });
         }
     }
     let rows = rules_history::consents(&mut tx, number.digits()).await?;
@@ -270,7 +275,7 @@ pub async fn timeline(
     let policies = rules_history::policy_states(&mut tx, None).await?;
     events.extend(rules::policy_events(&policies, floor));
     tx.commit().await?;
-    events.sort_by_key(|(at, _)| *at);
+    events.sort_by_key(|e| e.at);
     Ok(Timeline {
         number,
         history_from: floor,

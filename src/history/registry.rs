@@ -16,14 +16,14 @@ use crate::store::history::{self as store, GenerationRow, Probe};
 
 /// A generation of a registry as history shows it: the import that wrote it and when it
 /// went live.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct GenerationRef {
     pub import_id: i64,
     pub live_from: Option<DateTime<Utc>>,
 }
 
 /// Whether a number was a registry member at some version, and since/until which import.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Membership {
     pub registry: String,
     /// The generation live at that version; `None`: the registry had no data yet.

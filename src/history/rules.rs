@@ -7,15 +7,16 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use super::dnc::{actor, Actor};
+use super::event::{Event, TimelineEvent};
 use crate::domain::{Purpose, Scope};
 use crate::index::counts_at;
 use crate::store::rules_history::{ConsentRow, ConsentStateRow, PolicyStateRow};
 
 /// The policy a call was under at some version.
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize, Clone, ToSchema)]
 pub struct PolicyAt {
     pub policy_id: i64,
     pub client: String,
@@ -61,31 +62,40 @@ pub fn policy_at(states: &[PolicyStateRow], version: i64, call: &Scope) -> Optio
 
 /// The policies' changes, as timeline events; `floor` stands for the commit time of a
 /// version recorded before history began.
-pub fn policy_events(
-    states: &[PolicyStateRow],
-    floor: DateTime<Utc>,
-) -> Vec<(DateTime<Utc>, Value)> {
+pub fn policy_events(states: &[PolicyStateRow], floor: DateTime<Utc>) -> Vec<TimelineEvent> {
     states
         .iter()
         .map(|s| {
+            let by = actor(s.changed_by, &s.changed_by_name);
             let event = if s.removed {
-                json!({"event": "policy.removed", "policy_id": s.policy_id, "client": s.client,
-                       "campaign": s.campaign})
+                Event::PolicyRemoved {
+                    policy_id: s.policy_id,
+                    client: s.client.clone(),
+                    campaign: s.campaign.clone(),
+                    by,
+                    snapshot_version: s.version,
+                }
             } else {
-                json!({"event": "policy.set", "policy_id": s.policy_id, "client": s.client,
-                       "campaign": s.campaign, "consent_required": s.consent_required,
-                       "purpose": s.purpose})
+                Event::PolicySet {
+                    policy_id: s.policy_id,
+                    client: s.client.clone(),
+                    campaign: s.campaign.clone(),
+                    consent_required: s.consent_required,
+                    purpose: s.purpose.clone(),
+                    by,
+                    snapshot_version: s.version,
+                }
             };
-            let mut event = event;
-            event["by"] = json!(actor(s.changed_by, &s.changed_by_name));
-            event["snapshot_version"] = json!(s.version);
-            (s.committed_at.unwrap_or(floor), event)
+            TimelineEvent {
+                at: s.committed_at.unwrap_or(floor),
+                event,
+            }
         })
         .collect()
 }
 
 /// A consent of the number as it stood at some version.
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize, Clone, ToSchema)]
 pub struct ConsentAt {
     pub consent_id: i64,
     pub client: String,
@@ -161,33 +171,43 @@ impl ConsentHistory {
 
     /// The consent's events: given (with when it was recorded), withdrawn, expired;
     /// `now` bounds expiries.
-    pub fn events(&self, now: DateTime<Utc>) -> Vec<(DateTime<Utc>, Value)> {
+    pub fn events(&self, now: DateTime<Utc>) -> Vec<TimelineEvent> {
         let c = &self.consent;
-        let mut out = vec![(
-            c.given_at,
-            json!({"event": "consent.given", "consent_id": c.id, "client": c.client,
-                   "purpose": c.purpose, "evidence": c.evidence, "source": c.source,
-                   "expires_at": c.expires_at,
-                   "recorded_at": self.states.first().and_then(|s| s.committed_at)
-                                      .unwrap_or(c.created_at),
-                   "by": actor(c.created_by, &c.created_by_name),
-                   "snapshot_version": self.states.first().map(|s| s.version)}),
-        )];
+        let first = self.states.first();
+        let mut out = vec![TimelineEvent {
+            at: c.given_at,
+            event: Event::ConsentGiven {
+                consent_id: c.id,
+                client: c.client.clone(),
+                purpose: c.purpose.clone(),
+                evidence: c.evidence.clone(),
+                source: c.source.clone(),
+                expires_at: c.expires_at,
+                recorded_at: first.and_then(|s| s.committed_at).unwrap_or(c.created_at),
+                by: actor(c.created_by, &c.created_by_name),
+                snapshot_version: first.map(|s| s.version),
+            },
+        }];
         let withdrawal = self.states.iter().find(|s| s.withdrawn);
         let withdrawn_at =
             withdrawal.map(|s| s.committed_at.or(c.withdrawn_at).unwrap_or(c.created_at));
         if let (Some(s), Some(at)) = (withdrawal, withdrawn_at) {
-            out.push((
+            out.push(TimelineEvent {
                 at,
-                json!({"event": "consent.withdrawn", "consent_id": c.id,
-                       "reason": c.withdrawal_reason,
-                       "by": actor(c.withdrawn_by, &c.withdrawn_by_name),
-                       "snapshot_version": s.version}),
-            ));
+                event: Event::ConsentWithdrawn {
+                    consent_id: c.id,
+                    reason: c.withdrawal_reason.clone(),
+                    by: actor(c.withdrawn_by, &c.withdrawn_by_name),
+                    snapshot_version: s.version,
+                },
+            });
         }
         if let Some(t) = c.expires_at {
             if t <= now && withdrawn_at.is_none_or(|w| t < w) {
-                out.push((t, json!({"event": "consent.expired", "consent_id": c.id})));
+                out.push(TimelineEvent {
+                    at: t,
+                    event: Event::ConsentExpired { consent_id: c.id },
+                });
             }
         }
         out

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -30,13 +30,14 @@ use super::dnc_list::csv_field;
 use super::extract::{scope_forbidden, ApiQuery, ScopedAgent};
 use super::AppState;
 use crate::domain::{Binding, Encoding, PhoneNumber, Refusal, Scope};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::import::contacts::{Contact, ContactReader, ContactsRead};
 use crate::import::flags::{FlagFormat, DEFAULT_SOURCE};
 use crate::import::Options;
 use crate::index::freshness::{self, Warning};
 use crate::index::{Reason, Snapshot};
 use crate::store::dnc_sync;
+use crate::store::imports::Reject;
 
 pub fn router() -> OpenApiRouter<AppState> {
     let (schemas, paths, drift) = routes!(drift);
@@ -106,7 +107,7 @@ struct DriftRequest {
     extensions(("x-required-role" = json!("agent")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 200, description = "The report (JSON: per client `forgotten` and `candidates`, counts, rejects, and with `apply` what was `applied`), or as CSV for `Accept: text/csv`", content(
-            (serde_json::Value = "application/json"),
+            (Answer = "application/json"),
             (String = "text/csv"),
         )),
         (status = 400, description = "The export could not be read (`unreadable_file`); nothing was changed", body = ErrorBody),
@@ -153,8 +154,11 @@ async fn drift(
 }
 
 /// One contact the report names.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = DriftFinding)]
 struct Finding<'s> {
+    /// The number in canonical E.164 form.
+    #[schema(value_type = String, example = "+48601234567")]
     number: PhoneNumber,
     /// The export's line it is on (the first, if it is there more than once).
     line: u64,
@@ -163,7 +167,9 @@ struct Finding<'s> {
     reasons: Vec<Reason<'s>>,
 }
 
-#[derive(Serialize, Default, Clone, Copy)]
+/// A client's (or the whole export's) counts.
+#[derive(Serialize, Default, Clone, Copy, ToSchema)]
+#[schema(as = DriftCounts)]
 struct Counts {
     /// Readable rows of the client.
     contacts: u64,
@@ -171,7 +177,9 @@ struct Counts {
     flagged: u64,
     /// Of them, blocked by tarcza (a do-not-call entry or a registry).
     blocked: u64,
+    /// Contacts named in `forgotten`: blocked by tarcza, not flagged in the CRM.
     forgotten: u64,
+    /// Contacts named in `candidates`: flagged in the CRM, not blocked by tarcza.
     candidates: u64,
 }
 
@@ -186,13 +194,17 @@ impl Counts {
 }
 
 /// The report of one client of the export (or of the rows that name none).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = DriftClient)]
 struct ClientReport<'s> {
+    /// The client, as the export spells it (`null`: the rows that name none).
     client: Option<String>,
     #[serde(skip)]
     scope: Scope,
     counts: Counts,
+    /// Contacts tarcza blocks that the CRM does not flag, with `/check`'s reasons.
     forgotten: Vec<Finding<'s>>,
+    /// Contacts the CRM flags that tarcza does not block.
     candidates: Vec<Finding<'s>>,
     /// Numbers already named (`true`: forgotten), so a repeated row is named once.
     #[serde(skip)]
@@ -254,36 +266,77 @@ impl<'s> Findings<'s> {
     }
 }
 
-#[derive(Serialize)]
+/// What `apply=true` wrote, as the bulk sync counts it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = DriftApplied)]
 struct Applied {
+    /// Entries added.
     created: i64,
+    /// Entries whose expiry was lengthened.
     extended: i64,
+    /// Candidates already blocked by an entry (nothing written).
     unchanged: i64,
+    /// The data version the write made (`null` when nothing changed).
     snapshot_version: Option<i64>,
 }
 
-#[derive(Serialize)]
+/// A caveat on the report: a registry's data past its age under the `warn` policy, or
+/// applied candidates this process's `/check` does not show yet.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = DriftWarning)]
+enum DriftWarning {
+    Stale(Warning),
+    Unseen(Unseen),
+}
+
+/// `not_yet_visible`: the candidates are stored, but this process's `/check` does not
+/// show them yet. (It has no other fields, which tells it from a `stale_registry`.)
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = DriftNotYetVisible)]
+struct Unseen {
+    #[schema(example = "not_yet_visible")]
+    code: &'static str,
+    message: &'static str,
+}
+
+/// The drift report.
+#[derive(Serialize, ToSchema)]
+#[schema(as = DriftReport)]
 struct Answer<'a, 's> {
     /// The snapshot the export was compared with.
     snapshot_version: i64,
+    /// The instant `/check` was asked about.
     checked_at: DateTime<Utc>,
+    /// Data rows of the export.
     rows_total: u64,
+    /// Rows read as contacts.
     rows_accepted: u64,
+    /// Rows refused (see `rejects`).
     rows_rejected: u64,
+    /// The export's size as sent.
     bytes: u64,
+    /// SHA-256 of the export as sent (hex).
     checksum: &'a str,
+    /// The counts of every client together.
     totals: Counts,
+    /// Per client (by client key; the rows without a client first).
+    #[schema(value_type = Vec<ClientReport>)]
     clients: Vec<&'a ClientReport<'s>>,
-    rejects: &'a [crate::store::imports::Reject],
+    /// The first rejected rows, with their lines and reasons.
+    #[schema(value_type = Vec<Reject>)]
+    rejects: &'a [Reject],
     /// What `apply=true` wrote (`null` without it).
     applied: Option<Applied>,
+    /// With `apply`, the report of a refused apply (`too_many_rejects`, status 422).
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<serde_json::Value>,
+    error: Option<ErrorDetail>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    warnings: Vec<serde_json::Value>,
+    warnings: Vec<DriftWarning>,
 }
 
-async fn report(state: AppState, req: DriftRequest, body: Body) -> Result<Response, ApiError> {
+async fn report(state: AppState, mut req: DriftRequest, body: Body) -> Result<Response, ApiError> {
     let options = Options::of(&state.settings);
     let body = body.into_data_stream().map_err(io::Error::other);
     let mut reader = ContactReader::open(
@@ -320,10 +373,9 @@ async fn report(state: AppState, req: DriftRequest, body: Body) -> Result<Respon
             "the export has no data rows; nothing was compared",
         ));
     }
-    let mut warnings: Vec<serde_json::Value> = req
-        .warnings
-        .iter()
-        .map(|w| serde_json::to_value(w).unwrap_or_default())
+    let mut warnings: Vec<DriftWarning> = std::mem::take(&mut req.warnings)
+        .into_iter()
+        .map(DriftWarning::Stale)
         .collect();
     let mut applied = None;
     let mut error = None;
@@ -332,19 +384,25 @@ async fn report(state: AppState, req: DriftRequest, body: Body) -> Result<Respon
         let rate = read.rows_rejected as f64 / read.rows_total as f64;
         if rate > req.max_reject_rate {
             status = StatusCode::UNPROCESSABLE_ENTITY;
-            error = Some(json!({"code": "too_many_rejects", "message": format!(
-                "{} of {} rows ({:.1}%) were rejected, more than max_reject_rate ({:.1}%); \
+            error = Some(ErrorDetail {
+                code: "too_many_rejects".into(),
+                message: format!(
+                    "{} of {} rows ({:.1}%) were rejected, more than max_reject_rate ({:.1}%); \
                  nothing was applied. See rejects for the reasons",
-                read.rows_rejected,
-                read.rows_total,
-                100.0 * rate,
-                100.0 * req.max_reject_rate
-            )}));
+                    read.rows_rejected,
+                    read.rows_total,
+                    100.0 * rate,
+                    100.0 * req.max_reject_rate
+                ),
+            });
         } else {
             let written = apply(&state, &req, &read, &findings).await?;
             if !written.visible {
-                warnings.push(json!({"code": "not_yet_visible", "message":
-                    "stored; this process's /check shows it within TARCZA_MAX_SNAPSHOT_LAG"}));
+                warnings.push(DriftWarning::Unseen(Unseen {
+                    code: "not_yet_visible",
+                    message: "stored; this process's /check shows it within \
+                              TARCZA_MAX_SNAPSHOT_LAG",
+                }));
             }
             applied = Some(Applied {
                 created: written.planned.created,

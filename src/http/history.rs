@@ -2,11 +2,11 @@
 //! instant, and why; without `at`, the number's timeline. See `history`.
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{json, Value};
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,6 +15,11 @@ use super::AppState;
 use crate::domain::{PhoneNumber, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::history;
+use crate::history::dnc::EntryAt;
+use crate::history::event::TimelineEvent;
+use crate::history::registry::Membership;
+use crate::history::rules::{ConsentAt, PolicyAt};
+use crate::index::{ConsentUse, Exemption, Reason};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(history))
@@ -39,6 +44,69 @@ struct HistoryQuery {
     campaign: Option<String>,
 }
 
+/// The answer: the verdict at `at`, or without `at` the number's timeline.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+enum HistoryAnswer<'a> {
+    At(PointAnswer<'a>),
+    Timeline(TimelineAnswer),
+}
+
+/// What `/v1/check` would have answered for a number at `at`, and why.
+#[derive(Serialize, ToSchema)]
+#[schema(as = HistoryAt)]
+struct PointAnswer<'a> {
+    /// The number in canonical E.164 form.
+    #[schema(value_type = String, example = "+48601234567")]
+    number: PhoneNumber,
+    /// The instant asked about.
+    at: DateTime<Utc>,
+    /// The call's client and campaign, as asked (`null`: none).
+    client: Option<&'a str>,
+    campaign: Option<&'a str>,
+    /// Whether the number could have been called then: `false` whenever `reasons` is
+    /// not empty.
+    allowed: bool,
+    /// As `/v1/check` would have given them then.
+    reasons: Vec<Reason<'a>>,
+    exemptions: Vec<Exemption<'a>>,
+    /// The consent a `consent_required` policy was met by.
+    consent: Option<ConsentUse<'a>>,
+    /// The data version in force at `at`, and when it was committed.
+    snapshot_version: i64,
+    snapshot_committed_at: DateTime<Utc>,
+    /// Every do-not-call entry of the number that existed then, as it stood then.
+    #[schema(value_type = Vec<EntryAt>)]
+    dnc: &'a [EntryAt],
+    /// Each registry's generation then, and whether the number was in it.
+    #[schema(value_type = Vec<Membership>)]
+    registries: &'a [Membership],
+    /// The policy the call was under then (`null` without a client, or none in force).
+    policy: Option<&'a PolicyAt>,
+    /// The number's consents of the call's client known then, as they stood.
+    #[schema(value_type = Vec<ConsentAt>)]
+    consents: &'a [ConsentAt],
+    /// The oldest instant history answers for.
+    history_from: DateTime<Utc>,
+    /// What is applied as it is today, not as it was (`consent_exempts`, a registry
+    /// setting).
+    #[schema(example = json!(["consent_exempts"]))]
+    not_replayed: Vec<&'static str>,
+}
+
+/// A number's timeline.
+#[derive(Serialize, ToSchema)]
+#[schema(as = HistoryTimeline)]
+struct TimelineAnswer {
+    /// The number in canonical E.164 form.
+    #[schema(value_type = String, example = "+48601234567")]
+    number: PhoneNumber,
+    /// The oldest instant history answers for.
+    history_from: DateTime<Utc>,
+    /// Entries, registry membership, consents and policy changes, oldest first.
+    events: Vec<TimelineEvent>,
+}
+
 /// What `/v1/check` would have answered for a number at an instant, and why.
 ///
 /// With `at`: the verdict at that instant (`allowed`, `reasons`, `exemptions`,
@@ -56,7 +124,7 @@ struct HistoryQuery {
     params(HistoryQuery),
     extensions(("x-required-role" = json!("ops"))),
     responses(
-        (status = 200, description = "The verdict at `at` (`number`, `at`, `client`, `campaign`, `allowed`, `reasons`, `exemptions`, `consent`, `snapshot_version`, `snapshot_committed_at`, `dnc`, `registries`, `policy`, `consents`, `history_from`, `not_replayed`), or without `at` the timeline (`number`, `history_from`, `events`)", body = serde_json::Value),
+        (status = 200, description = "The verdict at `at` (`HistoryAt`), or without `at` the number's timeline (`HistoryTimeline`)", body = HistoryAnswer),
         (status = 400, description = "No `number` (`missing_number`), or `client`/`campaign` without `at` (`invalid_query`)", body = ErrorBody),
         (status = 422, description = "Not a valid number (`invalid_number`), a bad client or campaign (`invalid_scope`), `at` in the future (`invalid_at`) or before the history kept (`history_unavailable`)", body = ErrorBody),
         (status = 503, description = "This process's data is not loaded or behind (`not_ready`)", body = ErrorBody),
@@ -67,7 +135,7 @@ async fn history(
     _caller: AsOps,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let raw = q.number.ok_or_else(|| {
         ApiError::bad_request("missing_number", "the number parameter is required")
     })?;
@@ -81,40 +149,34 @@ async fn history(
             ));
         }
         let t = history::timeline(&state.db, &state.index, number).await?;
-        let events: Vec<Value> = t
-            .events
-            .into_iter()
-            .map(|(at, mut event)| {
-                event["at"] = json!(at);
-                event
-            })
-            .collect();
-        return Ok(Json(json!({
-            "number": t.number,
-            "history_from": t.history_from,
-            "events": events,
-        })));
+        let answer = HistoryAnswer::Timeline(TimelineAnswer {
+            number: t.number,
+            history_from: t.history_from,
+            events: t.events,
+        });
+        return Ok(Json(answer).into_response());
     };
     let call = Scope::from_parts(q.client.as_deref(), q.campaign.as_deref())
         .map_err(|e| ApiError::unprocessable("invalid_scope", e.0))?;
     let p = history::at(&state.db, &state.index, number, &call, at).await?;
     let verdict = p.verdict();
-    Ok(Json(json!({
-        "number": p.number,
-        "at": p.at,
-        "client": call.client(),
-        "campaign": call.campaign(),
-        "allowed": verdict.allowed(),
-        "reasons": verdict.reasons,
-        "exemptions": verdict.exemptions,
-        "consent": verdict.consent,
-        "snapshot_version": p.snapshot_version,
-        "snapshot_committed_at": p.version_committed_at,
-        "dnc": p.dnc,
-        "registries": p.registries,
-        "policy": p.policy,
-        "consents": p.consents,
-        "history_from": p.history_from,
-        "not_replayed": p.not_replayed(),
-    })))
+    let answer = HistoryAnswer::At(PointAnswer {
+        number: p.number,
+        at: p.at,
+        client: call.client(),
+        campaign: call.campaign(),
+        allowed: verdict.allowed(),
+        reasons: verdict.reasons,
+        exemptions: verdict.exemptions,
+        consent: verdict.consent,
+        snapshot_version: p.snapshot_version,
+        snapshot_committed_at: p.version_committed_at,
+        dnc: &p.dnc,
+        registries: &p.registries,
+        policy: p.policy.as_ref(),
+        consents: &p.consents,
+        history_from: p.history_from,
+        not_replayed: p.not_replayed(),
+    });
+    Ok(Json(answer).into_response())
 }
