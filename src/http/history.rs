@@ -48,7 +48,7 @@ struct HistoryQuery {
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 enum HistoryAnswer<'a> {
-    At(PointAnswer<'a>),
+    At(Box<PointAnswer<'a>>),
     Timeline(TimelineAnswer),
 }
 
@@ -160,7 +160,7 @@ async fn history(
         .map_err(|e| ApiError::unprocessable("invalid_scope", e.0))?;
     let p = history::at(&state.db, &state.index, number, &call, at).await?;
     let verdict = p.verdict();
-    let answer = HistoryAnswer::At(PointAnswer {
+    let answer = HistoryAnswer::At(Box::new(PointAnswer {
         number: p.number,
         at: p.at,
         client: call.client(),
@@ -177,6 +177,6 @@ async fn history(
         consents: &p.consents,
         history_from: p.history_from,
         not_replayed: p.not_replayed(),
-    });
+    }));
     Ok(Json(answer).into_response())
 }
