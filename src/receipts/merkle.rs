@@ -51,7 +51,7 @@ pub fn levels(leaves: Vec<Hash>) -> Vec<Vec<Hash>> {
 
 /// The siblings on the way from leaf `index` to the root, each with its side (`true`:
 /// the sibling is on the left).
-fn siblings<'a>(levels: &'a [Vec<Hash>], index: usize) -> impl Iterator<Item = (bool, &'a Hash)> {
+fn siblings(levels: &[Vec<Hash>], index: usize) -> impl Iterator<Item = (bool, &Hash)> {
     let mut index = index;
     levels[..levels.len() - 1].iter().filter_map(move |level| {
         let sibling = index ^ 1;
