@@ -84,7 +84,7 @@ pub fn write_packed(levels: &[Vec<Hash>], index: usize, out: &mut String) {
 /// not base64 of whole steps with a known side.
 pub fn root_of_packed(leaf: Hash, path: &str) -> Option<Hash> {
     let raw = BASE64.decode(path).ok()?;
-    if raw.len() % STEP != 0 {
+    if !raw.len().is_multiple_of(STEP) {
         return None;
     }
     raw.chunks(STEP).try_fold(leaf, |h, step| {

@@ -59,7 +59,7 @@ fn openssl_verifies(body: &[u8], public_pem: &str) -> Result<Value, String> {
     leaf.extend_from_slice(&answer);
     let mut h = openssl_sha256(&leaf, dir);
     let path = openssl_unbase64(receipt["path"].as_str().unwrap(), dir);
-    if path.len() % 33 != 0 {
+    if !path.len().is_multiple_of(33) {
         return Err(format!("a path of {} bytes", path.len()));
     }
     for step in path.chunks(33) {
