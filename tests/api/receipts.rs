@@ -149,14 +149,7 @@ async fn raw(
         .header("content-type", "application/json")
         .body(axum::body::Body::from(body.unwrap_or_default()))
         .unwrap();
-    let res = tower::ServiceExt::oneshot(app.router.clone(), req)
-        .await
-        .unwrap();
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (status, bytes.to_vec())
+    app.send_raw(req).await
 }
 
 /// `POST /v1/receipts/verify` with `body` as its exact bytes.
