@@ -140,6 +140,16 @@ pub enum KeysCommand {
         name: String,
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        /// Bind the key to this client (a dialer or agent key only; README "Client-bound
+        /// keys").
+        #[arg(long)]
+        client: Option<String>,
+        /// With --client: a campaign of it the key is bound to (repeat for more).
+        #[arg(long = "campaign", requires = "client")]
+        campaigns: Vec<String>,
+        /// With --client: the key may also add global entries.
+        #[arg(long, requires = "client")]
+        may_block_global: bool,
     },
 }
 

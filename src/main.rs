@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tarcza::config::{Cli, Command, KeysCommand};
-use tarcza::domain::PhoneNumber;
+use tarcza::domain::{Binding, PhoneNumber, Role};
 use tokio_util::sync::CancellationToken;
 
 /// mimalloc rather than glibc's allocator: `/v1/check` allocates and frees a few small
@@ -63,11 +63,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         },
-        Command::Keys(KeysCommand::Create { name, role }) => {
+        Command::Keys(KeysCommand::Create {
+            name,
+            role,
+            client,
+            campaigns,
+            may_block_global,
+        }) => {
+            let binding = match client.as_deref() {
+                None => None,
+                Some(_) if !matches!(role, Role::Dialer | Role::Agent) => {
+                    eprintln!("a client-bound key is a dialer or an agent");
+                    return Ok(ExitCode::from(2));
+                }
+                Some(c) => match Binding::new(c, &campaigns, may_block_global) {
+                    Ok(b) => Some(b),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+            };
             let db = tarcza::db::Database::open(&config).await?;
             let result = async {
                 tarcza::prepare(&db, &config).await?;
-                tarcza::store::keys::create(&db.pool, None, &name, role)
+                tarcza::store::keys::create_bound(&db.pool, None, &name, role, binding.as_ref())
                     .await
                     .map_err(anyhow::Error::from)
             }

@@ -4,6 +4,7 @@
 //!
 //! The bottom layer: it uses no other module of the crate.
 
+pub mod binding;
 pub mod change;
 pub mod consent;
 pub mod fields;
@@ -15,6 +16,7 @@ pub mod role;
 pub mod scope;
 pub mod webhook;
 
+pub use binding::{Binding, Refusal, MAX_BOUND_CAMPAIGNS};
 pub use change::{ChangeAction, Cursor};
 pub use consent::{ConsentError, NewConsent, Policy, Purpose};
 pub use hash::HashScheme;

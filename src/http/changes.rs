@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiQuery, AsDialer};
+use super::extract::{ApiQuery, ScopedDialer};
 use super::AppState;
 use crate::config::parse_duration;
 use crate::domain::Cursor;
@@ -75,7 +75,7 @@ struct ChangesView<'a> {
     path = "/v1/changes",
     tag = "changes",
     params(ChangesQuery),
-    extensions(("x-required-role" = json!("dialer"))),
+    extensions(("x-required-role" = json!("dialer")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 200, description = "The changes after the cursor, oldest first, and the cursor to read on from", body = ChangesView),
         (status = 410, description = "Changes after this cursor were pruned (`cursor_expired`): compare the lists again and follow from `after=latest`", body = ErrorBody),
@@ -83,7 +83,7 @@ struct ChangesView<'a> {
     )
 )]
 async fn list(
-    _caller: AsDialer,
+    caller: ScopedDialer,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ChangesQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -125,7 +125,9 @@ async fn list(
     let mut versions = state.index.versions();
     versions.borrow_and_update();
     let deadline = tokio::time::Instant::now() + wait;
-    let mut rows = changes::after(&mut conn, after, limit + 1, None).await?;
+    // A client-bound key follows global entries, its client's and registry imports only.
+    let visible_to = caller.binding().map(|b| b.client().key());
+    let mut rows = changes::after_for(&mut conn, after, limit + 1, None, visible_to).await?;
     drop(conn);
     while rows.is_empty() && tokio::time::Instant::now() < deadline {
         let recheck = (tokio::time::Instant::now() + RECHECK).min(deadline);
@@ -135,7 +137,7 @@ async fn list(
         }
         versions.borrow_and_update();
         let mut conn = state.db.acquire().await?;
-        rows = changes::after(&mut conn, after, limit + 1, None).await?;
+        rows = changes::after_for(&mut conn, after, limit + 1, None, visible_to).await?;
     }
     Ok(Json(answer(&rows, after, limit)?))
 }

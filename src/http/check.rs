@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{from_json, ApiQuery, AsDialer, JsonBytes, NoQuery};
+use super::extract::{from_json, ApiQuery, JsonBytes, NoQuery, ScopedDialer};
 use super::AppState;
 use crate::activity::Counts;
 use crate::domain::{PhoneNumber, Scope};
@@ -111,7 +111,7 @@ struct CheckResponse<'a> {
     path = "/v1/check",
     tag = "check",
     params(CheckQuery),
-    extensions(("x-required-role" = json!("dialer"))),
+    extensions(("x-required-role" = json!("dialer")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 200, description = "The verdict: `allowed`, and the `reasons` when not", body = CheckResponse),
         (status = 400, description = "No `number` parameter (`missing_number`)", body = ErrorBody),
@@ -120,12 +120,12 @@ struct CheckResponse<'a> {
     )
 )]
 async fn check_one(
-    _caller: Checker<false>,
+    caller: Checker<false>,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<CheckQuery>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let answer = answer_one(&state, q).await;
+    let answer = answer_one(&state, &caller, q).await;
     let metrics = &state.metrics;
     match &answer {
         Ok((_, blocked)) => {
@@ -146,16 +146,17 @@ async fn check_one(
     answer.map(|(response, _)| response)
 }
 
-/// The caller of a check ([`AsDialer`]; `BATCH` for `POST`). Before the data is loaded
-/// even a key cannot be checked: that refusal (`not_ready`) counts as a check.
-struct Checker<const BATCH: bool>;
+/// The caller of a check ([`ScopedDialer`]: a client-bound key checks for its client;
+/// `BATCH` for `POST`). Before the data is loaded even a key cannot be checked: that
+/// refusal (`not_ready`) counts as a check.
+struct Checker<const BATCH: bool>(ScopedDialer);
 
 impl<const BATCH: bool> FromRequestParts<AppState> for Checker<BATCH> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match AsDialer::from_request_parts(parts, state).await {
-            Ok(_) => Ok(Checker),
+        match ScopedDialer::from_request_parts(parts, state).await {
+            Ok(caller) => Ok(Checker(caller)),
             Err(e) => {
                 if e.code() == "not_ready" {
                     let mode = if BATCH {
@@ -208,14 +209,18 @@ impl<'a> Blocks<'a> {
 
 /// The answer to `GET /v1/check`, and whether the number is blocked (its reasons are
 /// counted here).
-async fn answer_one(state: &AppState, q: CheckQuery) -> Result<(Response, bool), ApiError> {
+async fn answer_one<const B: bool>(
+    state: &AppState,
+    caller: &Checker<B>,
+    q: CheckQuery,
+) -> Result<(Response, bool), ApiError> {
     let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
     freshness::snapshot_gate(&state.index, &state.settings)?;
     let raw = q.number.ok_or_else(|| {
         ApiError::bad_request("missing_number", "the number parameter is required")
     })?;
     let number = PhoneNumber::parse(&raw, state.settings.region)?;
-    let scope = scope_of(q.client.as_deref(), q.campaign.as_deref())?;
+    let scope = caller.scope_of(q.client.as_deref(), q.campaign.as_deref())?;
     let now = Utc::now();
     let warnings = freshness::gate(&snapshot, &state.settings, now)?;
     let verdict = snapshot.check(number, &scope, now);
@@ -334,7 +339,7 @@ struct BatchTail<'a> {
     path = "/v1/check",
     tag = "check",
     request_body = BatchRequest,
-    extensions(("x-required-role" = json!("dialer"))),
+    extensions(("x-required-role" = json!("dialer")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 200, description = "A result per number, in the order sent", body = BatchResponse),
         (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
@@ -345,13 +350,13 @@ struct BatchTail<'a> {
     )
 )]
 async fn check_batch(
-    _caller: Checker<true>,
+    caller: Checker<true>,
     State(state): State<AppState>,
     _: NoQuery,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let answer = answer_batch(&state, &body).await;
+    let answer = answer_batch(&state, &caller, &body).await;
     if let Err(e) = &answer {
         // A refused batch counts once; the numbers of an answered one each count.
         if let Some(result) = CheckResult::of_error(e.code()) {
@@ -364,7 +369,11 @@ async fn check_batch(
     answer
 }
 
-async fn answer_batch(state: &AppState, body: &[u8]) -> Result<Response, ApiError> {
+async fn answer_batch(
+    state: &AppState,
+    caller: &Checker<true>,
+    body: &[u8],
+) -> Result<Response, ApiError> {
     let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
     freshness::snapshot_gate(&state.index, &state.settings)?;
     let req: BatchRequest = from_json(body)?;
@@ -378,7 +387,7 @@ async fn answer_batch(state: &AppState, body: &[u8]) -> Result<Response, ApiErro
             ),
         ));
     }
-    let scope = scope_of(req.client.as_deref(), req.campaign.as_deref())?;
+    let scope = caller.scope_of(req.client.as_deref(), req.campaign.as_deref())?;
     let now = Utc::now();
     let warnings = freshness::gate(&snapshot, &state.settings, now)?;
     let results: Vec<BatchItem> = req
@@ -472,10 +481,16 @@ fn count(counts: &mut Counts, reasons: &[Reason]) {
     counts.add(!reasons.is_empty(), dnc, registry);
 }
 
-/// The client and campaign a call is made for. Built with the same rules as entry scopes
-/// (trimmed, bounded) so that a lookup compares like with like.
-fn scope_of(client: Option<&str>, campaign: Option<&str>) -> Result<Scope, ApiError> {
-    Scope::from_parts(client, campaign).map_err(|e| ApiError::unprocessable("invalid_scope", e.0))
+impl<const BATCH: bool> Checker<BATCH> {
+    /// The client and campaign a call is checked for. Built with the same rules as entry
+    /// scopes (trimmed, bounded) so that a lookup compares like with like; a client-bound
+    /// key's check is for its client whatever was asked (another client: `403`). The
+    /// receipt's claims name this scope, the one evaluated.
+    fn scope_of(&self, client: Option<&str>, campaign: Option<&str>) -> Result<Scope, ApiError> {
+        let asked = Scope::from_parts(client, campaign)
+            .map_err(|e| ApiError::unprocessable("invalid_scope", e.0))?;
+        self.0.check_scope(asked)
+    }
 }
 
 /// An answer written straight to bytes: it borrows from the snapshot, so it cannot be

@@ -111,7 +111,7 @@ async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let req = SyncRequest::of(caller.0.id, &q, &headers, &state)?;
+    let req = SyncRequest::of(caller.0.id, caller.0.binding.clone(), &q, &headers, &state)?;
     // Its own task: a client that hangs up must not cancel the load half-way.
     tokio::spawn(load(state, req, body))
         .await
@@ -135,7 +135,8 @@ async fn load(state: AppState, req: SyncRequest, body: Body) -> Result<Response,
     consent_imports::begin(&mut tx).await?;
     let copy = consent_imports::start_copy(&mut tx).await?;
     let mut read = copy_rows(reader, copy, |copy, row| {
-        consent_imports::row(copy, row.line, &row.consent)
+        consent_imports::row(copy, row.line, &row.consent);
+        Ok(())
     })
     .await?;
 

@@ -11,12 +11,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, AsAgent, NoQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery, NoQuery, ScopedAgent};
 use super::middleware::WriteProgress;
 use super::AppState;
 use super::{written, Notice};
 use crate::domain::consent::{ConsentFields, MAX_NOTE};
-use crate::domain::{NewConsent, PhoneNumber, Purpose, ScopeName};
+use crate::domain::{NewConsent, PhoneNumber, Purpose, Scope, ScopeName};
 use crate::error::{ApiError, ErrorBody};
 use crate::store::consents::{self, Added, Consent, ListQuery, Withdrawn};
 
@@ -136,7 +136,7 @@ impl From<Consent> for ConsentView {
     path = "/v1/consents",
     tag = "consents",
     request_body = ConsentRequest,
-    extensions(("x-required-role" = json!("agent"))),
+    extensions(("x-required-role" = json!("agent")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 201, description = "The new consent", body = ConsentView),
         (status = 200, description = "This evidence was already recorded for the number, client and purpose with the same dates and source: the existing consent", body = ConsentView),
@@ -148,7 +148,7 @@ impl From<Consent> for ConsentView {
     )
 )]
 async fn add(
-    caller: AsAgent,
+    caller: ScopedAgent,
     State(state): State<AppState>,
     _: NoQuery,
     progress: WriteProgress,
@@ -168,6 +168,9 @@ async fn add(
         },
         Utc::now(),
     )?;
+    caller.may_write(&Scope::Client {
+        client: new.client.clone(),
+    })?;
     progress.writing();
     let added = consents::add(&state.db, caller.0.id, &new).await?;
     progress.committed();
@@ -243,7 +246,7 @@ struct ConsentList {
     path = "/v1/consents",
     tag = "consents",
     params(ListParams),
-    extensions(("x-required-role" = json!("agent"))),
+    extensions(("x-required-role" = json!("agent")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 200, description = "The consents, newest first", body = ConsentList),
         (status = 400, description = "Neither `number` nor `client` (`missing_number`)", body = ErrorBody),
@@ -251,7 +254,7 @@ struct ConsentList {
     )
 )]
 async fn list(
-    _caller: AsAgent,
+    caller: ScopedAgent,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListParams>,
 ) -> Result<Json<ConsentList>, ApiError> {
@@ -272,6 +275,8 @@ async fn list(
         ),
         None => None,
     };
+    // A client-bound key lists its client's consents only.
+    let client = caller.client_filter(client)?;
     let purpose = q.purpose.as_deref().map(Purpose::parse).transpose()?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -310,20 +315,22 @@ async fn list(
     path = "/v1/consents/{id}",
     tag = "consents",
     params(("id" = i64, Path, description = "The consent's id")),
-    extensions(("x-required-role" = json!("agent"))),
+    extensions(("x-required-role" = json!("agent")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 200, description = "The consent", body = ConsentView),
         (status = 404, description = "No such consent (`not_found`)", body = ErrorBody),
     )
 )]
 async fn one(
-    _caller: AsAgent,
+    caller: ScopedAgent,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
     _: NoQuery,
 ) -> Result<Json<ConsentView>, ApiError> {
+    // Another client's consent is not there for a client-bound key: the same 404.
     consents::get(&state.db, id)
         .await?
+        .filter(|c| caller.sees_client(&c.client))
         .map(|c| Json(c.into()))
         .ok_or_else(|| ApiError::not_found(format!("no consent {id}")))
 }
@@ -349,7 +356,7 @@ struct WithdrawalRequest {
     tag = "consents",
     params(("id" = i64, Path, description = "The consent's id")),
     request_body = WithdrawalRequest,
-    extensions(("x-required-role" = json!("agent"))),
+    extensions(("x-required-role" = json!("agent")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 200, description = "The consent, now withdrawn, with who, when and why", body = ConsentView),
         (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
@@ -361,7 +368,7 @@ struct WithdrawalRequest {
     )
 )]
 async fn withdraw(
-    caller: AsAgent,
+    caller: ScopedAgent,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
     _: NoQuery,
@@ -386,6 +393,15 @@ async fn withdraw(
             "invalid_field",
             format!("reason must be at most {MAX_NOTE} characters, without NUL characters"),
         ));
+    }
+    // A client-bound key withdraws its client's consents only (a consent's client never
+    // changes, so looking first is enough); another client's is not there for it.
+    if caller.binding().is_some()
+        && !consents::get(&state.db, id)
+            .await?
+            .is_some_and(|c| caller.sees_client(&c.client))
+    {
+        return Err(ApiError::not_found(format!("no consent {id}")));
     }
     progress.writing();
     match consents::withdraw(&state.db, caller.0.id, id, reason).await? {

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiJson, ApiPath, AsAdmin, AsAgent, NoQuery};
+use super::extract::{ApiJson, ApiPath, AsAdmin, NoQuery, ScopedAgent};
 use super::middleware::WriteProgress;
 use super::AppState;
 use super::{written, Notice};
@@ -215,7 +215,7 @@ fn external_id(value: Option<String>) -> Result<Option<String>, ApiError> {
     path = "/v1/dnc",
     tag = "dnc",
     request_body = AddRequest,
-    extensions(("x-required-role" = json!("agent"))),
+    extensions(("x-required-role" = json!("agent")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 201, description = "The new entry", body = EntryView),
         (status = 200, description = "The number or prefix was already blocked in that scope: the existing entry (extended if asked)", body = EntryView),
@@ -226,7 +226,7 @@ fn external_id(value: Option<String>) -> Result<Option<String>, ApiError> {
     )
 )]
 async fn add(
-    caller: AsAgent,
+    caller: ScopedAgent,
     State(state): State<AppState>,
     _: NoQuery,
     progress: WriteProgress,
@@ -249,6 +249,7 @@ async fn add(
     };
     let scope = Scope::from_parts(req.client.as_deref(), req.campaign.as_deref())
         .map_err(|e| ApiError::unprocessable("invalid_scope", e.0))?;
+    caller.may_write(&scope)?;
     if let Some(t) = req.expires_at.filter(|t| *t <= Utc::now()) {
         return Err(ApiError::unprocessable(
             "invalid_expires_at",
@@ -295,20 +296,22 @@ async fn add(
     path = "/v1/dnc/{id}",
     tag = "dnc",
     params(("id" = i64, Path, description = "The entry's id")),
-    extensions(("x-required-role" = json!("agent"))),
+    extensions(("x-required-role" = json!("agent")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 200, description = "The entry", body = EntryView),
         (status = 404, description = "No such entry (`not_found`)", body = ErrorBody),
     )
 )]
 async fn one(
-    _caller: AsAgent,
+    caller: ScopedAgent,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
     _: NoQuery,
 ) -> Result<Json<EntryView>, ApiError> {
+    // Another client's entry is not there for a client-bound key: the same 404.
     let entry = dnc::get(&state.db, id)
         .await?
+        .filter(|e| caller.sees(&e.scope()))
         .ok_or_else(|| ApiError::not_found(format!("no do-not-call entry {id}")))?;
     let mut views = [EntryView::from(entry)];
     name_actors(&state, &mut views).await?;

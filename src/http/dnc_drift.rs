@@ -27,9 +27,9 @@ use utoipa_axum::routes;
 
 use super::dnc_imports::{self, encoding_of, format_of, reject_rate_of, unreadable, FlagsFile};
 use super::dnc_list::csv_field;
-use super::extract::{ApiQuery, AsAgent};
+use super::extract::{scope_forbidden, ApiQuery, ScopedAgent};
 use super::AppState;
-use crate::domain::{Encoding, PhoneNumber, Scope};
+use crate::domain::{Binding, Encoding, PhoneNumber, Refusal, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::import::contacts::{Contact, ContactReader, ContactsRead};
 use crate::import::flags::{FlagFormat, DEFAULT_SOURCE};
@@ -70,6 +70,8 @@ struct DriftQuery {
 
 struct DriftRequest {
     actor: i64,
+    /// A client-bound caller's binding: every contact is compared for its client.
+    binding: Option<Arc<Binding>>,
     format: FlagFormat,
     encoding: Option<Encoding>,
     max_reject_rate: f64,
@@ -101,7 +103,7 @@ struct DriftRequest {
             (FlagsFile = "application/octet-stream"),
         ),
     ),
-    extensions(("x-required-role" = json!("agent"))),
+    extensions(("x-required-role" = json!("agent")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 200, description = "The report (JSON: per client `forgotten` and `candidates`, counts, rejects, and with `apply` what was `applied`), or as CSV for `Accept: text/csv`", content(
             (serde_json::Value = "application/json"),
@@ -113,7 +115,7 @@ struct DriftRequest {
     )
 )]
 async fn drift(
-    caller: AsAgent,
+    caller: ScopedAgent,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<DriftQuery>,
     headers: HeaderMap,
@@ -134,6 +136,7 @@ async fn drift(
     let warnings = freshness::gate(&snapshot, &state.settings, now)?;
     let req = DriftRequest {
         actor: caller.0.id,
+        binding: caller.0.binding.clone(),
         format,
         encoding,
         max_reject_rate,
@@ -296,7 +299,16 @@ async fn report(state: AppState, req: DriftRequest, body: Body) -> Result<Respon
     let mut findings = Findings::default();
     loop {
         match reader.next().await {
-            Ok(Some(contact)) => findings.add(&snapshot, contact, req.now),
+            Ok(Some(mut contact)) => {
+                // For a client-bound key every contact is its client's, as its checks are
+                // (one naming another client refuses the report); so is what it applies.
+                if let Some(b) = &req.binding {
+                    contact.scope = b.check_scope(&contact.scope).map_err(|refused| {
+                        scope_forbidden(Refusal(format!("line {}: {refused}", contact.line)))
+                    })?;
+                }
+                findings.add(&snapshot, contact, req.now)
+            }
             Ok(None) => break,
             Err(e) => return Err(unreadable(e)),
         }

@@ -5,6 +5,7 @@
 //! would change and changes nothing.
 
 use std::io;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
@@ -18,9 +19,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiQuery, AsAgent};
+use super::extract::{scope_forbidden, ApiQuery, ScopedAgent};
 use super::{written, AppState, Notice};
-use crate::domain::Encoding;
+use crate::domain::{Binding, Encoding, Refusal};
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::import::flags::{FlagFormat, FlagReader, FlagsRead};
 use crate::import::limits::UploadError;
@@ -104,6 +105,8 @@ struct SyncSummary {
 /// A bulk load's request, its parameters checked.
 pub(super) struct SyncRequest {
     pub(super) actor: i64,
+    /// A client-bound caller's binding: every row must be in its scope.
+    pub(super) binding: Option<Arc<Binding>>,
     pub(super) format: FlagFormat,
     pub(super) encoding: Option<Encoding>,
     pub(super) max_reject_rate: f64,
@@ -114,12 +117,14 @@ impl SyncRequest {
     /// The request of `actor` with query `q` and `headers`, or why it cannot be served.
     pub(super) fn of(
         actor: i64,
+        binding: Option<Arc<Binding>>,
         q: &SyncQuery,
         headers: &HeaderMap,
         state: &AppState,
     ) -> Result<SyncRequest, ApiError> {
         Ok(SyncRequest {
             actor,
+            binding,
             format: format_of(q.format.as_deref(), headers)?,
             encoding: encoding_of(q.encoding.as_deref())?,
             max_reject_rate: reject_rate_of(q.max_reject_rate, state)?,
@@ -148,7 +153,7 @@ impl SyncRequest {
             (FlagsFile = "application/octet-stream"),
         ),
     ),
-    extensions(("x-required-role" = json!("agent"))),
+    extensions(("x-required-role" = json!("agent")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 200, description = "The sync is committed (or, with `dry_run`, what it would do)", body = SyncSummary),
         (status = 400, description = "The file could not be read (`unreadable_file`); nothing was changed", body = ErrorBody),
@@ -156,13 +161,13 @@ impl SyncRequest {
     )
 )]
 async fn import(
-    caller: AsAgent,
+    caller: ScopedAgent,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<SyncQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let req = SyncRequest::of(caller.0.id, &q, &headers, &state)?;
+    let req = SyncRequest::of(caller.0.id, caller.0.binding.clone(), &q, &headers, &state)?;
     // Its own task: a client that hangs up must not cancel the sync half-way.
     tokio::spawn(sync(state, req, body))
         .await
@@ -189,6 +194,18 @@ async fn sync(state: AppState, req: SyncRequest, body: Body) -> Result<Response,
     dnc_sync::begin(&mut tx).await?;
     let copy = dnc_sync::start_copy(&mut tx).await?;
     let read = copy_rows(reader, copy, |copy, f| {
+        // A client-bound key's file holds its client's rows only: one that does not
+        // refuses the whole sync, and nothing is changed.
+        if let Some(refused) = req
+            .binding
+            .as_ref()
+            .and_then(|b| b.may_write(&f.scope).err())
+        {
+            return Err(scope_forbidden(Refusal(format!(
+                "line {}: {refused}",
+                f.line
+            ))));
+        }
         dnc_sync::row(
             copy,
             f.line,
@@ -198,7 +215,8 @@ async fn sync(state: AppState, req: SyncRequest, body: Body) -> Result<Response,
             &f.source,
             f.external_id.as_deref(),
             f.expires_at,
-        )
+        );
+        Ok(())
     })
     .await?;
     if let Some(error) = too_many_rejects(&read, req.max_reject_rate) {
@@ -322,12 +340,15 @@ pub(super) fn reject_rate_of(rate: Option<f64>, state: &AppState) -> Result<f64,
 pub(super) async fn copy_rows<P: LineParser>(
     mut reader: RowReader<P>,
     mut copy: CopyRows<'_>,
-    mut write: impl FnMut(&mut CopyRows<'_>, &P::Item),
+    mut write: impl FnMut(&mut CopyRows<'_>, &P::Item) -> Result<(), ApiError>,
 ) -> Result<RowsRead, ApiError> {
     let read = loop {
         match reader.next().await {
             Ok(Some(row)) => {
-                write(&mut copy, &row);
+                if let Err(refused) = write(&mut copy, &row) {
+                    copy.abort().await;
+                    return Err(refused);
+                }
                 copy.end_row().await?;
             }
             Ok(None) => break reader.finish().await,

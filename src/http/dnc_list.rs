@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::dnc::{name_actors, EntryView};
-use super::extract::{ApiQuery, AsAgent};
+use super::extract::{ApiQuery, ScopedAgent};
 use super::AppState;
 use crate::domain::{scope_key, PhoneNumber, Prefix};
 use crate::error::{ApiError, ErrorBody};
@@ -121,7 +121,7 @@ struct EntryList {
     path = "/v1/dnc",
     tag = "dnc",
     params(ListQuery),
-    extensions(("x-required-role" = json!("agent"))),
+    extensions(("x-required-role" = json!("agent")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 200, description = "The entries (JSON), or every matching entry as CSV", content(
             (EntryList = "application/json"),
@@ -132,7 +132,7 @@ struct EntryList {
     )
 )]
 async fn list(
-    _caller: AsAgent,
+    caller: ScopedAgent,
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<ListQuery>,
@@ -151,7 +151,9 @@ async fn list(
             ))
         }
     };
-    let filter = filter(&state, &q)?;
+    let mut filter = filter(&state, &q)?;
+    // A client-bound key lists and exports global entries and its client's only.
+    filter.visible_to = caller.binding().map(|b| b.client().key().to_string());
     if csv {
         if q.limit.is_some() {
             return Err(ApiError::unprocessable(
@@ -288,6 +290,7 @@ fn filter(state: &AppState, q: &ListQuery) -> Result<DncFilter, ApiError> {
         from: q.from,
         to: q.to,
         before_id: q.before_id,
+        visible_to: None,
     })
 }
 

@@ -10,7 +10,7 @@ use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
-use crate::domain::Role;
+use crate::domain::{Binding, Refusal, Role, Scope, ScopeName};
 use crate::error::ApiError;
 use crate::index::Principal;
 use crate::metrics::AuthFailure;
@@ -39,9 +39,17 @@ impl MinRole for AdminRole {
     const ROLE: Role = Role::Admin;
 }
 
-/// A caller whose key is valid and whose role is at least `R`. Checked before the body
-/// is read, so a caller without the right gets 401/403, never a body error.
+/// A caller whose key is valid, whose role is at least `R` and which is not bound to a
+/// client. Checked before the body is read, so a caller without the right gets 401/403,
+/// never a body error. Every route takes this unless it was written for client-bound
+/// keys ([`Scoped`]): a route that made no decision refuses them (`bound_key_forbidden`).
 pub struct Authed<R>(pub Principal, PhantomData<R>);
+
+/// A caller whose key is valid and whose role is at least `R`, bound to a client or not
+/// (README "Client-bound keys"). A route that takes it keeps a bound caller in its
+/// client through [`Scoped::check_scope`], [`Scoped::may_write`] and
+/// [`Scoped::binding`] (what it may see).
+pub struct Scoped<R>(pub Principal, PhantomData<R>);
 
 /// The principal of a web console session, put on the request the console makes to this
 /// API in-process (see `console/api.rs`) in place of an `Authorization` header. It is a
@@ -54,29 +62,104 @@ pub type AsDialer = Authed<DialerRole>;
 pub type AsAgent = Authed<AgentRole>;
 pub type AsOps = Authed<OpsRole>;
 pub type AsAdmin = Authed<AdminRole>;
+pub type ScopedDialer = Scoped<DialerRole>;
+pub type ScopedAgent = Scoped<AgentRole>;
+
+/// The caller's principal, if its role is at least `R`.
+fn authorize<R: MinRole>(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    let principal = match parts.extensions.get::<SessionPrincipal>() {
+        Some(session) => session.0.clone(),
+        None => key_principal(parts, state)?,
+    };
+    if !principal.role.allows(R::ROLE) {
+        state.metrics.auth_failed(AuthFailure::Forbidden);
+        return Err(ApiError::client(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "this call needs the {} role; the key has the {} role",
+                R::ROLE,
+                principal.role
+            ),
+        ));
+    }
+    Ok(principal)
+}
 
 impl<R: MinRole> FromRequestParts<AppState> for Authed<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let principal = match parts.extensions.get::<SessionPrincipal>() {
-            Some(session) => session.0.clone(),
-            None => key_principal(parts, state)?,
-        };
-        if !principal.role.allows(R::ROLE) {
+        let principal = authorize::<R>(parts, state)?;
+        if principal.binding.is_some() {
             state.metrics.auth_failed(AuthFailure::Forbidden);
             return Err(ApiError::client(
                 StatusCode::FORBIDDEN,
-                "forbidden",
-                format!(
-                    "this call needs the {} role; the key has the {} role",
-                    R::ROLE,
-                    principal.role
-                ),
+                "bound_key_forbidden",
+                "this key is bound to a client; this call is not open to client-bound keys",
             ));
         }
         Ok(Authed(principal, PhantomData))
     }
+}
+
+impl<R: MinRole> FromRequestParts<AppState> for Scoped<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authorize::<R>(parts, state).map(|p| Scoped(p, PhantomData))
+    }
+}
+
+impl<R> Scoped<R> {
+    /// The client the caller is bound to, if it is.
+    pub fn binding(&self) -> Option<&Binding> {
+        self.0.binding.as_deref()
+    }
+
+    /// The scope a check asked for `asked` is evaluated for: `asked` itself for an
+    /// unbound caller, the caller's client for a bound one (or `403 scope_forbidden`).
+    pub fn check_scope(&self, asked: Scope) -> Result<Scope, ApiError> {
+        match self.binding() {
+            None => Ok(asked),
+            Some(b) => b.check_scope(&asked).map_err(scope_forbidden),
+        }
+    }
+
+    /// `403 scope_forbidden` unless the caller may write in `scope`.
+    pub fn may_write(&self, scope: &Scope) -> Result<(), ApiError> {
+        match self.binding() {
+            None => Ok(()),
+            Some(b) => b.may_write(scope).map_err(scope_forbidden),
+        }
+    }
+
+    /// Whether the caller may see data of `scope`.
+    pub fn sees(&self, scope: &Scope) -> bool {
+        self.binding().is_none_or(|b| b.sees(scope))
+    }
+
+    /// Whether the caller may see data of this client (a consent's).
+    pub fn sees_client(&self, client: &str) -> bool {
+        self.binding().is_none_or(|b| b.sees_client(client))
+    }
+
+    /// The client a list is kept to: the one asked for (`None`: every client) for an
+    /// unbound caller; a bound caller's own (asking for another is `403`).
+    pub fn client_filter(&self, asked: Option<ScopeName>) -> Result<Option<ScopeName>, ApiError> {
+        match (self.binding(), asked) {
+            (None, asked) => Ok(asked),
+            (Some(b), Some(asked)) if asked != *b.client() => {
+                Err(scope_forbidden(b.other_client()))
+            }
+            (Some(b), _) => Ok(Some(b.client().clone())),
+        }
+    }
+}
+
+/// A bound caller asked for what lies outside its client.
+pub fn scope_forbidden(refusal: Refusal) -> ApiError {
+    ApiError::client(StatusCode::FORBIDDEN, "scope_forbidden", refusal.0)
 }
 
 /// The principal of the API key in the `Authorization` header.

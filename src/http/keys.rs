@@ -13,7 +13,7 @@ use super::extract::{ApiJson, ApiPath, AsAdmin, NoQuery};
 use super::middleware::WriteProgress;
 use super::AppState;
 use super::{written, Notice};
-use crate::domain::Role;
+use crate::domain::{Binding, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::store::keys::{self, ApiKey, Revoked};
 
@@ -35,9 +35,51 @@ struct CreateRequest {
         example = "dialer-1"
     )]
     name: String,
-    /// `dialer`, `agent`, `ops` or `admin`.
+    /// `dialer`, `agent`, `ops` or `admin`. A key bound to a `client` is a `dialer` or an
+    /// `agent` (`422 invalid_binding` otherwise).
     #[schema(value_type = Role)]
     role: String,
+    /// Binds the key to this client (README "Client-bound keys"): its checks are for this
+    /// client whatever they name, it adds entries and consents only for it and sees only
+    /// its data and global entries; it removes nothing. Same rules as `client` in
+    /// `/v1/check` (at most 200 characters as sent, no control characters, not blank:
+    /// `422 invalid_scope`).
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u001F\\u007F-\\u009F \\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$",
+        example = "acme"
+    )]
+    client: Option<String>,
+    /// With `client` only (`422 invalid_binding` otherwise): the key checks and adds
+    /// entries only for these campaigns of its client (a check naming no campaign is for
+    /// the client alone). At most 100, each as `client`.
+    #[schema(schema_with = campaign_names)]
+    campaigns: Option<Vec<String>>,
+    /// With `client` only (`422 invalid_binding` otherwise): the key may also add global
+    /// entries (no client, no campaign). Default false.
+    may_block_global: Option<bool>,
+}
+
+/// The schema of `campaigns`: at most 100 names, each by the rules of `client`.
+fn campaign_names() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    // `null` counts as absent, as in every body.
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(200))
+                .pattern(Some("^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u001F\\u007F-\\u009F \\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$")),
+        )
+        .max_items(Some(100))
+        .description(Some(
+            "With `client` only (`422 invalid_binding` otherwise): the key checks and adds \
+             entries only for these campaigns of its client (a check naming no campaign is \
+             for the client alone). At most 100, each by the rules of `client`.",
+        ))
+        .examples([serde_json::json!(["summer-2026"])])
+        .build()
 }
 
 /// An API key, without its secret.
@@ -51,6 +93,12 @@ struct KeyView {
     created_by: Option<i64>,
     revoked_at: Option<DateTime<Utc>>,
     revoked_by: Option<i64>,
+    /// The client the key is bound to; null for an unbound key.
+    client: Option<String>,
+    /// The campaigns of `client` it is bound to; empty: all of them.
+    campaigns: Vec<String>,
+    /// Whether the bound key may add global entries.
+    may_block_global: bool,
     /// Present on the answer to a write that this process may not honour yet
     /// (`not_yet_visible`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -83,6 +131,9 @@ impl From<ApiKey> for KeyView {
             created_by: k.created_by,
             revoked_at: k.revoked_at,
             revoked_by: k.revoked_by,
+            client: k.client,
+            campaigns: k.campaigns,
+            may_block_global: k.may_block_global,
             warnings: Vec::new(),
         }
     }
@@ -101,7 +152,7 @@ impl From<ApiKey> for KeyView {
         (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
         (status = 413, description = "A body over 1 MiB (`body_too_large`)", body = ErrorBody),
         (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`)", body = ErrorBody),
-        (status = 422, description = "A name that is blank, too long or not printable (`invalid_name`), an unknown role (`invalid_role`), or a body of the wrong shape (`invalid_body`)", body = ErrorBody),
+        (status = 422, description = "A name that is blank, too long or not printable (`invalid_name`), an unknown role (`invalid_role`), a `client` or campaign that is blank, too long or not printable (`invalid_scope`), `campaigns` or `may_block_global` without `client` or a bound `ops` or `admin` key (`invalid_binding`), or a body of the wrong shape (`invalid_body`)", body = ErrorBody),
     )
 )]
 async fn create(
@@ -122,8 +173,10 @@ async fn create(
         .role
         .parse()
         .map_err(|e: String| ApiError::unprocessable("invalid_role", e))?;
+    let binding = binding(&req, role)?;
     progress.writing();
-    let (key, secret) = keys::create(&state.db, Some(caller.0.id), name, role).await?;
+    let (key, secret) =
+        keys::create_bound(&state.db, Some(caller.0.id), name, role, binding.as_ref()).await?;
     progress.committed();
     let visible = state
         .index
@@ -133,6 +186,69 @@ async fn create(
     let mut view = KeyView::from(key);
     view.warnings = written(visible, &state.settings);
     Ok((StatusCode::CREATED, Json(NewKey { view, key: secret })))
+}
+
+/// States in the document the rules between the fields of a key to make (as
+/// `dnc::document_add_request` does for entries): without `client`, no `campaigns` and
+/// no `may_block_global: true`; with it, the role is `dialer` or `agent`.
+pub(super) fn document_create_request(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, SchemaType, Type};
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let of = |t: Type| ObjectBuilder::new().schema_type(t);
+    let unbound = ObjectBuilder::new()
+        .description(Some("An unbound key"))
+        .property("client", of(Type::Null))
+        .property("campaigns", of(Type::Null))
+        .property(
+            "may_block_global",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::Boolean, Type::Null]))
+                .enum_values(Some([serde_json::json!(false), serde_json::Value::Null])),
+        );
+    let bound = ObjectBuilder::new()
+        .description(Some("A key bound to `client`: a dialer or an agent"))
+        .property("client", of(Type::String))
+        .required("client")
+        .property(
+            "role",
+            of(Type::String).enum_values(Some(["dialer", "agent"])),
+        );
+    if let Some(fields) = components.schemas.remove("CreateRequest") {
+        let schema = AllOfBuilder::new()
+            .description(Some(
+                "Unbound, or bound to `client` (then a `dialer` or an `agent`); `campaigns` \
+                 and `may_block_global` only with `client`",
+            ))
+            .item(fields)
+            .item(OneOfBuilder::new().item(unbound).item(bound));
+        components
+            .schemas
+            .insert("CreateRequest".to_string(), schema.into());
+    }
+}
+
+/// The binding a key is created with: none without `client`.
+fn binding(req: &CreateRequest, role: Role) -> Result<Option<Binding>, ApiError> {
+    let invalid = |m: &str| ApiError::unprocessable("invalid_binding", m.to_string());
+    let Some(client) = req.client.as_deref() else {
+        if req.campaigns.is_some() || req.may_block_global.is_some_and(|g| g) {
+            return Err(invalid(
+                "campaigns and may_block_global bind a key to a client: give client too",
+            ));
+        }
+        return Ok(None);
+    };
+    if !matches!(role, Role::Dialer | Role::Agent) {
+        return Err(invalid(
+            "a client-bound key is a dialer or an agent: ops and admin keys act for every client",
+        ));
+    }
+    let campaigns: Vec<String> = req.campaigns.iter().flatten().cloned().collect();
+    Binding::new(client, &campaigns, req.may_block_global.unwrap_or(false))
+        .map(Some)
+        .map_err(|e| ApiError::unprocessable("invalid_scope", e.0))
 }
 
 /// Every key, without secrets.

@@ -88,6 +88,7 @@ pub fn document(with_metrics: bool) -> utoipa::openapi::OpenApi {
     let mut doc = documented(with_metrics).into_openapi();
     openapi::Conventions::apply(&mut doc);
     dnc::document_add_request(&mut doc);
+    keys::document_create_request(&mut doc);
     doc
 }
 

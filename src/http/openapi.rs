@@ -37,6 +37,13 @@ use crate::error::ErrorBody;
 const BEARER: &str = "bearer";
 /// The extension naming the least role an operation needs.
 pub const REQUIRED_ROLE: &str = "x-required-role";
+/// The extension saying what a client-bound key may do here (README "Client-bound
+/// keys"): `own client` on routes written for them (declared with the role), `refused`
+/// on every other keyed route (added by [`Conventions`], as the `Authed` extractor
+/// refuses them).
+pub const BOUND_KEYS: &str = "x-client-bound-keys";
+/// [`BOUND_KEYS`] of a route that takes client-bound keys and keeps them to their client.
+pub const OWN_CLIENT: &str = "own client";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -129,11 +136,42 @@ impl Conventions {
                             _ => needs,
                         });
                         add(responses, "401", "No key, a malformed `Authorization` header, or an unknown or revoked key (`unauthorized`)");
-                        add(
-                            responses,
-                            "403",
-                            &format!("The key's role is below `{role}` (`forbidden`)"),
-                        );
+                        let extensions = op.extensions.get_or_insert_with(Default::default);
+                        let bound = extensions
+                            .get(BOUND_KEYS)
+                            .and_then(Value::as_str)
+                            .map(str::to_string);
+                        let (forbidden, bound_rule) = match bound.as_deref() {
+                            Some(OWN_CLIENT) => (
+                                format!(
+                                    "The key's role is below `{role}` (`forbidden`), or a \
+                                     client-bound key asked for what lies outside its client \
+                                     (`scope_forbidden`)"
+                                ),
+                                "A client-bound key may call it, kept to its client (README \
+                                 \"Client-bound keys\").",
+                            ),
+                            Some(other) => panic!("{path}: {BOUND_KEYS} {other:?} is not known"),
+                            None => {
+                                extensions.merge(
+                                    utoipa::openapi::extensions::ExtensionsBuilder::new()
+                                        .add(BOUND_KEYS, "refused")
+                                        .build(),
+                                );
+                                (
+                                    format!(
+                                        "The key's role is below `{role}` (`forbidden`), or \
+                                         the key is bound to a client (`bound_key_forbidden`)"
+                                    ),
+                                    "A client-bound key may not call it.",
+                                )
+                            }
+                        };
+                        if let Some(d) = op.description.as_mut() {
+                            d.push(' ');
+                            d.push_str(bound_rule);
+                        }
+                        add(responses, "403", &forbidden);
                         add(responses, "503", "The data is not loaded yet (`not_ready`), or the database is unavailable for a call that needs it (`database_unavailable`)");
                     }
                     None => {

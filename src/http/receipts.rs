@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{from_json, AsDialer, JsonBytes, NoQuery};
+use super::extract::{from_json, JsonBytes, NoQuery, ScopedDialer};
 use super::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::receipts::{verify, Carried, PublishedKey, Submitted, FORMAT, FORMAT_1};
@@ -68,7 +68,7 @@ async fn keys(State(state): State<AppState>, _: NoQuery) -> Result<Json<Value>, 
         description = "A whole `/v1/check` answer exactly as received, or a format-1 receipt",
         content((Submitted = "application/json")),
     ),
-    extensions(("x-required-role" = json!("dialer"))),
+    extensions(("x-required-role" = json!("dialer")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 200, description = "`valid`, the `format` and the `key`; when valid, the signed `answer` (format 2) or `claims` (format 1) and `signed`; when not, the `problem`", body = serde_json::Value),
         (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
@@ -78,7 +78,7 @@ async fn keys(State(state): State<AppState>, _: NoQuery) -> Result<Json<Value>, 
     )
 )]
 async fn verify_one(
-    _caller: AsDialer,
+    _caller: ScopedDialer,
     State(state): State<AppState>,
     _: NoQuery,
     JsonBytes(body): JsonBytes,

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiPath, ApiQuery, AsDialer, AsOps, NoQuery};
+use super::extract::{ApiPath, ApiQuery, AsOps, NoQuery, ScopedDialer};
 use super::middleware::WriteProgress;
 use super::AppState;
 use crate::domain::{Encoding, Format, HashScheme, ImportPhase, ImportStatus, Mode};
@@ -130,11 +130,11 @@ struct RegistryList {
     operation_id = "list_registries",
     path = "/v1/registries",
     tag = "registries",
-    extensions(("x-required-role" = json!("dialer"))),
+    extensions(("x-required-role" = json!("dialer")), ("x-client-bound-keys" = json!("own client"))),
     responses((status = 200, description = "The registries", body = RegistryList))
 )]
 async fn list(
-    _caller: AsDialer,
+    _caller: ScopedDialer,
     State(state): State<AppState>,
     _: NoQuery,
 ) -> Result<Json<RegistryList>, ApiError> {
@@ -162,14 +162,14 @@ async fn registry(state: &AppState, name: &str) -> Result<Registry, ApiError> {
     path = "/v1/registries/{name}",
     tag = "registries",
     params(("name" = String, Path, description = "The registry's name", example = "robinson")),
-    extensions(("x-required-role" = json!("dialer"))),
+    extensions(("x-required-role" = json!("dialer")), ("x-client-bound-keys" = json!("own client"))),
     responses(
         (status = 200, description = "The registry", body = RegistryView),
         (status = 404, description = "No registry of that name (`unknown_registry`)", body = ErrorBody),
     )
 )]
 async fn one(
-    _caller: AsDialer,
+    _caller: ScopedDialer,
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
     _: NoQuery,

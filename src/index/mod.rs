@@ -27,7 +27,7 @@ use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{HashScheme, PhoneNumber, Prefix, Purpose, Role, Scope};
+use crate::domain::{Binding, HashScheme, PhoneNumber, Prefix, Purpose, Role, Scope};
 pub use consents::{counts_at, counts_until, ConsentRef, Consents};
 pub use members::{return_free_memory, Changes, Members};
 pub use policies::{Policies, PolicyRule};
@@ -39,6 +39,8 @@ pub struct Principal {
     pub id: i64,
     pub name: Arc<str>,
     pub role: Role,
+    /// The client the key is bound to (README "Client-bound keys"); `None`: unbound.
+    pub binding: Option<Arc<Binding>>,
 }
 
 /// What the index keeps of a do-not-call entry: enough to decide and to explain.

@@ -13,7 +13,7 @@ use super::consents::ConsentsBuilder;
 use super::{
     Consents, DncBlock, Index, Members, Policies, PrefixBlocks, Principal, RegistryIndex, Snapshot,
 };
-use crate::domain::{Role, Scope};
+use crate::domain::{Binding, Role, Scope};
 use crate::store::snapshot::{self as reads, DncRow};
 use crate::store::{self, members};
 
@@ -149,8 +149,18 @@ async fn load_keys(conn: &mut PgConnection) -> Result<HashMap<[u8; 32], Principa
     let rows = reads::active_keys(conn).await?;
     let mut keys = HashMap::with_capacity(rows.len());
     for row in rows {
-        let (Ok(hash), Ok(role)) = (<[u8; 32]>::try_from(row.key_hash), row.role.parse::<Role>())
-        else {
+        let binding = row
+            .client
+            .as_deref()
+            .map(|c| Binding::new(c, &row.campaigns, row.may_block_global))
+            .transpose();
+        // A key whose binding cannot be read is left out (it cannot call), never
+        // loaded unbound.
+        let (Ok(hash), Ok(role), Ok(binding)) = (
+            <[u8; 32]>::try_from(row.key_hash),
+            row.role.parse::<Role>(),
+            binding,
+        ) else {
             tracing::error!(key_id = row.id, "api key row is malformed; ignoring it");
             continue;
         };
@@ -160,6 +170,7 @@ async fn load_keys(conn: &mut PgConnection) -> Result<HashMap<[u8; 32], Principa
                 id: row.id,
                 name: row.name.into(),
                 role,
+                binding: binding.map(Arc::new),
             },
         );
     }

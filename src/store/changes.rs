@@ -204,18 +204,34 @@ pub async fn after(
     limit: i64,
     actions: Option<&[String]>,
 ) -> Result<Vec<ChangeRow>, sqlx::Error> {
+    after_for(conn, cursor, limit, actions, None).await
+}
+
+/// As [`after`], and with `visible_to` (a client's key) only what a key bound to that
+/// client sees: changes of global entries and of that client's, and registry imports
+/// (which name no client).
+pub async fn after_for(
+    conn: &mut PgConnection,
+    cursor: Cursor,
+    limit: i64,
+    actions: Option<&[String]>,
+    visible_to: Option<&str>,
+) -> Result<Vec<ChangeRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT c.version, c.seq, c.at, c.action, c.number, c.prefix, c.entry_id, c.client, c.campaign, \
                 c.reason, c.source, c.external_id, c.expires_at, c.actor, \
                 k.name AS actor_name, k.role AS actor_role, c.registry, c.import_id, c.entries \
          FROM changes c LEFT JOIN api_keys k ON k.id = c.actor \
          WHERE (c.version, c.seq) > ($1, $2) AND ($3::text[] IS NULL OR c.action = ANY($3)) \
+           AND ($5::text IS NULL OR (c.client IS NULL AND c.campaign IS NULL) \
+                OR scope_key(c.client) = $5) \
          ORDER BY c.version, c.seq LIMIT $4",
     )
     .bind(cursor.version)
     .bind(cursor.seq)
     .bind(actions)
     .bind(limit)
+    .bind(visible_to)
     .fetch_all(conn)
     .await
 }

@@ -363,6 +363,9 @@ pub struct DncFilter {
     pub to: Option<DateTime<Utc>>,
     /// Only entries with an id below this one (paging back).
     pub before_id: Option<i64>,
+    /// Only what a key bound to this client (its key) sees: global entries and this
+    /// client's (`Binding::sees`).
+    pub visible_to: Option<String>,
 }
 
 /// Entries matching `filter`, newest first, at most `limit` (`None`: all).
@@ -393,6 +396,8 @@ pub async fn search(
            AND ($7::timestamptz IS NULL OR created_at >= $7) \
            AND ($8::timestamptz IS NULL OR created_at < $8) \
            AND ($9::bigint IS NULL OR id < $9) \
+           AND ($14::text IS NULL OR client_key = $14 \
+                OR (client_key IS NULL AND campaign_key IS NULL)) \
          ORDER BY id DESC LIMIT $10"
     ))
     .bind(filter.number.map(|n| n.digits() as i64))
@@ -408,6 +413,7 @@ pub async fn search(
     .bind(covering)
     .bind(filter.prefix.map(|p| p.digits() as i64))
     .bind(filter.prefix_entries)
+    .bind(&filter.visible_to)
     .fetch_all(pool)
     .await
 }

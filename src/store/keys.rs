@@ -8,11 +8,12 @@ use sqlx::PgPool;
 use super::audit::{self, AuditEvent};
 use super::bump_version;
 use crate::domain::hash::hex;
-use crate::domain::Role;
+use crate::domain::{Binding, Role, ScopeName};
 
 /// Name of the key that `TARCZA_BOOTSTRAP_ADMIN_KEY` creates and refreshes.
 pub const BOOTSTRAP_KEY_NAME: &str = "bootstrap-admin";
-const COLUMNS: &str = "id, name, role, created_at, created_by, revoked_at, revoked_by";
+const COLUMNS: &str =
+    "id, name, role, created_at, created_by, revoked_at, revoked_by, client, campaigns, may_block_global";
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct ApiKey {
@@ -23,6 +24,10 @@ pub struct ApiKey {
     pub created_by: Option<i64>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoked_by: Option<i64>,
+    /// The client a bound key is bound to (README "Client-bound keys"); `None`: unbound.
+    pub client: Option<String>,
+    pub campaigns: Vec<String>,
+    pub may_block_global: bool,
 }
 
 /// A new key: `tz_` and 48 hex digits (192 random bits).
@@ -46,20 +51,46 @@ pub async fn create(
     name: &str,
     role: Role,
 ) -> Result<(ApiKey, String), sqlx::Error> {
+    create_bound(pool, actor, name, role, None).await
+}
+
+/// Creates a key, bound to a client when `binding` is given (the caller has checked
+/// that its role may be bound: the table refuses others).
+pub async fn create_bound(
+    pool: &PgPool,
+    actor: Option<i64>,
+    name: &str,
+    role: Role,
+    binding: Option<&Binding>,
+) -> Result<(ApiKey, String), sqlx::Error> {
     let secret = generate_key();
+    let client = binding.map(|b| b.client().as_str());
+    let campaigns: Vec<&str> = binding
+        .map(|b| b.campaigns().iter().map(ScopeName::as_str).collect())
+        .unwrap_or_default();
+    let may_block_global = binding.is_some_and(Binding::may_block_global);
     let mut tx = pool.begin().await?;
     let version = bump_version(&mut tx).await?;
     let key: ApiKey = sqlx::query_as(&format!(
-        "INSERT INTO api_keys (name, role, key_hash, created_by, version) VALUES ($1, $2, $3, $4, $5) \
-         RETURNING {COLUMNS}"
+        "INSERT INTO api_keys (name, role, key_hash, created_by, version, client, campaigns, \
+         may_block_global) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
     ))
     .bind(name)
     .bind(role.as_str())
     .bind(&hash_key(&secret)[..])
     .bind(actor)
     .bind(version)
+    .bind(client)
+    .bind(&campaigns)
+    .bind(may_block_global)
     .fetch_one(&mut *tx)
     .await?;
+    let mut after = json!({"name": name, "role": role});
+    if let Some(client) = client {
+        after["client"] = json!(client);
+        after["campaigns"] = json!(campaigns);
+        after["may_block_global"] = json!(may_block_global);
+    }
     audit::record(
         &mut tx,
         AuditEvent {
@@ -67,7 +98,7 @@ pub async fn create(
             action: "key.create",
             number: None,
             subject: Some(format!("key:{}", key.id)),
-            details: json!({"after": {"name": name, "role": role}}),
+            details: json!({"after": after}),
         },
     )
     .await?;

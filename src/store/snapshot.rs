@@ -24,6 +24,9 @@ pub struct KeyRow {
     pub name: String,
     pub role: String,
     pub key_hash: Vec<u8>,
+    pub client: Option<String>,
+    pub campaigns: Vec<String>,
+    pub may_block_global: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -64,9 +67,12 @@ pub async fn keys_changed(conn: &mut PgConnection, since: i64) -> Result<bool, s
 
 /// The keys that are not revoked.
 pub async fn active_keys(conn: &mut PgConnection) -> Result<Vec<KeyRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, name, role, key_hash FROM api_keys WHERE revoked_at IS NULL")
-        .fetch_all(conn)
-        .await
+    sqlx::query_as(
+        "SELECT id, name, role, key_hash, client, campaigns, may_block_global FROM api_keys \
+         WHERE revoked_at IS NULL",
+    )
+    .fetch_all(conn)
+    .await
 }
 
 const DNC_COLUMNS: &str = "id, number, prefix, client, campaign, reason, expires_at, active";

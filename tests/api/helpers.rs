@@ -269,6 +269,18 @@ impl TestApp {
         r.body["key"].as_str().unwrap().to_string()
     }
 
+    /// Creates a key with `role` bound as `binding` says (`{"client": …, "campaigns": …,
+    /// "may_block_global": …}`) and returns its secret.
+    pub async fn bound_key(&self, role: Role, binding: Value) -> String {
+        let mut body = json!({"name": format!("bound {role}"), "role": role});
+        body.as_object_mut()
+            .unwrap()
+            .extend(binding.as_object().unwrap().clone());
+        let r = self.post("/v1/keys", ADMIN_KEY, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["key"].as_str().unwrap().to_string()
+    }
+
     pub async fn check(&self, number: &str) -> Response {
         let uri = format!("/v1/check?number={}", urlencode(number));
         self.get(&uri, ADMIN_KEY).await

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod bombs;
 mod bootstrap;
+mod bound;
 mod changes;
 mod check;
 mod cli;

@@ -74,8 +74,15 @@ async fn every_operation_enforces_exactly_the_role_it_documents() {
     for role in Role::ALL {
         keys.push((role, app.key(role).await));
     }
+    // Client-bound keys (dialers and agents only): refused wherever the document says
+    // `refused` (every route that made no decision), kept to their client elsewhere.
+    let mut bound = Vec::new();
+    for role in [Role::Dialer, Role::Agent] {
+        bound.push((role, app.bound_key(role, json!({"client": "acme"})).await));
+    }
     let doc: Value = serde_json::from_str(COMMITTED).unwrap();
     let mut keyed = 0;
+    let mut open_to_bound = 0;
     // Writes that change who may call go last (revoking key 1, the bootstrap key).
     let mut ops = operations(&doc);
     ops.sort_by_key(|(method, path, _)| {
@@ -133,8 +140,46 @@ async fn every_operation_enforces_exactly_the_role_it_documents() {
                 );
             }
         }
+        let rule = op["x-client-bound-keys"].as_str();
+        assert!(
+            matches!(rule, Some("refused" | "own client")),
+            "{id} says nothing of client-bound keys: {rule:?}"
+        );
+        if rule == Some("own client") {
+            open_to_bound += 1;
+        }
+        for (role, key) in &bound {
+            let (status, text) = raw(&app, method.clone(), &uri, Some(key), body.clone()).await;
+            let code = serde_json::from_str::<Value>(&text)
+                .ok()
+                .map(|b| b["error"]["code"].clone());
+            if !role.allows(required) {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{id} let a bound {role} key in: {text}"
+                );
+                assert_eq!(code, Some(json!("forbidden")), "{id}: {text}");
+            } else if rule == Some("own client") {
+                assert!(
+                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                    "{id} refused a bound {role} key: {status} {text}"
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{id} let a bound {role} key in: {text}"
+                );
+                assert_eq!(code, Some(json!("bound_key_forbidden")), "{id}: {text}");
+            }
+        }
     }
     assert!(keyed >= 30, "only {keyed} keyed operations");
+    assert!(
+        open_to_bound >= 10,
+        "only {open_to_bound} operations open to bound keys"
+    );
 }
 
 #[tokio::test]

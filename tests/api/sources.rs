@@ -96,7 +96,7 @@ async fn a_source_url_is_shown_without_its_credentials_or_query() {
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
         .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
+    let guard = crate::privacy::capture(subscriber);
     let failed = sync(&app, "robinson").await;
     drop(guard);
     assert_eq!(failed["status"], "failed", "{failed}");
