@@ -23,7 +23,7 @@ use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::index::freshness::{self, Warning};
 use crate::index::{ConsentUse, Exemption, Reason, Snapshot};
 use crate::metrics::{CheckMode, CheckResult, Metrics};
-use crate::receipts::{BatchClaims, CheckClaims, Receipt, Submitted};
+use crate::receipts::{Carried, Generations};
 
 /// Most numbers one batch request may carry.
 pub const MAX_BATCH: usize = 10_000;
@@ -65,6 +65,12 @@ struct CheckResponse<'a> {
     /// The number in canonical E.164 form.
     #[schema(value_type = String, example = "+48601234567")]
     number: PhoneNumber,
+    /// The client asked for (trimmed; absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client: Option<&'a str>,
+    /// The campaign asked for (trimmed; absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    campaign: Option<&'a str>,
     /// Whether the number may be called. `false` whenever `reasons` is not empty.
     allowed: bool,
     /// Every reason the number may not be called (empty when it may).
@@ -78,16 +84,21 @@ struct CheckResponse<'a> {
     consent: Option<ConsentUse<'a>>,
     /// The data version the answer comes from.
     snapshot_version: i64,
+    /// Each registry's generation the answer comes from (the import whose data was live;
+    /// null without data), by registry name.
+    #[schema(value_type = std::collections::BTreeMap<String, Option<i64>>, example = json!({"robinson": 55}))]
+    registries: Generations<'a>,
     checked_at: DateTime<Utc>,
     /// Present under a registry's `warn` stale policy when its data is past its maximum
     /// age (under `block`, the answer is `503 stale_registry` instead).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<Warning>,
+    /// The signed receipt of this answer, always its last member (README "Decision
+    /// receipts"); absent when receipts are off. `POST /v1/receipts/verify` checks it.
+    // Never set here: `Receipts::seal` writes it after the other members, whose bytes
+    // it signs.
     #[serde(skip_serializing_if = "Option::is_none")]
-    /// The signed receipt of this answer (README "Decision receipts"); absent when
-    /// receipts are off. `POST /v1/receipts/verify` checks it.
-    #[schema(value_type = Option<Submitted>)]
-    receipt: Option<Receipt>,
+    receipt: Option<Carried>,
 }
 
 /// May this number be called?
@@ -221,29 +232,26 @@ async fn answer_one<const B: bool>(
     blocks.add(&verdict.reasons);
     blocks.count(&state.metrics);
     let blocked = !verdict.allowed();
-    // After the verdict: its receipt (README "Decision receipts").
-    let claims = CheckClaims::new(
-        number,
-        scope.client(),
-        scope.campaign(),
-        &verdict,
-        snapshot.version,
-        snapshot.registries(),
-        now,
-    );
-    let receipt = state.receipts.issue(&claims).await?;
     let body = CheckResponse {
         number,
+        client: scope.client(),
+        campaign: scope.campaign(),
         allowed: verdict.allowed(),
         reasons: verdict.reasons,
         exemptions: verdict.exemptions,
         consent: verdict.consent,
         snapshot_version: snapshot.version,
+        registries: Generations(snapshot.registries()),
         checked_at: now,
         warnings,
-        receipt,
+        receipt: None,
     };
-    Ok((json_response(&body)?, blocked))
+    // Room for an answer with its receipt, so that the buffer is not grown by copies.
+    let mut bytes = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut bytes, &body).map_err(anyhow::Error::from)?;
+    // The answer's own bytes get their receipt (README "Decision receipts").
+    state.receipts.seal(&mut bytes).await?;
+    Ok((json_body(bytes), blocked))
 }
 
 /// Numbers to check, for one client and campaign.
@@ -293,23 +301,33 @@ enum BatchItem<'a> {
 struct BatchResponse<'a> {
     results: Vec<BatchItem<'a>>,
     #[serde(flatten)]
-    tail: BatchTail,
+    tail: BatchTail<'a>,
 }
 
-/// A batch answer after its `results`, which are written first (their exact bytes are
-/// what the receipt binds): `{"results":[…],"snapshot_version":…,…}`.
+/// A batch answer after its `results`, which are written first:
+/// `{"results":[…],"client":…,"snapshot_version":…,…,"receipt":…}`.
 #[derive(Serialize, ToSchema)]
-struct BatchTail {
+struct BatchTail<'a> {
+    /// The client asked for (trimmed; absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client: Option<&'a str>,
+    /// The campaign asked for (trimmed; absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    campaign: Option<&'a str>,
     snapshot_version: i64,
+    /// As in `GET /v1/check`.
+    #[schema(value_type = std::collections::BTreeMap<String, Option<i64>>, example = json!({"robinson": 55}))]
+    registries: Generations<'a>,
     checked_at: DateTime<Utc>,
     /// As in `GET /v1/check`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<Warning>,
+    /// The signed receipt of this answer, always its last member (README "Decision
+    /// receipts"); absent when receipts are off. `POST /v1/receipts/verify` checks it.
+    // Never set here: `Receipts::seal` writes it after the other members, whose bytes
+    // it signs.
     #[serde(skip_serializing_if = "Option::is_none")]
-    /// The signed receipt of this answer (README "Decision receipts"); absent when
-    /// receipts are off. `POST /v1/receipts/verify` checks it.
-    #[schema(value_type = Option<Submitted>)]
-    receipt: Option<Receipt>,
+    receipt: Option<Carried>,
 }
 
 /// May these numbers be called? (up to 10 000)
@@ -385,30 +403,24 @@ async fn answer_batch(
         }
     }
     state.activity.record(now, counts);
-    // Written once, `results` first: their exact bytes are what the receipt binds.
+    // Written once, `results` first, then the rest; the receipt signs these bytes.
     let mut body = Vec::with_capacity(results.len() * 128 + 2048);
     body.extend_from_slice(RESULTS_FIRST);
     serde_json::to_writer(&mut body, &results).map_err(anyhow::Error::from)?;
-    let claims = BatchClaims::new(
-        scope.client(),
-        scope.campaign(),
-        results.len(),
-        &body[RESULTS_FIRST.len()..],
-        snapshot.version,
-        snapshot.registries(),
-        now,
-    );
-    let receipt = state.receipts.issue(&claims).await?;
-    let tail = serde_json::to_vec(&BatchTail {
+    let tail = BatchTail {
+        client: scope.client(),
+        campaign: scope.campaign(),
         snapshot_version: snapshot.version,
+        registries: Generations(snapshot.registries()),
         checked_at: now,
         warnings,
-        receipt,
-    })
-    .map_err(anyhow::Error::from)?;
-    body.push(b',');
-    body.extend_from_slice(&tail[1..]);
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+        receipt: None,
+    };
+    let at = body.len();
+    serde_json::to_writer(&mut body, &tail).map_err(anyhow::Error::from)?;
+    body[at] = b',';
+    state.receipts.seal(&mut body).await?;
+    Ok(json_body(body))
 }
 
 /// Counts each number of an answered batch, and the reasons of its blocks.
@@ -481,11 +493,9 @@ impl<const BATCH: bool> Checker<BATCH> {
     }
 }
 
-/// Serializes straight to bytes: the body borrows from the snapshot, so it cannot be
-/// handed to `Json` (which needs an owned value) without a copy.
-fn json_response(body: &impl Serialize) -> Result<Response, ApiError> {
-    // Room for an answer with its receipt, so that the buffer is not grown by copies.
-    let mut bytes = Vec::with_capacity(1536);
-    serde_json::to_writer(&mut bytes, body).map_err(anyhow::Error::from)?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+/// An answer written straight to bytes: it borrows from the snapshot, so it cannot be
+/// handed to `Json` (which needs an owned value) without a copy, and its receipt signs
+/// those bytes.
+fn json_body(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use super::extract::{from_json, JsonBytes, NoQuery, ScopedDialer};
 use super::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::receipts::{verify, PublishedKey, Submitted};
+use crate::receipts::{verify, Carried, PublishedKey, Submitted, FORMAT, FORMAT_1};
 use crate::store::receipt_keys;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -52,27 +52,29 @@ async fn keys(State(state): State<AppState>, _: NoQuery) -> Result<Json<Value>, 
     })))
 }
 
-/// Verify a decision receipt, or a whole `/v1/check` answer that carries one.
+/// Verify a decision receipt: a whole `/v1/check` answer, or a format-1 receipt.
 ///
-/// The body is a receipt, or a whole `/v1/check` answer (single or batch) exactly as it
-/// was received: then the answer's own fields must be the ones the receipt signs. The
-/// answer says `valid: true` with the signed claims, or `valid: false` and the `problem`.
+/// The body is a whole `/v1/check` answer (single or batch) exactly as it was received,
+/// byte for byte: its receipt signs the answer's own bytes before it (format 2). A
+/// receipt of format 1 (issued before format 2) verifies on its own, or in the answer
+/// that carried it. The answer says `valid: true` with what the signed answer (`answer`)
+/// or claims (`claims`) say, or `valid: false` and the `problem`.
 #[utoipa::path(
     post,
     operation_id = "verify_receipt",
     path = "/v1/receipts/verify",
     tag = "receipts",
     request_body(
-        description = "A receipt, or a whole `/v1/check` answer (with its `receipt`) exactly as received",
+        description = "A whole `/v1/check` answer exactly as received, or a format-1 receipt",
         content((Submitted = "application/json")),
     ),
     extensions(("x-required-role" = json!("dialer")), ("x-client-bound-keys" = json!("own client"))),
     responses(
-        (status = 200, description = "`valid` and the `key`; when valid, the `claims` and `signed`; when not, the `problem`", body = serde_json::Value),
+        (status = 200, description = "`valid`, the `format` and the `key`; when valid, the signed `answer` (format 2) or `claims` (format 1) and `signed`; when not, the `problem`", body = serde_json::Value),
         (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
         (status = 413, description = "A body over 1 MiB (`body_too_large`)", body = ErrorBody),
         (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`)", body = ErrorBody),
-        (status = 422, description = "Neither a receipt nor an answer carrying one, or a malformed receipt (`invalid_receipt`), or JSON of the wrong shape (`invalid_body`)", body = ErrorBody),
+        (status = 422, description = "Neither an answer carrying a receipt nor a format-1 receipt, or a malformed format-1 receipt (`invalid_receipt`), or JSON of the wrong shape (`invalid_body`)", body = ErrorBody),
     )
 )]
 async fn verify_one(
@@ -83,31 +85,65 @@ async fn verify_one(
 ) -> Result<Json<Value>, ApiError> {
     let fields: HashMap<String, &RawValue> = from_json(&body)?;
     let invalid = |m: String| ApiError::unprocessable("invalid_receipt", m);
+    let format_2 = fields
+        .get("receipt")
+        .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
+        .is_some_and(|r| r.get("claims").is_none());
+    if format_2 {
+        let (checked, key) = match verify::split(&body).and_then(|(answer, receipt)| {
+            serde_json::from_slice::<Carried>(receipt)
+                .map(|receipt| (answer, receipt))
+                .map_err(|e| {
+                    format!("the receipt is malformed or is not the answer's last member: {e}")
+                })
+        }) {
+            Ok((answer, receipt)) => {
+                let key = published(&state, &receipt.key_id).await?;
+                (verify::verify_answer(&answer, &receipt, key.as_ref()), key)
+            }
+            Err(problem) => (Err(problem), None),
+        };
+        return Ok(Json(match checked {
+            Ok(v) => {
+                json!({"valid": true, "format": FORMAT, "key": key, "answer": v.says, "signed": v.signed})
+            }
+            Err(problem) => {
+                json!({"valid": false, "format": FORMAT, "problem": problem, "key": key})
+            }
+        }));
+    }
     let receipt: Submitted = match fields.get("receipt") {
         Some(raw) => serde_json::from_str(raw.get())
             .map_err(|e| invalid(format!("the answer's receipt is malformed: {e}")))?,
         None => from_json(&body).map_err(|_| {
             invalid(
-                "send a receipt ({\"v\", \"key_id\", \"claims\", \"path\", \"signed\", \
-                 \"signature\"}) or a whole /v1/check answer that carries one"
+                "send a whole /v1/check answer exactly as received, or a format-1 receipt \
+                 ({\"key_id\", \"claims\", \"path\", \"signed\", \"signature\"})"
                     .into(),
             )
         })?,
     };
-    let key = match receipt_keys::get(&state.db, &receipt.key_id).await? {
-        Some(row) => PublishedKey::from_row(&row, Utc::now()),
-        None => None,
-    };
+    let key = published(&state, &receipt.key_id).await?;
     let checked = verify::verify(&receipt, key.as_ref())
-        .and_then(|v| answer_matches(&fields, &v.claims).map(|()| v));
+        .and_then(|v| answer_matches(&fields, &v.says).map(|()| v));
     Ok(Json(match checked {
-        Ok(v) => json!({"valid": true, "key": key, "claims": v.claims, "signed": v.signed}),
-        Err(problem) => json!({"valid": false, "problem": problem, "key": key}),
+        Ok(v) => {
+            json!({"valid": true, "format": FORMAT_1, "key": key, "claims": v.says, "signed": v.signed})
+        }
+        Err(problem) => json!({"valid": false, "format": FORMAT_1, "problem": problem, "key": key}),
     }))
 }
 
-/// For a whole answer: its fields are the signed ones (a batch's `results`, by the
-/// SHA-256 of their exact bytes).
+/// The published key `id`, if it is one of tarcza's receipt keys.
+async fn published(state: &AppState, id: &str) -> Result<Option<PublishedKey>, ApiError> {
+    Ok(match receipt_keys::get(&state.db, id).await? {
+        Some(row) => PublishedKey::from_row(&row, Utc::now()),
+        None => None,
+    })
+}
+
+/// For a whole format-1 answer: its fields are the signed ones (a batch's `results`, by
+/// the SHA-256 of their exact bytes).
 fn answer_matches(fields: &HashMap<String, &RawValue>, claims: &Value) -> Result<(), String> {
     if !fields.contains_key("receipt") {
         return Ok(());

@@ -1,9 +1,12 @@
 //! The Merkle tree that lets one signature cover many answers while each answer still
 //! verifies on its own: leaves are `SHA-256(0x00 ‖ claims)`, inner nodes
 //! `SHA-256(0x01 ‖ left ‖ right)` (the prefixes keep a leaf from passing for a node), and
-//! a level's last node without a partner moves up unchanged. An answer carries the
-//! siblings on the way from its leaf to the root, each marked with its side: `L:<base64>`
-//! (the sibling is on the left) or `R:<base64>`.
+//! a level's last node without a partner moves up unchanged. A leaf is an answer's own
+//! bytes without its receipt (format 2), or the claims string of a format-1 receipt. An
+//! answer carries the siblings on the way from its leaf to the root, each with its side:
+//! in format 2 one base64 string of 33-byte steps (a side byte, 0 when the sibling is on
+//! the left, 1 on the right, then the sibling); in format 1 a list of `L:<base64>` /
+//! `R:<base64>` steps.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -46,62 +49,64 @@ pub fn levels(leaves: Vec<Hash>) -> Vec<Vec<Hash>> {
     levels
 }
 
-/// The path from leaf `index` to the root, as `L:`/`R:` + base64 siblings.
+/// The siblings on the way from leaf `index` to the root, each with its side (`true`:
+/// the sibling is on the left).
+fn siblings(levels: &[Vec<Hash>], index: usize) -> impl Iterator<Item = (bool, &Hash)> {
+    let mut index = index;
+    levels[..levels.len() - 1].iter().filter_map(move |level| {
+        let sibling = index ^ 1;
+        let left = sibling < index;
+        index /= 2;
+        level.get(sibling).map(|h| (left, h))
+    })
+}
+
+/// Bytes of one step of a format-2 path: the side, then the sibling.
+const STEP: usize = 33;
+/// Format 2: the side byte of a sibling on the left (on the right: [`RIGHT`]).
+pub const LEFT: u8 = 0;
+pub const RIGHT: u8 = 1;
+
+/// The format-2 path from leaf `index` to the root, appended to `out` as one base64
+/// string: each step a side byte ([`LEFT`]/[`RIGHT`]) and the 32-byte sibling.
+pub fn write_packed(levels: &[Vec<Hash>], index: usize, out: &mut String) {
+    let mut raw = [0u8; STEP * usize::BITS as usize];
+    let mut n = 0;
+    for (left, h) in siblings(levels, index) {
+        raw[n] = if left { LEFT } else { RIGHT };
+        raw[n + 1..n + STEP].copy_from_slice(h);
+        n += STEP;
+    }
+    BASE64.encode_string(&raw[..n], out);
+}
+
+/// The root that the leaf `leaf` and a format-2 `path` lead to; `None` if the path is
+/// not base64 of whole steps with a known side.
+pub fn root_of_packed(leaf: Hash, path: &str) -> Option<Hash> {
+    let raw = BASE64.decode(path).ok()?;
+    if !raw.len().is_multiple_of(STEP) {
+        return None;
+    }
+    raw.chunks(STEP).try_fold(leaf, |h, step| {
+        let sibling: &Hash = step[1..].try_into().ok()?;
+        match step[0] {
+            LEFT => Some(node(sibling, &h)),
+            RIGHT => Some(node(&h, sibling)),
+            _ => None,
+        }
+    })
+}
+
+/// The format-1 path from leaf `index` to the root, as `L:`/`R:` + base64 siblings (only
+/// receipts issued before format 2 carry these; kept to test their verification).
+#[cfg(test)]
 pub fn path(levels: &[Vec<Hash>], index: usize) -> Vec<String> {
-    Path::new(levels, index)
-        .steps()
-        .map(|(step, len)| String::from_utf8(step[..len].to_vec()).expect("ASCII"))
+    siblings(levels, index)
+        .map(|(left, h)| format!("{}:{}", if left { 'L' } else { 'R' }, BASE64.encode(h)))
         .collect()
 }
 
-/// Length of a step: side, colon, 32 bytes in base64 (44 characters with padding).
-const STEP: usize = 46;
-
-/// The path from a leaf to the root, serialized as a list of `L:`/`R:` + base64 steps
-/// without allocating.
-pub struct Path<'a> {
-    levels: &'a [Vec<Hash>],
-    index: usize,
-}
-
-impl<'a> Path<'a> {
-    pub fn new(levels: &'a [Vec<Hash>], index: usize) -> Self {
-        Path { levels, index }
-    }
-
-    fn steps(&self) -> impl Iterator<Item = ([u8; STEP], usize)> + '_ {
-        let mut index = self.index;
-        self.levels[..self.levels.len() - 1]
-            .iter()
-            .filter_map(move |level| {
-                let sibling = index ^ 1;
-                let left = sibling < index;
-                index /= 2;
-                level.get(sibling).map(|h| {
-                    let mut step = [0u8; STEP];
-                    step[0] = if left { b'L' } else { b'R' };
-                    step[1] = b':';
-                    let n = BASE64
-                        .encode_slice(h, &mut step[2..])
-                        .expect("32 bytes fit in 44 characters");
-                    (step, 2 + n)
-                })
-            })
-    }
-}
-
-impl serde::Serialize for Path<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = s.serialize_seq(None)?;
-        for (step, len) in self.steps() {
-            seq.serialize_element(std::str::from_utf8(&step[..len]).expect("ASCII"))?;
-        }
-        seq.end()
-    }
-}
-
-/// The root that `claims` and `path` lead to; `None` if a step is malformed.
+/// The root that format-1 `claims` and `path` lead to; `None` if a step is malformed.
 pub fn root_of(claims: &[u8], path: &[String]) -> Option<Hash> {
     let mut h = leaf(claims);
     for step in path {
@@ -137,6 +142,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_leaf_leads_to_the_root_by_its_packed_path() {
+        for n in 1..=40usize {
+            let leaves: Vec<Hash> = (0..n).map(|i| leaf(format!("{i}").as_bytes())).collect();
+            let levels = levels(leaves.clone());
+            let root = levels.last().unwrap()[0];
+            for (i, l) in leaves.iter().enumerate() {
+                let mut p = String::new();
+                write_packed(&levels, i, &mut p);
+                assert_eq!(root_of_packed(*l, &p), Some(root), "leaf {i} of {n}");
+                if n > 1 {
+                    let other = leaves[(i + 1) % n];
+                    assert_ne!(root_of_packed(other, &p), Some(root), "leaf {i} of {n}");
+                }
+            }
+        }
+        let mut bad = String::new();
+        BASE64.encode_string([2u8; STEP], &mut bad);
+        assert_eq!(root_of_packed(leaf(b"x"), &bad), None, "side byte 2");
+        assert_eq!(root_of_packed(leaf(b"x"), &bad[..40]), None, "a cut step");
+        assert_eq!(root_of_packed(leaf(b"x"), ""), Some(leaf(b"x")));
     }
 
     #[test]

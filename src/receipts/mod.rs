@@ -2,13 +2,19 @@
 //! verify without tarcza's secret, binding the number, the scope asked for, the verdict,
 //! the reasons, the data it was decided on and the time (README "Decision receipts").
 //!
-//! A receipt holds the answer's claims as the exact bytes that were hashed (`claims`, a
-//! JSON string), the Merkle path from them to the root of the batch they were signed in
-//! (`path`), the exact bytes of the signed statement naming that root and the key
-//! (`signed`), and the Ed25519 signature over it (`signature`, base64). Signing is shared
-//! by concurrent answers (`signer`); keys are in `keys`; `verify` checks a receipt.
+//! Format 2 (issued now): the receipt signs the answer's own bytes. The handler writes the
+//! answer without its receipt (the number, `client`, `campaign`, the verdict, the snapshot
+//! version, each registry's generation, the time), [`Receipts::seal`] hashes exactly those
+//! bytes into a leaf and writes the receipt as the answer's last member: `{"v":2,
+//! "key_id", "path", "signed", "signature"}`, with the Merkle path from the leaf to the
+//! root of the batch it was signed in (`path`, one base64 string), the exact bytes of the
+//! signed statement naming that root and the key (`signed`) and the Ed25519 signature over
+//! them (`signature`, base64). A verifier cuts the body at its last `,"receipt":` and
+//! appends `}`: those are the bytes signed. Format 1 (receipts issued before) carried the
+//! claims as a JSON string instead; they still verify (`verify`). Signing is shared by
+//! concurrent answers (`signer`); keys are in `keys`.
 //!
-//! Below `http/`: plain inputs (claims, keys, the pool) and its own error.
+//! Below `http/`: plain inputs (answer bytes, keys, the pool) and its own error.
 
 pub mod claims;
 pub mod keys;
@@ -21,54 +27,72 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-pub use claims::{BatchClaims, CheckClaims};
+pub use claims::Generations;
 pub use keys::ReceiptKey;
 use signer::Signer;
 pub use verify::{PublishedKey, Verified};
 
-/// The version of the receipt format (in receipts, claims and signed statements).
-pub const FORMAT: u8 = 1;
+/// The version of the receipt format issued now (in receipts and signed statements).
+pub const FORMAT: u8 = 2;
+/// The format of receipts issued before format 2 (claims carried as a string).
+pub const FORMAT_1: u8 = 1;
 
-/// A receipt, as it travels in an answer: `{"key_id", "claims", "path", "signed",
-/// "signature"}`. It shares its batch's tree and signature with the other answers of
-/// the batch and writes its path straight into the answer (no copies: this is on every
-/// `/check`).
-#[derive(Clone)]
+/// What precedes a receipt in an answer: the answer's bytes before it are what it signs.
+pub const MEMBER: &[u8] = b",\"receipt\":";
+
+/// A format-2 receipt, as it travels in an answer. It shares its batch's tree and
+/// signature with the other answers of the batch and writes its path straight into the
+/// answer (no copies: this is on every `/check`).
 pub struct Receipt {
-    key_id: Arc<str>,
-    /// The claims: the exact bytes hashed into the signed tree.
-    claims: String,
     batch: Arc<SignedBatch>,
-    /// The claims' leaf in the batch's tree.
+    /// The answer's leaf in the batch's tree.
     index: usize,
 }
 
-/// The statement of a batch's root, and its signature.
+/// The statement of a batch's root, and its signature, written once per batch as the
+/// JSON text every receipt of the batch repeats.
 pub struct SignedBatch {
     levels: Vec<Vec<merkle::Hash>>,
-    /// The signed statement: the exact bytes the signature is over.
-    signed: String,
-    /// Base64 of the Ed25519 signature.
-    signature: String,
+    /// `{"v":2,"key_id":"…","path":"` (the key id is hex: nothing to escape).
+    head: String,
+    /// `","signed":"<the statement, escaped>","signature":"<base64>"}`.
+    tail: String,
 }
 
-impl Serialize for Receipt {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut r = s.serialize_struct("Receipt", 5)?;
-        r.serialize_field("key_id", &*self.key_id)?;
-        r.serialize_field("claims", &self.claims)?;
-        r.serialize_field("path", &merkle::Path::new(&self.batch.levels, self.index))?;
-        r.serialize_field("signed", &self.batch.signed)?;
-        r.serialize_field("signature", &self.batch.signature)?;
-        r.end()
+impl Receipt {
+    /// Writes this receipt as JSON to `out`.
+    fn write(&self, out: &mut Vec<u8>) {
+        let mut path = String::with_capacity(400);
+        merkle::write_packed(&self.batch.levels, self.index, &mut path);
+        out.extend_from_slice(self.batch.head.as_bytes());
+        out.extend_from_slice(path.as_bytes());
+        out.extend_from_slice(self.batch.tail.as_bytes());
     }
 }
 
-/// A receipt as submitted for verification (and as an answer carries it).
+/// A format-2 receipt as an answer carries it (for the document, and as a verifier reads
+/// it back).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = Receipt)]
+pub struct Carried {
+    /// The format: 2.
+    pub v: u8,
+    /// The signing key's id (`GET /v1/receipts/keys`).
+    pub key_id: String,
+    /// From the answer's leaf to the signed root: base64 of 33-byte steps, each a side
+    /// byte (0: the sibling is on the left, 1: on the right) and the 32-byte sibling.
+    pub path: String,
+    /// The signed statement of the batch's root: the exact bytes the signature is over.
+    pub signed: String,
+    /// Base64 of the Ed25519 signature.
+    pub signature: String,
+}
+
+/// A format-1 receipt (issued before format 2), as submitted for verification.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ReceiptV1)]
 pub struct Submitted {
     /// The signing key's id (`GET /v1/receipts/keys`).
     pub key_id: String,
@@ -86,8 +110,6 @@ pub struct Submitted {
 pub enum ReceiptError {
     #[error("the receipt signer stopped before signing this answer")]
     Signer,
-    #[error("the claims could not be written: {0}")]
-    Claims(#[from] serde_json::Error),
 }
 
 /// This process's receipt issuer: on (with its signing key) or off.
@@ -126,14 +148,19 @@ impl Receipts {
         }
     }
 
-    /// A receipt for an answer whose claims are `claims`; `None` when receipts are off.
-    pub async fn issue(&self, claims: &impl Serialize) -> Result<Option<Receipt>, ReceiptError> {
+    /// Seals `answer`, a JSON object written without its receipt: its bytes are hashed
+    /// into a leaf, signed (with others that arrive meanwhile) and its receipt written in
+    /// as its last member. Nothing changes when receipts are off.
+    pub async fn seal(&self, answer: &mut Vec<u8>) -> Result<(), ReceiptError> {
         let Some(signer) = &self.signer else {
-            return Ok(None);
+            return Ok(());
         };
-        let mut bytes = Vec::with_capacity(384);
-        serde_json::to_writer(&mut bytes, claims)?;
-        let claims = String::from_utf8(bytes).expect("serde_json writes UTF-8");
-        signer.sign(claims).await.map(Some)
+        assert_eq!(answer.last(), Some(&b'}'), "an answer is a JSON object");
+        let receipt = signer.sign(merkle::leaf(answer)).await?;
+        answer.pop();
+        answer.extend_from_slice(MEMBER);
+        receipt.write(answer);
+        answer.push(b'}');
+        Ok(())
     }
 }

@@ -35,7 +35,6 @@ const RECORD_USE_EVERY: i64 = 60;
 
 pub struct Signer {
     key: ReceiptKey,
-    key_id: Arc<str>,
     queue: Mutex<Queue>,
     /// Where the key's use is recorded (`None`: nowhere, e.g. an unregistered test key).
     db: Option<PgPool>,
@@ -72,7 +71,6 @@ struct Signed<'a> {
 impl Signer {
     pub fn new(key: ReceiptKey, db: Option<PgPool>) -> Signer {
         Signer {
-            key_id: Arc::from(key.id.as_str()),
             key,
             queue: Mutex::default(),
             db,
@@ -86,15 +84,13 @@ impl Signer {
         &self.key
     }
 
-    /// Signs `claims` (with others that arrive meanwhile) and returns its receipt.
-    pub async fn sign(self: &Arc<Self>, claims: String) -> Result<Receipt, ReceiptError> {
+    /// Signs the answer whose leaf is `leaf` (with others that arrive meanwhile) and
+    /// returns its receipt.
+    pub async fn sign(self: &Arc<Self>, leaf: Hash) -> Result<Receipt, ReceiptError> {
         let (reply, answer) = oneshot::channel();
         let start = {
             let mut q = self.queue.lock().expect("receipt queue lock");
-            q.waiting.push(Waiting {
-                leaf: merkle::leaf(claims.as_bytes()),
-                reply,
-            });
+            q.waiting.push(Waiting { leaf, reply });
             !std::mem::replace(&mut q.running, true)
         };
         if start {
@@ -102,12 +98,7 @@ impl Signer {
             tokio::task::spawn_blocking(move || signer.run());
         }
         let (batch, index) = answer.await.map_err(|_| ReceiptError::Signer)?;
-        Ok(Receipt {
-            key_id: self.key_id.clone(),
-            claims,
-            batch,
-            index,
-        })
+        Ok(Receipt { batch, index })
     }
 
     /// Signs batches until no answer is left (on the blocking pool: it sleeps and signs,
@@ -148,8 +139,11 @@ impl Signer {
         let signature = BASE64.encode(self.key.signing.sign(signed.as_bytes()).to_bytes());
         let batch = Arc::new(SignedBatch {
             levels,
-            signed,
-            signature,
+            head: format!(r#"{{"v":{FORMAT},"key_id":"{}","path":""#, self.key.id),
+            tail: format!(
+                r#"","signed":{},"signature":"{signature}"}}"#,
+                serde_json::to_string(&signed).expect("a string serializes")
+            ),
         });
         for (i, w) in waiting.into_iter().enumerate() {
             // An answer whose request went away meanwhile needs no receipt.
@@ -201,15 +195,22 @@ mod tests {
     use ed25519_dalek::Verifier;
 
     use super::*;
+    use crate::receipts::Carried;
 
-    fn verify(key: &ReceiptKey, r: &Receipt) -> bool {
-        let r: crate::receipts::Submitted =
-            serde_json::from_value(serde_json::to_value(r).unwrap()).unwrap();
-        let root = merkle::root_of(r.claims.as_bytes(), &r.path).unwrap();
+    fn carried(r: &Receipt) -> Carried {
+        let mut json = Vec::new();
+        r.write(&mut json);
+        serde_json::from_slice(&json).unwrap()
+    }
+
+    fn verify(key: &ReceiptKey, leaf: Hash, r: &Carried) -> bool {
+        let root = merkle::root_of_packed(leaf, &r.path).unwrap();
         let signed: serde_json::Value = serde_json::from_str(&r.signed).unwrap();
         let sig = BASE64.decode(&r.signature).unwrap();
         let sig = ed25519_dalek::Signature::from_slice(&sig).unwrap();
         signed["merkle_root"] == crate::domain::hash::hex(&root)
+            && signed["v"] == 2
+            && r.v == 2
             && key
                 .signing
                 .verifying_key()
@@ -220,10 +221,11 @@ mod tests {
     #[tokio::test]
     async fn one_answer_alone_gets_its_own_signature() {
         let signer = Arc::new(Signer::new(ReceiptKey::from_seed(&[1; 32]), None));
-        let r = signer.sign("alone".into()).await.unwrap();
-        let json = serde_json::to_value(&r).unwrap();
-        assert_eq!(json["path"], serde_json::json!([]));
-        assert!(verify(signer.key(), &r));
+        let leaf = merkle::leaf(b"alone");
+        let r = carried(&signer.sign(leaf).await.unwrap());
+        assert_eq!(r.path, "");
+        assert_eq!(r.key_id, signer.key().id);
+        assert!(verify(signer.key(), leaf, &r));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,14 +234,16 @@ mod tests {
         let tasks: Vec<_> = (0..500)
             .map(|i| {
                 let s = signer.clone();
-                tokio::spawn(async move { s.sign(format!("answer {i}")).await.unwrap() })
+                let leaf = merkle::leaf(format!("answer {i}").as_bytes());
+                tokio::spawn(async move { (leaf, carried(&s.sign(leaf).await.unwrap())) })
             })
             .collect();
         let mut signatures = std::collections::HashSet::new();
         for t in tasks {
-            let r = t.await.unwrap();
-            assert!(verify(signer.key(), &r));
-            signatures.insert(r.batch.signature.clone());
+            let (leaf, r) = t.await.unwrap();
+            assert!(verify(signer.key(), leaf, &r));
+            assert!(!verify(signer.key(), merkle::leaf(b"another"), &r));
+            signatures.insert(r.signature);
         }
         assert!(signatures.len() < 500, "{} signatures", signatures.len());
     }

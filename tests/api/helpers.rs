@@ -199,6 +199,18 @@ impl TestApp {
     }
 
     pub async fn send(&self, req: Request<Body>) -> Response {
+        let (status, bytes) = self.send_raw(req).await;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("non-JSON body: {}", String::from_utf8_lossy(&bytes)))
+        };
+        Response { status, body }
+    }
+
+    /// The status and the body's bytes, as received.
+    pub async fn send_raw(&self, req: Request<Body>) -> (StatusCode, Vec<u8>) {
         let res = self
             .router
             .clone()
@@ -209,13 +221,7 @@ impl TestApp {
         let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
             .await
             .unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| panic!("non-JSON body: {}", String::from_utf8_lossy(&bytes)))
-        };
-        Response { status, body }
+        (status, bytes.to_vec())
     }
 
     pub async fn call(

@@ -11,11 +11,12 @@ use tokio::net::TcpStream;
 
 use crate::helpers::ADMIN_KEY;
 
-/// A status and a JSON body (Null when empty or not JSON).
+/// A status and a JSON body (Null when empty or not JSON), and the body's bytes.
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    pub raw: Vec<u8>,
 }
 
 /// Sends one request and reads the whole answer (`Connection: close`).
@@ -66,6 +67,7 @@ pub fn parse_reply(raw: &[u8]) -> std::io::Result<Reply> {
     Ok(Reply {
         status,
         body: serde_json::from_slice(body).unwrap_or(Value::Null),
+        raw: body.to_vec(),
     })
 }
 

@@ -51,13 +51,7 @@ async fn raw(
             .body(axum::body::Body::from(b.to_string())),
         None => req.body(axum::body::Body::empty()),
     };
-    let res = tower::ServiceExt::oneshot(app.router.clone(), req.unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-        .await
-        .unwrap();
+    let (status, bytes) = app.send_raw(req.unwrap()).await;
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 

@@ -1,6 +1,6 @@
 //! Decision receipts, checked by an independent verifier: the `openssl` command (hashing,
-//! base64 and Ed25519 all done by OpenSSL, not by tarcza's code), and by
-//! `POST /v1/receipts/verify`.
+//! base64 and Ed25519 all done by OpenSSL, not by tarcza's code) over the answer's bytes as
+//! received, and by `POST /v1/receipts/verify`.
 
 use std::path::Path;
 use std::process::Command;
@@ -21,13 +21,6 @@ fn openssl(args: &[&str], dir: &Path) -> std::process::Output {
         .expect("the openssl command (OpenSSL 3) is needed for these tests")
 }
 
-fn unbase64(text: &str) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .unwrap()
-}
-
 /// SHA-256 of `bytes`, computed by `openssl dgst`.
 fn openssl_sha256(bytes: &[u8], dir: &Path) -> Vec<u8> {
     std::fs::write(dir.join("in.bin"), bytes).unwrap();
@@ -43,22 +36,38 @@ fn openssl_sha256(bytes: &[u8], dir: &Path) -> Vec<u8> {
     std::fs::read(dir.join("digest.bin")).unwrap()
 }
 
-/// Verifies `receipt` against the PEM public key as a third party would, with openssl
-/// doing every hash, the base64 and the signature. `Err` says which check failed.
-fn openssl_verifies(receipt: &Value, public_pem: &str) -> Result<(), String> {
+/// Where a format-2 answer's receipt begins: it signs the bytes before it.
+const MEMBER: &[u8] = b",\"receipt\":";
+
+/// Verifies the answer `body` (its bytes as received) against the PEM public key as a
+/// third party would, with openssl doing every hash, the base64 and the signature.
+/// Returns the signed answer; `Err` says which check failed.
+fn openssl_verifies(body: &[u8], public_pem: &str) -> Result<Value, String> {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    // The leaf, then up the path: SHA-256(0x00 ‖ claims), SHA-256(0x01 ‖ left ‖ right).
+    let cut = body
+        .windows(MEMBER.len())
+        .rposition(|w| w == MEMBER)
+        .ok_or("no receipt")?;
+    let mut answer = body[..cut].to_vec();
+    answer.push(b'}');
+    let receipt: Value = serde_json::from_slice(&body[cut + MEMBER.len()..body.len() - 1])
+        .map_err(|e| format!("the receipt does not end the answer: {e}"))?;
+    assert_eq!(receipt["v"], 2, "{receipt}");
+    // The leaf, then up the path: SHA-256(0x00 ‖ answer), SHA-256(0x01 ‖ left ‖ right).
     let mut leaf = vec![0u8];
-    leaf.extend_from_slice(receipt["claims"].as_str().unwrap().as_bytes());
+    leaf.extend_from_slice(&answer);
     let mut h = openssl_sha256(&leaf, dir);
-    for step in receipt["path"].as_array().unwrap() {
-        let step = step.as_str().unwrap();
-        let sibling = unbase64(&step[2..]);
+    let path = openssl_unbase64(receipt["path"].as_str().unwrap(), dir);
+    if !path.len().is_multiple_of(33) {
+        return Err(format!("a path of {} bytes", path.len()));
+    }
+    for step in path.chunks(33) {
+        let sibling = &step[1..];
         let mut node = vec![1u8];
-        match &step[..2] {
-            "L:" => node.extend(sibling.iter().chain(&h)),
-            "R:" => node.extend(h.iter().chain(&sibling)),
+        match step[0] {
+            0 => node.extend(sibling.iter().chain(&h)),
+            1 => node.extend(h.iter().chain(sibling)),
             other => return Err(format!("step side {other}")),
         }
         h = openssl_sha256(&node, dir);
@@ -74,12 +83,11 @@ fn openssl_verifies(receipt: &Value, public_pem: &str) -> Result<(), String> {
     }
     std::fs::write(dir.join("pub.pem"), public_pem).unwrap();
     std::fs::write(dir.join("signed.bin"), signed_text).unwrap();
-    std::fs::write(dir.join("sig.b64"), receipt["signature"].as_str().unwrap()).unwrap();
-    let out = openssl(
-        &["base64", "-d", "-A", "-in", "sig.b64", "-out", "sig.bin"],
-        dir,
-    );
-    assert!(out.status.success());
+    std::fs::write(
+        dir.join("sig.bin"),
+        openssl_unbase64(receipt["signature"].as_str().unwrap(), dir),
+    )
+    .unwrap();
     let out = openssl(
         &[
             "pkeyutl",
@@ -97,13 +105,64 @@ fn openssl_verifies(receipt: &Value, public_pem: &str) -> Result<(), String> {
     );
     let said = String::from_utf8_lossy(&out.stdout).to_string();
     if out.status.success() && said.contains("Signature Verified Successfully") {
-        Ok(())
+        Ok(serde_json::from_slice(&answer).unwrap())
     } else {
         Err(format!(
             "openssl: {said} {}",
             String::from_utf8_lossy(&out.stderr)
         ))
     }
+}
+
+/// `text` decoded from base64 by `openssl base64`.
+fn openssl_unbase64(text: &str, dir: &Path) -> Vec<u8> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    std::fs::write(dir.join("in.b64"), text).unwrap();
+    let out = openssl(
+        &["base64", "-d", "-A", "-in", "in.b64", "-out", "out.bin"],
+        dir,
+    );
+    assert!(out.status.success());
+    std::fs::read(dir.join("out.bin")).unwrap()
+}
+
+/// The answer `body` without its receipt, parsed: what it says outside the receipt.
+fn unsealed(body: &[u8]) -> Value {
+    let mut v: Value = serde_json::from_slice(body).unwrap();
+    v.as_object_mut().unwrap().remove("receipt");
+    v
+}
+
+/// A request's status and the body's bytes, as received.
+async fn raw(
+    app: &TestApp,
+    method: &str,
+    uri: &str,
+    body: Option<Vec<u8>>,
+) -> (StatusCode, Vec<u8>) {
+    let req = axum::http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {ADMIN_KEY}"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.unwrap_or_default()))
+        .unwrap();
+    app.send_raw(req).await
+}
+
+/// `POST /v1/receipts/verify` with `body` as its exact bytes.
+async fn verify_bytes(app: &TestApp, body: &[u8]) -> Value {
+    let (status, bytes) = raw(app, "POST", "/v1/receipts/verify", Some(body.to_vec())).await;
+    let answer: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer
+}
+
+fn key_id(body: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(body).unwrap();
+    v["receipt"]["key_id"].as_str().unwrap().to_string()
 }
 
 /// The published PEM of key `id`, as served without an API key.
@@ -131,153 +190,154 @@ async fn a_check_answer_carries_a_receipt_that_openssl_verifies() {
         ("600000003", true),
         ("501234567", false),
     ] {
-        let r = app.check(number).await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        let receipt = &r.body["receipt"];
-        let claims: Value = serde_json::from_str(receipt["claims"].as_str().unwrap()).unwrap();
-        // The claims are the answer: number, verdict, reasons, data, time.
-        assert_eq!(claims["kind"], "check");
-        assert_eq!(claims["number"], r.body["number"]);
-        assert_eq!(claims["allowed"], !blocked);
-        assert_eq!(claims["allowed"], r.body["allowed"]);
-        assert_eq!(claims["reasons"], r.body["reasons"]);
-        assert_eq!(claims["snapshot_version"], r.body["snapshot_version"]);
-        assert_eq!(claims["checked_at"], r.body["checked_at"]);
+        let (status, body) = raw(&app, "GET", &format!("/v1/check?number={number}"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let pem = public_pem(&app, &key_id(&body)).await;
+        let signed = openssl_verifies(&body, &pem).unwrap();
+        // The receipt signs the answer itself: everything in it but the receipt.
+        assert_eq!(signed, unsealed(&body));
+        assert_eq!(signed["allowed"], !blocked);
+        assert!(signed.get("client").is_none(), "{signed}");
+        // The data it was decided on: the snapshot version and each registry's generation.
+        assert!(signed["snapshot_version"].as_i64().is_some(), "{signed}");
         assert!(
-            claims["registries"]["robinson"].as_i64().is_some(),
-            "{claims}"
+            signed["registries"]["robinson"].as_i64().is_some(),
+            "{signed}"
         );
-        let signed: Value = serde_json::from_str(receipt["signed"].as_str().unwrap()).unwrap();
-        assert_eq!(signed["key_id"], receipt["key_id"]);
-        let pem = public_pem(&app, receipt["key_id"].as_str().unwrap()).await;
-        openssl_verifies(receipt, &pem).unwrap();
+        assert!(signed["checked_at"].is_string());
     }
 }
 
 #[tokio::test]
-async fn the_scope_asked_for_is_in_the_receipt() {
+async fn the_scope_asked_for_is_in_the_answer_and_signed() {
     let app = TestApp::spawn().await;
-    let r = app
-        .get(
-            "/v1/check?number=601234567&client=Acme&campaign=Lato",
-            ADMIN_KEY,
-        )
-        .await;
-    let claims: Value =
-        serde_json::from_str(r.body["receipt"]["claims"].as_str().unwrap()).unwrap();
-    assert_eq!(claims["client"], "Acme");
-    assert_eq!(claims["campaign"], "Lato");
+    let (_, body) = raw(
+        &app,
+        "GET",
+        "/v1/check?number=601234567&client=Acme&campaign=Lato",
+        None,
+    )
+    .await;
+    let pem = public_pem(&app, &key_id(&body)).await;
+    let signed = openssl_verifies(&body, &pem).unwrap();
+    assert_eq!(signed["client"], "Acme");
+    assert_eq!(signed["campaign"], "Lato");
 }
 
 #[tokio::test]
-async fn a_tampered_receipt_is_refused_by_openssl_and_by_tarcza() {
+async fn a_tampered_answer_is_refused_by_openssl_and_by_tarcza() {
     let app = TestApp::spawn().await;
     app.block("601234567").await;
-    let answer = app.check("601234567").await.body;
-    let receipt = answer["receipt"].clone();
-    let pem = public_pem(&app, receipt["key_id"].as_str().unwrap()).await;
-    openssl_verifies(&receipt, &pem).unwrap();
+    let (_, body) = raw(&app, "GET", "/v1/check?number=601234567", None).await;
+    let pem = public_pem(&app, &key_id(&body)).await;
+    openssl_verifies(&body, &pem).unwrap();
+    let r = verify_bytes(&app, &body).await;
+    assert_eq!(r["valid"], true, "{r}");
+    assert_eq!(r["format"], 2, "{r}");
+    assert_eq!(r["answer"], unsealed(&body), "{r}");
+    assert_eq!(r["key"]["id"], key_id(&body).as_str(), "{r}");
 
-    // "blocked" turned into "allowed" in the claims.
-    let mut forged = receipt.clone();
-    let claims = receipt["claims"].as_str().unwrap();
-    assert!(claims.contains("\"allowed\":false"));
-    forged["claims"] = json!(claims.replace("\"allowed\":false", "\"allowed\":true"));
-    let e = openssl_verifies(&forged, &pem).unwrap_err();
-    assert!(e.contains("is not the signed"), "{e}");
-    // A signed statement changed to name the forged claims' root.
-    let mut restated = forged.clone();
+    let text = std::str::from_utf8(&body).unwrap();
+    assert_eq!(text.matches("\"allowed\":false").count(), 1, "{text}");
+    assert_eq!(text.matches("\"source\":\"dnc\"").count(), 1, "{text}");
+    let tampered = [
+        // One byte of the verdict; one byte of a reason; the verdict turned round.
+        text.replace("\"allowed\":false", "\"allowed\":fAlse"),
+        text.replace("\"source\":\"dnc\"", "\"source\":\"dnC\""),
+        text.replace("\"allowed\":false", "\"allowed\":true"),
+    ];
+    for forged in &tampered {
+        let e = openssl_verifies(forged.as_bytes(), &pem).unwrap_err();
+        assert!(e.contains("is not the signed"), "{e}");
+        let r = app
+            .send(
+                axum::http::Request::post("/v1/receipts/verify")
+                    .header("authorization", format!("Bearer {ADMIN_KEY}"))
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(forged.clone()))
+                    .unwrap(),
+            )
+            .await;
+        if r.status == StatusCode::OK {
+            assert_eq!(r.body["valid"], false, "{}", r.body);
+            assert!(
+                r.body["problem"].as_str().unwrap().contains("altered"),
+                "{}",
+                r.body
+            );
+        } else {
+            // Not JSON any more ("fAlse"): refused before any receipt is read.
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        }
+    }
+    // A member after the receipt: a JSON reader would see it, the signature does not cover it.
+    let appended = format!("{},\"allowed\":true}}", &text[..text.len() - 1]);
+    assert!(openssl_verifies(appended.as_bytes(), &pem).is_err());
+    let r = verify_bytes(&app, appended.as_bytes()).await;
+    assert_eq!(r["valid"], false, "{r}");
+    // The statement restated to name the forged answer's root: the signature fails.
+    let cut = text.rfind(",\"receipt\":").unwrap();
+    let forged = format!("{}}}", &text[..cut]).replace("\"allowed\":false", "\"allowed\":true");
+    let mut receipt: Value = serde_json::from_str(&text[cut + 11..text.len() - 1]).unwrap();
     let mut signed: Value = serde_json::from_str(receipt["signed"].as_str().unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut leaf = vec![0u8];
-    leaf.extend_from_slice(forged["claims"].as_str().unwrap().as_bytes());
+    let leaf = [&[0u8][..], forged.as_bytes()].concat();
     let root: String = openssl_sha256(&leaf, dir.path())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
     signed["merkle_root"] = json!(root);
-    restated["signed"] = json!(signed.to_string());
-    let e = openssl_verifies(&restated, &pem).unwrap_err();
+    receipt["signed"] = json!(signed.to_string());
+    receipt["path"] = json!("");
+    let restated = format!("{},\"receipt\":{receipt}}}", &forged[..forged.len() - 1]);
+    let e = openssl_verifies(restated.as_bytes(), &pem).unwrap_err();
     assert!(e.contains("openssl"), "{e}");
-
-    let verify = |body: Value| app.post("/v1/receipts/verify", ADMIN_KEY, body);
-    let r = verify(receipt.clone()).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.body["valid"], true, "{}", r.body);
-    assert_eq!(r.body["claims"]["allowed"], false);
-    assert_eq!(verify(answer.clone()).await.body["valid"], true);
-    for bad in [forged, restated] {
-        let r = verify(bad).await;
-        assert_eq!(r.body["valid"], false, "{}", r.body);
-    }
-    // An answer whose verdict was changed next to an intact receipt.
-    let mut lying = answer.clone();
-    lying["allowed"] = json!(true);
-    lying["reasons"] = json!([]);
-    let r = verify(lying).await;
-    assert_eq!(r.body["valid"], false, "{}", r.body);
-    assert!(
-        r.body["problem"].as_str().unwrap().contains("allowed"),
-        "{}",
-        r.body
-    );
-    let r = verify(json!({"hello": 1})).await;
+    let r = verify_bytes(&app, restated.as_bytes()).await;
+    assert_eq!(r["valid"], false, "{r}");
+    assert!(r["problem"].as_str().unwrap().contains("signature"), "{r}");
+    // Re-serialized (as a JSON library would): not the bytes signed, and said so.
+    let reserialized =
+        serde_json::to_vec_pretty(&serde_json::from_slice::<Value>(&body).unwrap()).unwrap();
+    let r = verify_bytes(&app, &reserialized).await;
+    assert_eq!(r["valid"], false, "{r}");
+    assert!(r["problem"].as_str().unwrap().contains("exactly as"), "{r}");
+    let r = app
+        .post("/v1/receipts/verify", ADMIN_KEY, json!({"hello": 1}))
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
 }
 
 #[tokio::test]
-async fn a_batch_answer_carries_one_receipt_over_its_exact_results() {
+async fn a_batch_answer_carries_one_receipt_over_the_whole_answer() {
     let app = TestApp::spawn().await;
     app.block("601234567").await;
-    let body = json!({"numbers": ["601234567", "501234567", "not a number"], "client": "acme"});
-    let req = axum::http::Request::builder()
-        .method("POST")
-        .uri("/v1/check")
-        .header("authorization", format!("Bearer {ADMIN_KEY}"))
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(body.to_string()))
-        .unwrap();
-    let res = tower::ServiceExt::oneshot(app.router.clone(), req)
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let raw = axum::body::to_bytes(res.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    let answer: Value = serde_json::from_slice(&raw).unwrap();
-    let receipt = &answer["receipt"];
-    let claims: Value = serde_json::from_str(receipt["claims"].as_str().unwrap()).unwrap();
-    assert_eq!(claims["kind"], "batch");
-    assert_eq!(claims["count"], 3);
-    assert_eq!(claims["client"], "acme");
-    // The results array, as the bytes sent: the body starts with it.
-    let text = std::str::from_utf8(&raw).unwrap();
-    let start = "{\"results\":".len();
-    let end = text.find(",\"snapshot_version\":").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let digest: String = openssl_sha256(&text.as_bytes()[start..end], dir.path())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(claims["results_sha256"], digest.as_str());
-    let pem = public_pem(&app, receipt["key_id"].as_str().unwrap()).await;
-    openssl_verifies(receipt, &pem).unwrap();
+    let request = json!({"numbers": ["601234567", "501234567", "not a number"], "client": "acme"});
+    let (status, body) = raw(
+        &app,
+        "POST",
+        "/v1/check",
+        Some(request.to_string().into_bytes()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let pem = public_pem(&app, &key_id(&body)).await;
+    let signed = openssl_verifies(&body, &pem).unwrap();
+    assert_eq!(signed, unsealed(&body));
+    assert_eq!(signed["client"], "acme");
+    assert_eq!(signed["results"][0]["allowed"], false);
+    assert_eq!(signed["results"][1]["allowed"], true);
+    assert_eq!(signed["results"][2]["error"]["code"], "invalid_number");
+    assert!(signed["registries"].is_object(), "{signed}");
 
     // tarcza's own check takes the body as received, and notices a changed result.
-    let req = |bytes: Vec<u8>| {
-        axum::http::Request::builder()
-            .method("POST")
-            .uri("/v1/receipts/verify")
-            .header("authorization", format!("Bearer {ADMIN_KEY}"))
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(bytes))
-            .unwrap()
-    };
-    let r = app.send(req(raw.to_vec())).await;
-    assert_eq!(r.body["valid"], true, "{}", r.body);
+    let r = verify_bytes(&app, &body).await;
+    assert_eq!(r["valid"], true, "{r}");
+    assert_eq!(r["answer"]["results"], signed["results"]);
+    let text = std::str::from_utf8(&body).unwrap();
     let changed = text.replacen("\"allowed\":false", "\"allowed\":true", 1);
-    let r = app.send(req(changed.into_bytes())).await;
-    assert_eq!(r.body["valid"], false, "{}", r.body);
+    assert!(openssl_verifies(changed.as_bytes(), &pem).is_err());
+    let r = verify_bytes(&app, changed.as_bytes()).await;
+    assert_eq!(r["valid"], false, "{r}");
 }
 
 #[tokio::test]
@@ -285,24 +345,24 @@ async fn concurrent_checks_share_signatures_and_every_receipt_verifies() {
     let app = TestApp::spawn().await;
     let checks = (0..64).map(|i| {
         let app = &app;
-        async move { app.check(&format!("6012345{i:02}")).await.body }
+        async move {
+            raw(app, "GET", &format!("/v1/check?number=6012345{i:02}"), None)
+                .await
+                .1
+        }
     });
     let answers = futures_util::future::join_all(checks).await;
-    let key_id = answers[0]["receipt"]["key_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let pem = public_pem(&app, &key_id).await;
+    let pem = public_pem(&app, &key_id(&answers[0])).await;
+    let signature = |body: &[u8]| {
+        let v: Value = serde_json::from_slice(body).unwrap();
+        v["receipt"]["signature"].as_str().unwrap().to_string()
+    };
     let mut signatures = std::collections::HashSet::new();
-    for a in &answers {
-        signatures.insert(a["receipt"]["signature"].as_str().unwrap().to_string());
-    }
     // Each on its own, by openssl: the first of every signature's batch, and a sample.
-    let mut first_of = std::collections::HashSet::new();
     for (i, a) in answers.iter().enumerate() {
-        let sig = a["receipt"]["signature"].as_str().unwrap();
-        if first_of.insert(sig.to_string()) || i % 9 == 0 || i == answers.len() - 1 {
-            openssl_verifies(&a["receipt"], &pem).unwrap();
+        if signatures.insert(signature(a)) || i % 9 == 0 || i == answers.len() - 1 {
+            let signed = openssl_verifies(a, &pem).unwrap();
+            assert_eq!(signed["number"], format!("+486012345{i:02}"));
         }
     }
     println!("64 concurrent checks, {} signatures", signatures.len());
@@ -338,12 +398,12 @@ async fn a_receipt_issued_before_a_key_rotation_still_verifies_after_it() {
         &[("TARCZA_RECEIPT_KEY_FILE", old.to_str().unwrap())],
     )
     .await;
-    let r = before
+    let old_answer = before
         .call("GET", "/v1/check?number=601234567", None)
         .await
-        .unwrap();
-    let old_receipt = r.body["receipt"].clone();
-    let old_id = old_receipt["key_id"].as_str().unwrap().to_string();
+        .unwrap()
+        .raw;
+    let old_id = key_id(&old_answer);
     before.kill();
 
     let after = Tarcza::start_with(
@@ -355,7 +415,7 @@ async fn a_receipt_issued_before_a_key_rotation_still_verifies_after_it() {
         .call("GET", "/v1/check?number=601234567", None)
         .await
         .unwrap();
-    let new_id = r.body["receipt"]["key_id"].as_str().unwrap().to_string();
+    let new_id = key_id(&r.raw);
     assert_ne!(new_id, old_id, "the new key signs");
     let keys = after.call("GET", "/v1/receipts/keys", None).await.unwrap();
     assert_eq!(keys.body["signing_key_id"], new_id.as_str());
@@ -366,19 +426,24 @@ async fn a_receipt_issued_before_a_key_rotation_still_verifies_after_it() {
         .unwrap();
     assert!(old_key["valid_from"].is_string());
     assert!(published.iter().any(|k| k["id"] == new_id.as_str()));
-    // The old receipt verifies with the old key as the new process publishes it…
-    openssl_verifies(&old_receipt, old_key["public_key_pem"].as_str().unwrap()).unwrap();
+    // The old answer verifies with the old key as the new process publishes it…
+    openssl_verifies(&old_answer, old_key["public_key_pem"].as_str().unwrap()).unwrap();
     // …not with the new one…
     let new_key = published
         .iter()
         .find(|k| k["id"] == new_id.as_str())
         .unwrap();
-    assert!(openssl_verifies(&old_receipt, new_key["public_key_pem"].as_str().unwrap()).is_err());
+    assert!(openssl_verifies(&old_answer, new_key["public_key_pem"].as_str().unwrap()).is_err());
     // …and the new process says it is valid.
-    let r = after
-        .call("POST", "/v1/receipts/verify", Some(&old_receipt))
-        .await
-        .unwrap();
+    let r = crate::net::request(
+        after.addr,
+        "POST",
+        "/v1/receipts/verify",
+        Some(ADMIN_KEY),
+        Some(("application/json", &old_answer)),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.body["valid"], true, "{:?}", r.body);
 }
 
@@ -388,6 +453,7 @@ async fn with_receipts_off_answers_carry_none() {
     let r = app.check("601234567").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.get("receipt").is_none(), "{}", r.body);
+    assert!(r.body["registries"].is_object(), "{}", r.body);
 }
 
 #[tokio::test]
@@ -399,9 +465,43 @@ async fn receipts_signed_by_another_replica_verify_everywhere() {
     other.receipts.register(&other.db).await.unwrap();
     other.index.refresh(&other.db).await.unwrap();
     let other = TestApp::with_state(other, app.db_url.clone());
-    let receipt = other.check("601234567").await.body["receipt"].clone();
-    let r = app.post("/v1/receipts/verify", ADMIN_KEY, receipt).await;
+    let (_, body) = raw(&other, "GET", "/v1/check?number=601234567", None).await;
+    let r = verify_bytes(&app, &body).await;
+    assert_eq!(r["valid"], true, "{r}");
+}
+
+#[tokio::test]
+async fn receipts_of_format_1_issued_before_format_2_still_verify() {
+    use ed25519_dalek::Signer;
+    use sha2::Digest;
+    let app = TestApp::spawn().await;
+    // A key that signed format-1 receipts, published as tarcza publishes its keys.
+    let key = ReceiptKey::from_seed(&[11; 32]);
+    Receipts::new(ReceiptKey::from_seed(&[11; 32]), None)
+        .register(&app.state.db)
+        .await
+        .unwrap();
+    let claims = r#"{"kind":"check","number":"+48601234567","allowed":false,"reasons":[{"source":"dnc"}],"snapshot_version":3,"registries":{},"checked_at":"2026-11-28T10:00:00Z"}"#;
+    let leaf = sha2::Sha256::digest([&[0u8][..], claims.as_bytes()].concat());
+    let root: String = leaf.iter().map(|b| format!("{b:02x}")).collect();
+    let signed = json!({"v": 1, "key_id": key.id, "merkle_root": root,
+        "signed_at": chrono::Utc::now().to_rfc3339()})
+    .to_string();
+    use base64::Engine;
+    let signature = base64::engine::general_purpose::STANDARD
+        .encode(key.signing.sign(signed.as_bytes()).to_bytes());
+    let receipt = json!({"key_id": key.id, "claims": claims, "path": [], "signed": signed,
+        "signature": signature});
+    let r = app
+        .post("/v1/receipts/verify", ADMIN_KEY, receipt.clone())
+        .await;
     assert_eq!(r.body["valid"], true, "{}", r.body);
+    assert_eq!(r.body["format"], 1, "{}", r.body);
+    assert_eq!(r.body["claims"]["allowed"], false, "{}", r.body);
+    let mut forged = receipt.clone();
+    forged["claims"] = json!(claims.replace("false", "true"));
+    let r = app.post("/v1/receipts/verify", ADMIN_KEY, forged).await;
+    assert_eq!(r.body["valid"], false, "{}", r.body);
 }
 
 #[tokio::test]
@@ -428,37 +528,28 @@ async fn a_receipt_binds_the_whole_verdict_with_its_consent_and_exemptions() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let c = crate::consents::give(&app, crate::consents::consent("601234567", "acme")).await;
 
-    // Allowed only thanks to the consent: the receipt says which one, and what it exempted.
-    let answer = app
-        .get("/v1/check?number=601234567&client=acme", ADMIN_KEY)
-        .await
-        .body;
+    // Allowed only thanks to the consent: the signed answer says which one, and what it
+    // exempted.
+    let (_, body) = raw(&app, "GET", "/v1/check?number=601234567&client=acme", None).await;
+    let pem = public_pem(&app, &key_id(&body)).await;
+    let answer = openssl_verifies(&body, &pem).unwrap();
     assert_eq!(answer["allowed"], true, "{answer}");
-    let receipt = &answer["receipt"];
-    let claims: Value = serde_json::from_str(receipt["claims"].as_str().unwrap()).unwrap();
-    assert_eq!(claims["consent"]["consent_id"], c["id"], "{claims}");
-    assert_eq!(claims["consent"], answer["consent"]);
-    assert_eq!(claims["exemptions"], answer["exemptions"]);
-    assert_eq!(claims["exemptions"][0]["registry"], "robinson", "{claims}");
-    let pem = public_pem(&app, receipt["key_id"].as_str().unwrap()).await;
-    openssl_verifies(receipt, &pem).unwrap();
+    assert_eq!(answer["consent"]["consent_id"], c["id"], "{answer}");
+    assert_eq!(answer["exemptions"][0]["registry"], "robinson", "{answer}");
 
-    // Without a client the same number is blocked, and its receipt has neither.
-    let plain = app.check("601234567").await.body;
-    let claims: Value = serde_json::from_str(plain["receipt"]["claims"].as_str().unwrap()).unwrap();
-    assert_eq!(claims["allowed"], false);
-    assert!(claims.get("consent").is_none() && claims.get("exemptions").is_none());
+    // Without a client the same number is blocked, and its answer has neither.
+    let (_, plain) = raw(&app, "GET", "/v1/check?number=601234567", None).await;
+    let plain = openssl_verifies(&plain, &pem).unwrap();
+    assert_eq!(plain["allowed"], false);
+    assert!(plain.get("consent").is_none() && plain.get("exemptions").is_none());
 
     // An answer whose exemption was taken away next to its intact receipt is refused.
-    let verify = |body: Value| app.post("/v1/receipts/verify", ADMIN_KEY, body);
-    assert_eq!(verify(answer.clone()).await.body["valid"], true);
-    let mut lying = answer.clone();
-    lying.as_object_mut().unwrap().remove("exemptions");
-    let r = verify(lying).await;
-    assert_eq!(r.body["valid"], false, "{}", r.body);
-    assert!(
-        r.body["problem"].as_str().unwrap().contains("exemptions"),
-        "{}",
-        r.body
-    );
+    let text = std::str::from_utf8(&body).unwrap();
+    let start = text.find(",\"exemptions\":").unwrap();
+    let end = text.find(",\"consent\":").unwrap();
+    let lying = format!("{}{}", &text[..start], &text[end..]);
+    assert!(serde_json::from_str::<Value>(&lying).is_ok(), "{lying}");
+    let r = verify_bytes(&app, lying.as_bytes()).await;
+    assert_eq!(r["valid"], false, "{r}");
+    assert!(r["problem"].as_str().unwrap().contains("altered"), "{r}");
 }
