@@ -7,16 +7,18 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::Json;
 use chrono::Utc;
+use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{from_json, JsonBytes, NoQuery, ScopedDialer};
 use super::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::receipts::{verify, Carried, PublishedKey, Submitted, FORMAT, FORMAT_1};
+use crate::receipts::{verify, Carried, PublishedKey, Submitted, Verified, FORMAT, FORMAT_1};
 use crate::store::receipt_keys;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -36,20 +38,79 @@ pub fn router() -> OpenApiRouter<AppState> {
     tag = "receipts",
     security(()),
     responses(
-        (status = 200, description = "`keys` (each with its id, algorithm, public key and validity) and `signing_key_id`", body = serde_json::Value),
+        (status = 200, description = "The keys, and the one this process signs with", body = KeysAnswer),
     )
 )]
-async fn keys(State(state): State<AppState>, _: NoQuery) -> Result<Json<Value>, ApiError> {
+async fn keys(State(state): State<AppState>, _: NoQuery) -> Result<Json<KeysAnswer>, ApiError> {
     let now = Utc::now();
     let keys: Vec<PublishedKey> = receipt_keys::list(&state.db)
         .await?
         .iter()
         .filter_map(|row| PublishedKey::from_row(row, now))
         .collect();
-    Ok(Json(json!({
-        "keys": keys,
-        "signing_key_id": state.receipts.key_id(),
-    })))
+    Ok(Json(KeysAnswer {
+        keys,
+        signing_key_id: state.receipts.key_id().map(str::to_owned),
+    }))
+}
+
+/// The public keys that verify receipts.
+#[derive(Serialize, ToSchema)]
+struct KeysAnswer {
+    /// Every key that signed receipts still kept, with when it signed.
+    keys: Vec<PublishedKey>,
+    /// The key this process signs with now (null when receipts are off).
+    signing_key_id: Option<String>,
+}
+
+/// What a verification found.
+#[derive(Serialize, ToSchema)]
+struct VerifyAnswer {
+    /// Whether the receipt is tarcza's signature over exactly these bytes.
+    valid: bool,
+    /// The receipt's format: 2 (signs the answer's own bytes) or 1 (carries its claims).
+    format: u8,
+    /// The published key the receipt names (null when it names none of tarcza's keys).
+    key: Option<PublishedKey>,
+    /// Format 2, when valid: the signed answer (without its receipt), parsed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answer: Option<Value>,
+    /// Format 1, when valid: the signed claims, parsed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claims: Option<Value>,
+    /// When valid: the signed statement (the batch's Merkle root, the key, the time), parsed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signed: Option<Value>,
+    /// When not valid: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+}
+
+impl VerifyAnswer {
+    /// The answer for a receipt of `format` whose check came to `checked`.
+    fn of(format: u8, key: Option<PublishedKey>, checked: Result<Verified, String>) -> Self {
+        let mut answer = VerifyAnswer {
+            valid: checked.is_ok(),
+            format,
+            key,
+            answer: None,
+            claims: None,
+            signed: None,
+            problem: None,
+        };
+        match checked {
+            Ok(v) => {
+                if format == FORMAT_1 {
+                    answer.claims = Some(v.says);
+                } else {
+                    answer.answer = Some(v.says);
+                }
+                answer.signed = Some(v.signed);
+            }
+            Err(problem) => answer.problem = Some(problem),
+        }
+        answer
+    }
 }
 
 /// Verify a decision receipt: a whole `/v1/check` answer, or a format-1 receipt.
@@ -70,7 +131,7 @@ async fn keys(State(state): State<AppState>, _: NoQuery) -> Result<Json<Value>, 
     ),
     extensions(("x-required-role" = json!("dialer")), ("x-client-bound-keys" = json!("own client"))),
     responses(
-        (status = 200, description = "`valid`, the `format` and the `key`; when valid, the signed `answer` (format 2) or `claims` (format 1) and `signed`; when not, the `problem`", body = serde_json::Value),
+        (status = 200, description = "`valid`, the `format` and the `key`; when valid, the signed `answer` (format 2) or `claims` (format 1) and `signed`; when not, the `problem`", body = VerifyAnswer),
         (status = 400, description = "The body is not JSON (`invalid_json`)", body = ErrorBody),
         (status = 413, description = "A body over 1 MiB (`body_too_large`)", body = ErrorBody),
         (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`)", body = ErrorBody),
@@ -82,7 +143,7 @@ async fn verify_one(
     State(state): State<AppState>,
     _: NoQuery,
     JsonBytes(body): JsonBytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<VerifyAnswer>, ApiError> {
     let fields: HashMap<String, &RawValue> = from_json(&body)?;
     let invalid = |m: String| ApiError::unprocessable("invalid_receipt", m);
     let format_2 = fields
@@ -103,14 +164,7 @@ async fn verify_one(
             }
             Err(problem) => (Err(problem), None),
         };
-        return Ok(Json(match checked {
-            Ok(v) => {
-                json!({"valid": true, "format": FORMAT, "key": key, "answer": v.says, "signed": v.signed})
-            }
-            Err(problem) => {
-                json!({"valid": false, "format": FORMAT, "problem": problem, "key": key})
-            }
-        }));
+        return Ok(Json(VerifyAnswer::of(FORMAT, key, checked)));
     }
     let receipt: Submitted = match fields.get("receipt") {
         Some(raw) => serde_json::from_str(raw.get())
@@ -126,12 +180,7 @@ async fn verify_one(
     let key = published(&state, &receipt.key_id).await?;
     let checked = verify::verify(&receipt, key.as_ref())
         .and_then(|v| answer_matches(&fields, &v.says).map(|()| v));
-    Ok(Json(match checked {
-        Ok(v) => {
-            json!({"valid": true, "format": FORMAT_1, "key": key, "claims": v.says, "signed": v.signed})
-        }
-        Err(problem) => json!({"valid": false, "format": FORMAT_1, "problem": problem, "key": key}),
-    }))
+    Ok(Json(VerifyAnswer::of(FORMAT_1, key, checked)))
 }
 
 /// The published key `id`, if it is one of tarcza's receipt keys.

@@ -24,9 +24,11 @@ const RECORDING_GRANULARITY: i64 = 60;
 const CLOCK_SLACK: i64 = 300;
 
 /// A published public key and the period it signed in.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PublishedKey {
+    /// The key id receipts name (`key_id`).
     pub id: String,
+    /// `ed25519`.
     pub algorithm: String,
     /// The raw 32-byte key, base64.
     pub public_key: String,
