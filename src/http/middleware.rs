@@ -101,29 +101,56 @@ async fn limit_and_count(State(state): State<AppState>, req: Request, next: Next
 }
 
 /// Request ids `<process tag>-<sequence>`: unique per process and cheap (a UUID per
-/// request costs a trip to the OS random source on the hot path).
+/// request costs a trip to the OS random source on the hot path), written without a
+/// formatter: the tag (8 hex digits and `-`) once, the sequence's digits per request.
 #[derive(Clone)]
 struct SequentialIds {
-    tag: u32,
+    tag: [u8; TAG_LEN],
     next: Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// `xxxxxxxx-`
+const TAG_LEN: usize = 9;
+/// The tag and the 20 digits of the largest `u64`.
+const ID_LEN: usize = TAG_LEN + 20;
 
 impl SequentialIds {
     fn new() -> Self {
         let mut tag = [0u8; 4];
         getrandom::fill(&mut tag).unwrap_or_default();
+        SequentialIds::tagged(u32::from_le_bytes(tag))
+    }
+
+    fn tagged(tag: u32) -> Self {
+        let mut text = [b'-'; TAG_LEN];
+        for (i, digit) in text[..8].iter_mut().enumerate() {
+            *digit = b"0123456789abcdef"[(tag >> (28 - 4 * i)) as usize & 0xf];
+        }
         SequentialIds {
-            tag: u32::from_le_bytes(tag),
+            tag: text,
             next: Arc::default(),
         }
+    }
+
+    /// The id of request `n` into `out`, and its length.
+    fn write(&self, n: u64, out: &mut [u8; ID_LEN]) -> usize {
+        out[..TAG_LEN].copy_from_slice(&self.tag);
+        let digits = n.checked_ilog10().unwrap_or(0) as usize + 1;
+        let mut rest = n;
+        for digit in out[TAG_LEN..TAG_LEN + digits].iter_mut().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        TAG_LEN + digits
     }
 }
 
 impl MakeRequestId for SequentialIds {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("{:08x}-{n}", self.tag);
-        axum::http::HeaderValue::from_str(&id)
+        let mut id = [0; ID_LEN];
+        let len = self.write(n, &mut id);
+        axum::http::HeaderValue::from_bytes(&id[..len])
             .ok()
             .map(RequestId::new)
     }
@@ -270,4 +297,32 @@ fn with_idle_timeout(body: Body, idle: Duration) -> Body {
             )),
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_the_tag_in_hex_and_the_sequence_in_decimal() {
+        for tag in [0, 1, 0xdead_beef, u32::MAX, 0x0a0b_0c0d] {
+            let ids = SequentialIds::tagged(tag);
+            for n in [
+                0,
+                1,
+                9,
+                10,
+                99,
+                100,
+                12_345,
+                999_999_999_999,
+                u64::MAX - 1,
+                u64::MAX,
+            ] {
+                let mut out = [0; ID_LEN];
+                let len = ids.write(n, &mut out);
+                assert_eq!(&out[..len], format!("{tag:08x}-{n}").as_bytes());
+            }
+        }
+    }
 }
