@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::time::Instant;
 
 use axum::extract::{FromRequestParts, State};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{header, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,8 +15,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{from_json, ApiQuery, JsonBytes, NoQuery, ScopedDialer};
-use super::AppState;
+use super::extract::{from_json, JsonBytes, NoQuery, ScopedDialer};
+use super::{query, AppState};
 use crate::activity::Counts;
 use crate::domain::{PhoneNumber, Scope};
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
@@ -32,8 +32,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(check_one, check_batch))
 }
 
+/// The parameters of `GET /v1/check`, for the document; the handler reads them borrowed
+/// from the URI ([`query::borrowed`]), by the same rules as every other query.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[allow(dead_code)]
 struct CheckQuery {
     /// The number as typed or exported: `601234567`, `+48 601 234 567`, `0048601234567`,
     /// `tel:+48-601-234-567`, with an extension (`wew. 12`, `ext 12`) that is ignored.
@@ -58,6 +61,9 @@ struct CheckQuery {
     )]
     campaign: Option<String>,
 }
+
+/// The fields of [`CheckQuery`], in their order.
+const CHECK_PARAMETERS: [&str; 3] = ["number", "client", "campaign"];
 
 /// The verdict on one number.
 #[derive(Serialize, ToSchema)]
@@ -122,10 +128,11 @@ struct CheckResponse<'a> {
 async fn check_one(
     caller: Checker<false>,
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<CheckQuery>,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
+    let asked = query::borrowed::<CheckQuery, 3>(uri.query().unwrap_or(""), CHECK_PARAMETERS)?;
     let started = Instant::now();
-    let answer = answer_one(&state, &caller, q).await;
+    let answer = answer_one(&state, &caller, asked).await;
     let metrics = &state.metrics;
     match &answer {
         Ok((_, blocked)) => {
@@ -212,15 +219,15 @@ impl<'a> Blocks<'a> {
 async fn answer_one<const B: bool>(
     state: &AppState,
     caller: &Checker<B>,
-    q: CheckQuery,
+    [number, client, campaign]: [Option<Cow<'_, str>>; 3],
 ) -> Result<(Response, bool), ApiError> {
     let snapshot = state.index.current().ok_or_else(ApiError::not_ready)?;
     freshness::snapshot_gate(&state.index, &state.settings)?;
-    let raw = q.number.ok_or_else(|| {
+    let raw = number.ok_or_else(|| {
         ApiError::bad_request("missing_number", "the number parameter is required")
     })?;
     let number = PhoneNumber::parse(&raw, state.settings.region)?;
-    let scope = caller.scope_of(q.client.as_deref(), q.campaign.as_deref())?;
+    let scope = caller.scope_of(client.as_deref(), campaign.as_deref())?;
     let now = Utc::now();
     let warnings = freshness::gate(&snapshot, &state.settings, now)?;
     let verdict = snapshot.check(number, &scope, now);

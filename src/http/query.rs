@@ -36,24 +36,60 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// Parses `query` (the raw string after `?`) into `T`.
 pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     if let Some(known) = field_names::<T>() {
-        // Bit i: known[i] was seen (no struct here has 128 fields).
         let mut seen = 0u128;
         for (name, _) in form_urlencoded::parse(query.as_bytes()) {
-            let Some(i) = known.iter().position(|k| *k == name) else {
-                return Err(unknown(&name, known));
-            };
-            if seen & (1 << i) != 0 {
-                return Err(ApiError::bad_request(
-                    "duplicate_parameter",
-                    format!("the query parameter {name:?} is given more than once"),
-                ));
-            }
-            seen |= 1 << i;
+            slot(&name, known, &mut seen)?;
         }
     }
     let query = plus_in_number(query);
     serde_urlencoded::from_str(&query)
         .map_err(|e| ApiError::bad_request("invalid_query", format!("invalid query string: {e}")))
+}
+
+/// The string parameters `names` (the fields of `T`, in their order) of `query`, each
+/// borrowed from it unless decoding changes it, read by the rules of [`parse`] (same
+/// values, same refusals): for the hot `GET /v1/check`, whose usual query needs no
+/// owned string at all.
+pub fn borrowed<'q, T: DeserializeOwned, const N: usize>(
+    query: &'q str,
+    names: [&'static str; N],
+) -> Result<[Option<Cow<'q, str>>; N], ApiError> {
+    debug_assert_eq!(field_names::<T>(), Some(&names[..]), "the fields of T");
+    let mut values = std::array::from_fn(|_| None);
+    let mut seen = 0u128;
+    // The pieces `form_urlencoded::parse` reads (it skips empty ones), one at a time so
+    // that the raw value of `number` is at hand for the plus rule.
+    for piece in query.split('&').filter(|p| !p.is_empty()) {
+        let Some((name, value)) = form_urlencoded::parse(piece.as_bytes()).next() else {
+            continue;
+        };
+        let i = slot(&name, &names, &mut seen)?;
+        // As `number_value` finds it: the raw value, when the name is `number`.
+        let raw_number = (names[i] == NUMBER)
+            .then(|| piece.split_once('='))
+            .flatten();
+        values[i] = Some(match raw_number {
+            Some((_, raw)) if raw.contains('+') => Cow::Owned(read_number(raw)),
+            _ => value,
+        });
+    }
+    Ok(values)
+}
+
+/// Which of `known` the parameter `name` is, the first time it comes (bit i of `seen`:
+/// known[i] came; no struct here has 128 fields); else the 400 naming it.
+fn slot(name: &str, known: &[&str], seen: &mut u128) -> Result<usize, ApiError> {
+    let Some(i) = known.iter().position(|k| *k == name) else {
+        return Err(unknown(name, known));
+    };
+    if *seen & (1 << i) != 0 {
+        return Err(ApiError::bad_request(
+            "duplicate_parameter",
+            format!("the query parameter {name:?} is given more than once"),
+        ));
+    }
+    *seen |= 1 << i;
+    Ok(i)
 }
 
 fn unknown(name: &str, known: &[&str]) -> ApiError {
@@ -229,6 +265,98 @@ mod tests {
             parse::<NoParams>("x=1").err().unwrap().code(),
             "unknown_parameter"
         );
+    }
+
+    /// The parameters of `GET /v1/check`, read by [`parse`] into owned strings.
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Asked {
+        number: Option<String>,
+        client: Option<String>,
+        campaign: Option<String>,
+    }
+
+    fn asked(query: &str) -> Result<Asked, ApiError> {
+        let [number, client, campaign] =
+            borrowed::<Asked, 3>(query, ["number", "client", "campaign"])?;
+        Ok(Asked {
+            number: number.map(Cow::into_owned),
+            client: client.map(Cow::into_owned),
+            campaign: campaign.map(Cow::into_owned),
+        })
+    }
+
+    /// Pieces of query strings, hostile ones among them.
+    const TOKENS: &[&str] = &[
+        "number",
+        "client",
+        "campaign",
+        "Client",
+        "num%62er",
+        "nu+mber",
+        "number=",
+        "=",
+        "&",
+        "&",
+        "+",
+        "+",
+        "%2B",
+        "%2b",
+        "%",
+        "%z",
+        "%4",
+        "%C3%A9",
+        "%FF",
+        "%E2%82",
+        "6",
+        "01",
+        "48",
+        "601234567",
+        "tel:",
+        "%3A",
+        " ",
+        "a",
+        "é",
+        ";",
+        "%26",
+        "%3D",
+        "%EF%BC%96",
+        "wew.",
+        "\u{ff16}",
+        "%00",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        /// The borrowing reader gives what `parse` gives, value for value and refusal
+        /// for refusal.
+        #[test]
+        fn borrowed_parameters_are_those_parse_reads(
+            pieces in proptest::collection::vec(proptest::sample::select(TOKENS), 0..14)
+        ) {
+            let query = pieces.concat();
+            match (parse::<Asked>(&query), asked(&query)) {
+                (Ok(a), Ok(b)) => proptest::prop_assert_eq!(a, b, "{:?}", query),
+                (Err(a), Err(b)) => {
+                    proptest::prop_assert_eq!(a.code(), b.code(), "{:?}", query);
+                    proptest::prop_assert_eq!(a.to_string(), b.to_string(), "{:?}", query);
+                }
+                (a, b) => proptest::prop_assert!(false, "{:?}: {:?} but {:?}", query, a.map(|_| ()), b.map(|_| ())),
+            }
+        }
+    }
+
+    #[test]
+    fn borrowed_parameters_are_borrowed_unless_decoding_changes_them() {
+        let query = "number=601234567&client=acme&campaign=summer%2D1";
+        let [number, client, campaign] =
+            borrowed::<Asked, 3>(query, ["number", "client", "campaign"]).unwrap();
+        assert!(matches!(number, Some(Cow::Borrowed("601234567"))));
+        assert!(matches!(client, Some(Cow::Borrowed("acme"))));
+        assert!(matches!(campaign, Some(Cow::Owned(c)) if c == "summer-1"));
+        let [number, ..] =
+            borrowed::<Asked, 3>("number=+48601234567", ["number", "client", "campaign"]).unwrap();
+        assert_eq!(number.as_deref(), Some("+48601234567"));
     }
 
     #[test]
