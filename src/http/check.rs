@@ -16,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{from_json, JsonBytes, NoQuery, ScopedDialer};
+use super::time::AnswerTime;
 use super::{query, AppState};
 use crate::activity::Counts;
 use crate::domain::{PhoneNumber, Scope};
@@ -94,7 +95,8 @@ struct CheckResponse<'a> {
     /// null without data), by registry name.
     #[schema(value_type = std::collections::BTreeMap<String, Option<i64>>, example = json!({"robinson": 55}))]
     registries: Generations<'a>,
-    checked_at: DateTime<Utc>,
+    #[schema(value_type = DateTime<Utc>)]
+    checked_at: AnswerTime,
     /// Present under a registry's `warn` stale policy when its data is past its maximum
     /// age (under `block`, the answer is `503 stale_registry` instead).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -249,7 +251,7 @@ async fn answer_one<const B: bool>(
         consent: verdict.consent,
         snapshot_version: snapshot.version,
         registries: Generations(snapshot.registries()),
-        checked_at: now,
+        checked_at: AnswerTime(now),
         warnings,
         receipt: None,
     };
@@ -325,7 +327,8 @@ struct BatchTail<'a> {
     /// As in `GET /v1/check`.
     #[schema(value_type = std::collections::BTreeMap<String, Option<i64>>, example = json!({"robinson": 55}))]
     registries: Generations<'a>,
-    checked_at: DateTime<Utc>,
+    #[schema(value_type = DateTime<Utc>)]
+    checked_at: AnswerTime,
     /// As in `GET /v1/check`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<Warning>,
@@ -419,7 +422,7 @@ async fn answer_batch(
         campaign: scope.campaign(),
         snapshot_version: snapshot.version,
         registries: Generations(snapshot.registries()),
-        checked_at: now,
+        checked_at: AnswerTime(now),
         warnings,
         receipt: None,
     };
