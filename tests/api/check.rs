@@ -162,3 +162,58 @@ async fn check_scopes_apply_to_their_client_and_campaign() {
     assert!(!allowed("/v1/check?number=501234567&client=x&campaign=summer".into()).await);
     assert!(allowed("/v1/check?number=501234567&client=x&campaign=winter".into()).await);
 }
+
+/// Every answer, the hot `/v1/check` and its refusals among them, names its request: an id
+/// of its own, unique, or the one the caller sent.
+#[tokio::test]
+async fn every_answer_carries_a_request_id_of_its_own_or_the_callers() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    let app = TestApp::spawn().await;
+    let id_of = |uri: &str, sent: Option<&str>| {
+        let mut req = Request::get(uri).header("authorization", format!("Bearer {ADMIN_KEY}"));
+        if let Some(id) = sent {
+            req = req.header("x-request-id", id);
+        }
+        let req = req.body(Body::empty()).unwrap();
+        let router = app.router.clone();
+        async move {
+            let res = router.oneshot(req).await.unwrap();
+            let id = res
+                .headers()
+                .get("x-request-id")
+                .map(|v| v.to_str().unwrap().to_string());
+            (
+                res.status(),
+                id.unwrap_or_else(|| panic!("no x-request-id ({})", res.status())),
+            )
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (uri, status) in [
+        ("/v1/check?number=601234567", StatusCode::OK),
+        ("/v1/check?number=12", StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "/v1/check?number=601234567&Client=acme",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/v1/registries", StatusCode::OK),
+        ("/v1/nothing-here", StatusCode::NOT_FOUND),
+    ] {
+        for _ in 0..3 {
+            let (got, id) = id_of(uri, None).await;
+            assert_eq!(got, status, "{uri}");
+            let (tag, sequence) = id.split_once('-').unwrap();
+            assert!(
+                tag.len() == 8 && tag.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{id}"
+            );
+            assert!(sequence.parse::<u64>().is_ok(), "{id}");
+            assert!(seen.insert(id.clone()), "{id} given twice");
+        }
+    }
+    let (_, id) = id_of("/v1/check?number=601234567", Some("dialer-7f3a")).await;
+    assert_eq!(id, "dialer-7f3a");
+}
