@@ -17,6 +17,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use futures_util::{stream, StreamExt};
+use tower::ServiceBuilder;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -46,42 +47,49 @@ const LONG_POLL_ROUTE: &str = "/v1/changes";
 /// The timeout and the count are one layer: each `from_fn` layer costs every request a
 /// boxed future and a clone of the routes' service.
 pub fn limited(routes: Router, state: AppState) -> Router {
-    routes
-        .layer(middleware::from_fn_with_state(state, limit_and_count))
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+    // One `layer` call for both: each call wraps every route in a boxed service of its
+    // own, which every request clones (an allocation and a free a layer).
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+            .layer(middleware::from_fn_with_state(state, limit_and_count)),
+    )
 }
 
-/// `router` inside the layers every request passes: request id and trace span.
+/// `router` inside the layers every request passes: request id and trace span (outermost
+/// first; in one `layer` call, as in [`limited`]).
 pub fn observed(router: Router) -> Router {
-    router
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(
-            // Spans carry the matched route, never the raw URI (it holds phone numbers).
-            // Failures are logged where they happen (ApiError logs 5xx causes once), so the
-            // layer's own failure line would only repeat them, or flag an expected 503.
-            TraceLayer::new_for_http()
-                .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG))
-                .make_span_with(|req: &Request<_>| {
-                    let route = req
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map_or("unmatched", MatchedPath::as_str);
-                    let id = req
-                        .headers()
-                        .get(REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-");
-                    // `/v1/check` is the hot path and logs nothing of its own at info:
-                    // building its span there costs about a tenth of its throughput
-                    // (measured with bench/run), so it is a debug span.
-                    if route == "/v1/check" {
-                        tracing::debug_span!("request", method = %req.method(), route, request_id = id)
-                    } else {
-                        tracing::info_span!("request", method = %req.method(), route, request_id = id)
-                    }
-                }),
-        )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialIds::new()))
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialIds::new()))
+            .layer(
+                // Spans carry the matched route, never the raw URI (it holds phone numbers).
+                // Failures are logged where they happen (ApiError logs 5xx causes once), so the
+                // layer's own failure line would only repeat them, or flag an expected 503.
+                TraceLayer::new_for_http()
+                    .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG))
+                    .make_span_with(|req: &Request<_>| {
+                        let route = req
+                            .extensions()
+                            .get::<MatchedPath>()
+                            .map_or("unmatched", MatchedPath::as_str);
+                        let id = req
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        // `/v1/check` is the hot path and logs nothing of its own at info:
+                        // building its span there costs about a tenth of its throughput
+                        // (measured with bench/run), so it is a debug span.
+                        if route == "/v1/check" {
+                            tracing::debug_span!("request", method = %req.method(), route, request_id = id)
+                        } else {
+                            tracing::info_span!("request", method = %req.method(), route, request_id = id)
+                        }
+                    }),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+    )
 }
 
 /// The request within its time limit ([`request_timeout`]), then counted with its
