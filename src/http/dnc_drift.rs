@@ -345,6 +345,7 @@ async fn report(state: AppState, mut req: DriftRequest, body: Body) -> Result<Re
         options.region,
         req.encoding,
         options.limits,
+        req.now,
     )
     .await
     .map_err(unreadable)?;
