@@ -10,7 +10,6 @@
 //! `Accept: text/csv`.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -18,22 +17,23 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::dnc_imports::{self, encoding_of, format_of, reject_rate_of, unreadable, FlagsFile};
+use super::dnc_imports::{
+    self, export_query, open_export, run_apart, too_many_rejects, unreadable, ExportParams,
+    FlagsFile,
+};
 use super::dnc_list::csv_field;
 use super::extract::{scope_forbidden, ApiQuery, ScopedAgent};
 use super::AppState;
-use crate::domain::{Binding, Encoding, PhoneNumber, Refusal, Scope};
+use crate::domain::{Binding, PhoneNumber, Refusal, Scope};
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::import::contacts::{Contact, ContactReader, ContactsRead};
-use crate::import::flags::{FlagFormat, DEFAULT_SOURCE};
-use crate::import::Options;
+use crate::import::flags::DEFAULT_SOURCE;
 use crate::index::freshness::{self, Warning};
 use crate::index::{Reason, Snapshot};
 use crate::store::dnc_sync;
@@ -45,37 +45,21 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes((schemas, paths, drift.layer(DefaultBodyLimit::disable())))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct DriftQuery {
-    /// `csv` (the default) or `jsonl` (also chosen by `Content-Type: application/x-ndjson`).
-    #[param(pattern = "^(csv|jsonl)$")]
-    format: Option<String>,
-    /// The file's text encoding: `utf-8` (default), `windows-1250` (also `cp1250`) or
-    /// `iso-8859-2` (also `latin2`), in any case.
-    #[param(
-        pattern = "^[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*([uU][tT][fF]-?8|[wW][iI][nN][dD][oO][wW][sS]-1250|[cC][pP]1250|[iI][sS][oO]-8859-2|[lL][aA][tT][iI][nN]2)[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$",
-        example = "windows-1250"
-    )]
-    encoding: Option<String>,
-    /// With `apply=true`: more rejects than this share (0 to 1; default
-    /// TARCZA_MAX_REJECT_RATE) and nothing is applied.
-    #[param(minimum = 0.0, maximum = 1.0)]
-    max_reject_rate: Option<f64>,
-    /// Add the candidates (flags the CRM has and tarcza lacks) as the bulk sync would.
-    #[serde(default)]
-    #[param(default = false)]
-    apply: bool,
+export_query! {
+    struct DriftQuery {
+        max_reject_rate: "With `apply=true`: more rejects than this share (0 to 1; default TARCZA_MAX_REJECT_RATE) and nothing is applied.",
+        /// Add the candidates (flags the CRM has and tarcza lacks) as the bulk sync would.
+        #[serde(default)]
+        #[param(default = false)]
+        apply: bool,
+    }
 }
 
 struct DriftRequest {
     actor: i64,
     /// A client-bound caller's binding: every contact is compared for its client.
     binding: Option<Arc<Binding>>,
-    format: FlagFormat,
-    encoding: Option<Encoding>,
-    max_reject_rate: f64,
+    export: ExportParams,
     apply: bool,
     csv: bool,
     snapshot: Arc<Snapshot>,
@@ -122,9 +106,7 @@ async fn drift(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let format = format_of(q.format.as_deref(), &headers)?;
-    let encoding = encoding_of(q.encoding.as_deref())?;
-    let max_reject_rate = reject_rate_of(q.max_reject_rate, &state)?;
+    let export = q.params(&headers, &state)?;
     let csv = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -138,19 +120,14 @@ async fn drift(
     let req = DriftRequest {
         actor: caller.0.id,
         binding: caller.0.binding.clone(),
-        format,
-        encoding,
-        max_reject_rate,
+        export,
         apply: q.apply,
         csv,
         snapshot,
         now,
         warnings,
     };
-    // Its own task: a client that hangs up must not cancel an apply half-way.
-    tokio::spawn(report(state, req, body))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("drift task failed: {e}")))?
+    run_apart("drift", report(state, req, body)).await
 }
 
 /// One contact the report names.
@@ -337,18 +314,7 @@ struct Answer<'a, 's> {
 }
 
 async fn report(state: AppState, mut req: DriftRequest, body: Body) -> Result<Response, ApiError> {
-    let options = Options::of(&state.settings);
-    let body = body.into_data_stream().map_err(io::Error::other);
-    let mut reader = ContactReader::open(
-        body,
-        req.format,
-        options.region,
-        req.encoding,
-        options.limits,
-        req.now,
-    )
-    .await
-    .map_err(unreadable)?;
+    let mut reader: ContactReader = open_export(&state, &req.export, body, req.now).await?;
     let snapshot = req.snapshot.clone();
     let mut findings = Findings::default();
     loop {
@@ -382,20 +348,9 @@ async fn report(state: AppState, mut req: DriftRequest, body: Body) -> Result<Re
     let mut error = None;
     let mut status = StatusCode::OK;
     if req.apply {
-        let rate = read.rows_rejected as f64 / read.rows_total as f64;
-        if rate > req.max_reject_rate {
+        error = too_many_rejects(&read, req.export.max_reject_rate, "applied");
+        if error.is_some() {
             status = StatusCode::UNPROCESSABLE_ENTITY;
-            error = Some(ErrorDetail {
-                code: "too_many_rejects".into(),
-                message: format!(
-                    "{} of {} rows ({:.1}%) were rejected, more than max_reject_rate ({:.1}%); \
-                 nothing was applied. See rejects for the reasons",
-                    read.rows_rejected,
-                    read.rows_total,
-                    100.0 * rate,
-                    100.0 * req.max_reject_rate
-                ),
-            });
         } else {
             let written = apply(&state, &req, &read, &findings).await?;
             if !written.visible {
