@@ -9,7 +9,6 @@
 //! rejects are kept, never the export. JSON, or CSV (one row per finding) for
 //! `Accept: text/csv`.
 
-use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -27,17 +26,22 @@ use super::dnc_imports::{
     self, export_query, open_export, run_apart, too_many_rejects, unreadable, ExportParams,
     FlagsFile,
 };
-use super::dnc_list::csv_field;
 use super::extract::{scope_forbidden, ApiQuery, ScopedAgent};
 use super::AppState;
-use crate::domain::{Binding, PhoneNumber, Refusal, Scope};
+use crate::domain::{Binding, Refusal};
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
-use crate::import::contacts::{Contact, ContactReader, ContactsRead};
+use crate::import::contacts::{ContactReader, ContactsRead};
 use crate::import::flags::DEFAULT_SOURCE;
 use crate::index::freshness::{self, Warning};
-use crate::index::{Reason, Snapshot};
+use crate::index::Snapshot;
 use crate::store::dnc_sync;
 use crate::store::imports::Reject;
+
+mod csv;
+mod findings;
+
+use csv::csv_answer;
+use findings::{ClientReport, Counts, Findings};
 
 pub fn router() -> OpenApiRouter<AppState> {
     let (schemas, paths, drift) = routes!(drift);
@@ -128,119 +132,6 @@ async fn drift(
         warnings,
     };
     run_apart("drift", report(state, req, body)).await
-}
-
-/// One contact the report names.
-#[derive(Serialize, ToSchema)]
-#[schema(as = DriftFinding)]
-struct Finding<'s> {
-    /// The number in canonical E.164 form.
-    #[schema(value_type = String, example = "+48601234567")]
-    number: PhoneNumber,
-    /// The export's line it is on (the first, if it is there more than once).
-    line: u64,
-    /// Why tarcza blocks it, as `/check` says (forgotten flags only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    reasons: Vec<Reason<'s>>,
-}
-
-/// A client's (or the whole export's) counts.
-#[derive(Serialize, Default, Clone, Copy, ToSchema)]
-#[schema(as = DriftCounts)]
-struct Counts {
-    /// Readable rows of the client.
-    contacts: u64,
-    /// Of them, flagged "do not call" in the CRM.
-    flagged: u64,
-    /// Of them, blocked by tarcza (a do-not-call entry or a registry).
-    blocked: u64,
-    /// Contacts named in `forgotten`: blocked by tarcza, not flagged in the CRM.
-    forgotten: u64,
-    /// Contacts named in `candidates`: flagged in the CRM, not blocked by tarcza.
-    candidates: u64,
-}
-
-impl Counts {
-    fn add(&mut self, o: &Counts) {
-        self.contacts += o.contacts;
-        self.flagged += o.flagged;
-        self.blocked += o.blocked;
-        self.forgotten += o.forgotten;
-        self.candidates += o.candidates;
-    }
-}
-
-/// The report of one client of the export (or of the rows that name none).
-#[derive(Serialize, ToSchema)]
-#[schema(as = DriftClient)]
-struct ClientReport<'s> {
-    /// The client, as the export spells it (`null`: the rows that name none).
-    client: Option<String>,
-    #[serde(skip)]
-    scope: Scope,
-    counts: Counts,
-    /// Contacts tarcza blocks that the CRM does not flag, with `/check`'s reasons.
-    forgotten: Vec<Finding<'s>>,
-    /// Contacts the CRM flags that tarcza does not block.
-    candidates: Vec<Finding<'s>>,
-    /// Numbers already named (`true`: forgotten), so a repeated row is named once.
-    #[serde(skip)]
-    named: HashSet<(u64, bool)>,
-}
-
-/// The findings so far, by client key (`None`: rows without a client).
-#[derive(Default)]
-struct Findings<'s> {
-    clients: BTreeMap<Option<String>, ClientReport<'s>>,
-}
-
-impl<'s> Findings<'s> {
-    fn add(&mut self, snapshot: &'s Snapshot, c: Contact, now: DateTime<Utc>) {
-        // What /check answers for a call for this client; a missing consent is not a
-        // do-not-call flag, so only entries and registries count.
-        let reasons: Vec<Reason<'s>> = snapshot
-            .check(c.number, &c.scope, now)
-            .reasons
-            .into_iter()
-            .filter(|r| matches!(r, Reason::Dnc { .. } | Reason::Registry { .. }))
-            .collect();
-        let key = c.scope.client_key().map(str::to_string);
-        let report = self.clients.entry(key).or_insert_with(|| ClientReport {
-            client: c.scope.client().map(str::to_string),
-            scope: c.scope.clone(),
-            counts: Counts::default(),
-            forgotten: Vec::new(),
-            candidates: Vec::new(),
-            named: HashSet::new(),
-        });
-        let blocked = !reasons.is_empty();
-        report.counts.contacts += 1;
-        report.counts.flagged += u64::from(c.flagged);
-        report.counts.blocked += u64::from(blocked);
-        if blocked == c.flagged || !report.named.insert((c.number.digits(), blocked)) {
-            return;
-        }
-        let finding = Finding {
-            number: c.number,
-            line: c.line,
-            reasons,
-        };
-        if blocked {
-            report.counts.forgotten += 1;
-            report.forgotten.push(finding);
-        } else {
-            report.counts.candidates += 1;
-            report.candidates.push(finding);
-        }
-    }
-
-    fn totals(&self) -> Counts {
-        let mut t = Counts::default();
-        for r in self.clients.values() {
-            t.add(&r.counts);
-        }
-        t
-    }
 }
 
 /// What `apply=true` wrote, as the bulk sync counts it.
@@ -437,64 +328,4 @@ async fn apply(
         })
     })
     .await
-}
-
-/// One row per finding: `client,number,kind,line,reasons`.
-fn csv_answer(findings: &Findings<'_>) -> Response {
-    let mut out = String::from("client,number,kind,line,reasons\r\n");
-    for r in findings.clients.values() {
-        let client = r.client.as_deref().unwrap_or("");
-        let rows = r
-            .forgotten
-            .iter()
-            .map(|f| (f, "forgotten"))
-            .chain(r.candidates.iter().map(|f| (f, "candidate")));
-        for (f, kind) in rows {
-            csv_field(&mut out, client, true);
-            out.push(',');
-            csv_field(&mut out, &f.number.e164(), false);
-            out.push(',');
-            out.push_str(kind);
-            out.push(',');
-            out.push_str(&f.line.to_string());
-            out.push(',');
-            let reasons: Vec<String> = f.reasons.iter().map(describe).collect();
-            csv_field(&mut out, &reasons.join("; "), true);
-            out.push_str("\r\n");
-        }
-    }
-    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response()
-}
-
-/// A reason in words: `dnc entry 12 (client Acme, prefix +4870): asked`, `registry rpo`.
-fn describe(r: &Reason<'_>) -> String {
-    match r {
-        Reason::Dnc {
-            entry_id,
-            prefix,
-            scope,
-            client,
-            campaign,
-            reason,
-            ..
-        } => {
-            let mut s = format!("dnc entry {entry_id} ({scope}");
-            if let Some(c) = client {
-                s.push_str(&format!(" {c}"));
-            }
-            if let Some(c) = campaign {
-                s.push_str(&format!(" / {c}"));
-            }
-            if let Some(p) = prefix {
-                s.push_str(&format!(", prefix {p}"));
-            }
-            s.push(')');
-            if let Some(why) = reason {
-                s.push_str(&format!(": {why}"));
-            }
-            s
-        }
-        Reason::Registry { registry } => format!("registry {registry}"),
-        Reason::Consent { code, .. } => code.to_string(),
-    }
 }
