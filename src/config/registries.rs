@@ -206,7 +206,9 @@ fn build(
                 "sha256" => sha256 = true,
                 _ => return Err(named(key, format!("{v:?} is not csv or sha256"))),
             },
-            "HASH_SCHEME" => scheme = Some(v.parse::<HashScheme>().map_err(|e| named(key, e))?),
+            "HASH_SCHEME" => {
+                scheme = Some(v.trim().parse::<HashScheme>().map_err(|e| named(key, e))?)
+            }
             "ENCODING" => c.encoding = Some(v.parse::<Encoding>().map_err(|e| named(key, e))?),
             "CONSENT_EXEMPTS" => {
                 c.consent_exempts = match v.to_ascii_lowercase().as_str() {

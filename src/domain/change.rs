@@ -13,65 +13,20 @@ use std::str::FromStr;
 
 use serde::{Serialize, Serializer};
 
-/// What a change did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ChangeAction {
-    /// A do-not-call entry was made.
-    DncAdd,
-    /// An entry's block was made longer (a re-add asking for more time).
-    DncExtend,
-    /// An entry's `expires_at` passed: it stopped blocking.
-    DncExpire,
-    /// An entry was deactivated by an admin, with a reason.
-    DncRemove,
-    /// A registry import went live (a new generation of the registry's members).
-    RegistryImport,
-}
-
-impl ChangeAction {
-    pub const ALL: [ChangeAction; 5] = [
-        ChangeAction::DncAdd,
-        ChangeAction::DncExtend,
-        ChangeAction::DncExpire,
-        ChangeAction::DncRemove,
-        ChangeAction::RegistryImport,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeAction::DncAdd => "dnc.add",
-            ChangeAction::DncExtend => "dnc.extend",
-            ChangeAction::DncExpire => "dnc.expire",
-            ChangeAction::DncRemove => "dnc.remove",
-            ChangeAction::RegistryImport => "registry.import",
-        }
-    }
-}
-
-impl fmt::Display for ChangeAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ChangeAction {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ChangeAction::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| {
-                let known: Vec<&str> = ChangeAction::ALL.iter().map(|a| a.as_str()).collect();
-                format!("{s:?} is not a change type; use {}", known.join(", "))
-            })
-    }
-}
-
-/// As read from the database.
-impl TryFrom<String> for ChangeAction {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
+words! {
+    /// What a change did.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum ChangeAction ("a change type") {
+        /// A do-not-call entry was made.
+        DncAdd = "dnc.add",
+        /// An entry's block was made longer (a re-add asking for more time).
+        DncExtend = "dnc.extend",
+        /// An entry's `expires_at` passed: it stopped blocking.
+        DncExpire = "dnc.expire",
+        /// An entry was deactivated by an admin, with a reason.
+        DncRemove = "dnc.remove",
+        /// A registry import went live (a new generation of the registry's members).
+        RegistryImport = "registry.import",
     }
 }
 

@@ -6,39 +6,24 @@
 //! on the list collides with one that is is about 1 in 70 billion per lookup, and a
 //! collision blocks a call rather than allowing one.
 
-use std::fmt;
-use std::str::FromStr;
-
 use sha2::{Digest, Sha256};
 
 use super::PhoneNumber;
 
-/// What string of a number is hashed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum HashScheme {
-    /// E.164 digits without the plus: `48512345678` (the default).
-    E164Digits,
-    /// E.164 with the plus: `+48512345678`.
-    E164Plus,
-    /// The national significant number: `512345678`.
-    National,
+words! {
+    /// What string of a number is hashed.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum HashScheme ("a hash scheme") {
+        /// E.164 digits without the plus: `48512345678` (the default).
+        E164Digits = "e164_digits",
+        /// E.164 with the plus: `+48512345678`.
+        E164Plus = "e164_plus",
+        /// The national significant number: `512345678`.
+        National = "national",
+    }
 }
 
 impl HashScheme {
-    pub const ALL: [HashScheme; 3] = [
-        HashScheme::E164Digits,
-        HashScheme::E164Plus,
-        HashScheme::National,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HashScheme::E164Digits => "e164_digits",
-            HashScheme::E164Plus => "e164_plus",
-            HashScheme::National => "national",
-        }
-    }
-
     /// The key under which `number` is a member of a list hashed with this scheme.
     pub fn key(self, number: PhoneNumber) -> u64 {
         let preimage = match self {
@@ -47,24 +32,6 @@ impl HashScheme {
             HashScheme::National => number.national(),
         };
         prefix(&Sha256::digest(preimage.as_bytes()))
-    }
-}
-
-impl fmt::Display for HashScheme {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for HashScheme {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        HashScheme::ALL
-            .into_iter()
-            .find(|h| h.as_str() == s.trim())
-            .ok_or_else(|| {
-                format!("{s:?} is not a hash scheme (use e164_digits, e164_plus or national)")
-            })
     }
 }
 

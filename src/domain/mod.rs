@@ -4,6 +4,9 @@
 //!
 //! The bottom layer: it uses no other module of the crate.
 
+#[macro_use]
+mod words;
+
 pub mod binding;
 pub mod change;
 pub mod consent;

@@ -46,39 +46,14 @@ impl fmt::Display for Format {
     }
 }
 
-/// Whether a file is the whole registry or a change to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// The file is the whole registry: it replaces the current members.
-    Snapshot,
-    /// The file lists additions and removals (an `op` column).
-    Delta,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Snapshot => "snapshot",
-            Mode::Delta => "delta",
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Mode {
-    type Err = String;
-    /// `snapshot` or `delta`, as written (callers that forgive case lower it first).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "snapshot" => Ok(Mode::Snapshot),
-            "delta" => Ok(Mode::Delta),
-            _ => Err(format!("{s:?} is not snapshot or delta")),
-        }
+words! {
+    /// Whether a file is the whole registry or a change to it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Mode ("a mode") {
+        /// The file is the whole registry: it replaces the current members.
+        Snapshot = "snapshot",
+        /// The file lists additions and removals (an `op` column).
+        Delta = "delta",
     }
 }
 
@@ -147,110 +122,32 @@ impl FromStr for Op {
     }
 }
 
-/// Where an import stands. Only `succeeded` changes a registry (or finds it unchanged).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ImportStatus {
-    Pending,
-    /// Begun and not ended: what a new import is.
-    #[default]
-    Running,
-    Succeeded,
-    /// Could not be done (unreadable file, fetch or write failed, process stopped).
-    Failed,
-    /// Broke a rule (a limit, `max_shrink`, a declared checksum): not done on purpose.
-    Refused,
-}
-
-impl ImportStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImportStatus::Pending => "pending",
-            ImportStatus::Running => "running",
-            ImportStatus::Succeeded => "succeeded",
-            ImportStatus::Failed => "failed",
-            ImportStatus::Refused => "refused",
-        }
+words! {
+    /// Where an import stands. Only `succeeded` changes a registry (or finds it unchanged).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+    #[serde(rename_all = "lowercase")]
+    pub enum ImportStatus ("an import status") {
+        Pending = "pending",
+        /// Begun and not ended: what a new import is.
+        #[default]
+        Running = "running",
+        Succeeded = "succeeded",
+        /// Could not be done (unreadable file, fetch or write failed, process stopped).
+        Failed = "failed",
+        /// Broke a rule (a limit, `max_shrink`, a declared checksum): not done on purpose.
+        Refused = "refused",
     }
 }
 
-impl fmt::Display for ImportStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ImportStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            ImportStatus::Pending,
-            ImportStatus::Running,
-            ImportStatus::Succeeded,
-            ImportStatus::Failed,
-            ImportStatus::Refused,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
-        .ok_or_else(|| format!("{s:?} is not an import status"))
-    }
-}
-
-/// What a running import is doing: reading the file, comparing what it read with the
-/// live data (what it would remove), or writing the new generation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ImportPhase {
-    Reading,
-    Comparing,
-    Writing,
-}
-
-impl ImportPhase {
-    pub const ALL: [ImportPhase; 3] = [
-        ImportPhase::Reading,
-        ImportPhase::Comparing,
-        ImportPhase::Writing,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImportPhase::Reading => "reading",
-            ImportPhase::Comparing => "comparing",
-            ImportPhase::Writing => "writing",
-        }
-    }
-}
-
-impl fmt::Display for ImportPhase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ImportPhase {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ImportPhase::ALL
-            .into_iter()
-            .find(|phase| phase.as_str() == s)
-            .ok_or_else(|| format!("{s:?} is not an import phase"))
-    }
-}
-
-/// As read from the database.
-impl TryFrom<String> for ImportPhase {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-/// As read from the database.
-impl TryFrom<String> for ImportStatus {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
+words! {
+    /// What a running import is doing: reading the file, comparing what it read with the
+    /// live data (what it would remove), or writing the new generation.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+    #[serde(rename_all = "lowercase")]
+    pub enum ImportPhase ("an import phase") {
+        Reading = "reading",
+        Comparing = "comparing",
+        Writing = "writing",
     }
 }
 

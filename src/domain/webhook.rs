@@ -2,9 +2,7 @@
 //! addresses are private), how a delivery is signed ([`sign`]), and a subscription's
 //! [`WebhookState`].
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::str::FromStr;
 
 use reqwest::Url;
 use sha2::{Digest, Sha256};
@@ -177,53 +175,17 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     outer.finalize().into()
 }
 
-/// Where a subscription stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WebhookState {
-    /// Delivering, or retrying a change for less than TARCZA_WEBHOOK_RETRY_FOR.
-    Active,
-    /// Retrying one change for longer than TARCZA_WEBHOOK_RETRY_FOR (still retrying, at
-    /// the longest backoff, until it is delivered or the subscription resumed).
-    Failing,
-    /// The change feed's retention removed changes it had not delivered: stopped.
-    Expired,
-}
-
-impl WebhookState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WebhookState::Active => "active",
-            WebhookState::Failing => "failing",
-            WebhookState::Expired => "expired",
-        }
-    }
-}
-
-impl fmt::Display for WebhookState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for WebhookState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            WebhookState::Active,
-            WebhookState::Failing,
-            WebhookState::Expired,
-        ]
-        .into_iter()
-        .find(|w| w.as_str() == s)
-        .ok_or_else(|| format!("{s:?} is not a webhook state"))
-    }
-}
-
-/// As read from the database.
-impl TryFrom<String> for WebhookState {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
+words! {
+    /// Where a subscription stands.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum WebhookState ("a webhook state") {
+        /// Delivering, or retrying a change for less than TARCZA_WEBHOOK_RETRY_FOR.
+        Active = "active",
+        /// Retrying one change for longer than TARCZA_WEBHOOK_RETRY_FOR (still retrying, at
+        /// the longest backoff, until it is delivered or the subscription resumed).
+        Failing = "failing",
+        /// The change feed's retention removed changes it had not delivered: stopped.
+        Expired = "expired",
     }
 }
 

@@ -4,28 +4,26 @@
 //! among them) and the reject-rate guard; `dry_run=true` says what would change and
 //! changes nothing.
 
-use std::io;
-
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
-use futures_util::TryStreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::dnc_imports::{copy_rows, too_many_rejects, unreadable, SyncQuery, SyncRequest};
+use super::dnc_imports::{
+    copy_rows, open_export, run_apart, too_many_rejects, SyncQuery, SyncRequest,
+};
 use super::extract::{ApiQuery, AsAgent};
 use super::{written, AppState, Notice};
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::import::consents::ConsentReader;
 use crate::import::rows::RowsRead;
 use crate::import::upload::MAX_STORED_REJECTS;
-use crate::import::Options;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::consent_imports::{self, Planned};
 use crate::store::dnc_sync;
@@ -112,25 +110,11 @@ async fn import(
     body: Body,
 ) -> Result<Response, ApiError> {
     let req = SyncRequest::of(caller.0.id, caller.0.binding.clone(), &q, &headers, &state)?;
-    // Its own task: a client that hangs up must not cancel the load half-way.
-    tokio::spawn(load(state, req, body))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("consent load task failed: {e}")))?
+    run_apart("consent load", load(state, req, body)).await
 }
 
 async fn load(state: AppState, req: SyncRequest, body: Body) -> Result<Response, ApiError> {
-    let options = Options::of(&state.settings);
-    let body = body.into_data_stream().map_err(io::Error::other);
-    let reader = ConsentReader::open(
-        body,
-        req.format,
-        options.region,
-        req.encoding,
-        options.limits,
-        Utc::now(),
-    )
-    .await
-    .map_err(unreadable)?;
+    let reader: ConsentReader = open_export(&state, &req.export, body, Utc::now()).await?;
     let mut tx = state.db.begin().await?;
     consent_imports::begin(&mut tx).await?;
     let copy = consent_imports::start_copy(&mut tx).await?;
@@ -149,7 +133,7 @@ async fn load(state: AppState, req: SyncRequest, body: Body) -> Result<Response,
         let conflicts = consent_imports::conflicts(&mut tx, MAX_STORED_REJECTS as i64).await?;
         merge_rejects(&mut read, conflicts, planned.conflicts as u64);
     }
-    if let Some(error) = too_many_rejects(&read, req.max_reject_rate) {
+    if let Some(error) = too_many_rejects(&read, req.export.max_reject_rate, "changed") {
         let mut body = answer(&read, &planned, req.dry_run, None);
         body.error = Some(error);
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());

@@ -9,8 +9,6 @@
 //! rejects are kept, never the export. JSON, or CSV (one row per finding) for
 //! `Accept: text/csv`.
 
-use std::collections::{BTreeMap, HashSet};
-use std::io;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -18,26 +16,32 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::dnc_imports::{self, encoding_of, format_of, reject_rate_of, unreadable, FlagsFile};
-use super::dnc_list::csv_field;
+use super::dnc_imports::{
+    self, export_query, open_export, run_apart, too_many_rejects, unreadable, ExportParams,
+    FlagsFile,
+};
 use super::extract::{scope_forbidden, ApiQuery, ScopedAgent};
 use super::AppState;
-use crate::domain::{Binding, Encoding, PhoneNumber, Refusal, Scope};
+use crate::domain::{Binding, Refusal};
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
-use crate::import::contacts::{Contact, ContactReader, ContactsRead};
-use crate::import::flags::{FlagFormat, DEFAULT_SOURCE};
-use crate::import::Options;
+use crate::import::contacts::{ContactReader, ContactsRead};
+use crate::import::flags::DEFAULT_SOURCE;
 use crate::index::freshness::{self, Warning};
-use crate::index::{Reason, Snapshot};
+use crate::index::Snapshot;
 use crate::store::dnc_sync;
 use crate::store::imports::Reject;
+
+mod csv;
+mod findings;
+
+use csv::csv_answer;
+use findings::{ClientReport, Counts, Findings};
 
 pub fn router() -> OpenApiRouter<AppState> {
     let (schemas, paths, drift) = routes!(drift);
@@ -45,37 +49,21 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes((schemas, paths, drift.layer(DefaultBodyLimit::disable())))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct DriftQuery {
-    /// `csv` (the default) or `jsonl` (also chosen by `Content-Type: application/x-ndjson`).
-    #[param(pattern = "^(csv|jsonl)$")]
-    format: Option<String>,
-    /// The file's text encoding: `utf-8` (default), `windows-1250` (also `cp1250`) or
-    /// `iso-8859-2` (also `latin2`), in any case.
-    #[param(
-        pattern = "^[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*([uU][tT][fF]-?8|[wW][iI][nN][dD][oO][wW][sS]-1250|[cC][pP]1250|[iI][sS][oO]-8859-2|[lL][aA][tT][iI][nN]2)[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$",
-        example = "windows-1250"
-    )]
-    encoding: Option<String>,
-    /// With `apply=true`: more rejects than this share (0 to 1; default
-    /// TARCZA_MAX_REJECT_RATE) and nothing is applied.
-    #[param(minimum = 0.0, maximum = 1.0)]
-    max_reject_rate: Option<f64>,
-    /// Add the candidates (flags the CRM has and tarcza lacks) as the bulk sync would.
-    #[serde(default)]
-    #[param(default = false)]
-    apply: bool,
+export_query! {
+    struct DriftQuery {
+        max_reject_rate: "With `apply=true`: more rejects than this share (0 to 1; default TARCZA_MAX_REJECT_RATE) and nothing is applied.",
+        /// Add the candidates (flags the CRM has and tarcza lacks) as the bulk sync would.
+        #[serde(default)]
+        #[param(default = false)]
+        apply: bool,
+    }
 }
 
 struct DriftRequest {
     actor: i64,
     /// A client-bound caller's binding: every contact is compared for its client.
     binding: Option<Arc<Binding>>,
-    format: FlagFormat,
-    encoding: Option<Encoding>,
-    max_reject_rate: f64,
+    export: ExportParams,
     apply: bool,
     csv: bool,
     snapshot: Arc<Snapshot>,
@@ -122,9 +110,7 @@ async fn drift(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let format = format_of(q.format.as_deref(), &headers)?;
-    let encoding = encoding_of(q.encoding.as_deref())?;
-    let max_reject_rate = reject_rate_of(q.max_reject_rate, &state)?;
+    let export = q.params(&headers, &state)?;
     let csv = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -138,132 +124,14 @@ async fn drift(
     let req = DriftRequest {
         actor: caller.0.id,
         binding: caller.0.binding.clone(),
-        format,
-        encoding,
-        max_reject_rate,
+        export,
         apply: q.apply,
         csv,
         snapshot,
         now,
         warnings,
     };
-    // Its own task: a client that hangs up must not cancel an apply half-way.
-    tokio::spawn(report(state, req, body))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("drift task failed: {e}")))?
-}
-
-/// One contact the report names.
-#[derive(Serialize, ToSchema)]
-#[schema(as = DriftFinding)]
-struct Finding<'s> {
-    /// The number in canonical E.164 form.
-    #[schema(value_type = String, example = "+48601234567")]
-    number: PhoneNumber,
-    /// The export's line it is on (the first, if it is there more than once).
-    line: u64,
-    /// Why tarcza blocks it, as `/check` says (forgotten flags only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    reasons: Vec<Reason<'s>>,
-}
-
-/// A client's (or the whole export's) counts.
-#[derive(Serialize, Default, Clone, Copy, ToSchema)]
-#[schema(as = DriftCounts)]
-struct Counts {
-    /// Readable rows of the client.
-    contacts: u64,
-    /// Of them, flagged "do not call" in the CRM.
-    flagged: u64,
-    /// Of them, blocked by tarcza (a do-not-call entry or a registry).
-    blocked: u64,
-    /// Contacts named in `forgotten`: blocked by tarcza, not flagged in the CRM.
-    forgotten: u64,
-    /// Contacts named in `candidates`: flagged in the CRM, not blocked by tarcza.
-    candidates: u64,
-}
-
-impl Counts {
-    fn add(&mut self, o: &Counts) {
-        self.contacts += o.contacts;
-        self.flagged += o.flagged;
-        self.blocked += o.blocked;
-        self.forgotten += o.forgotten;
-        self.candidates += o.candidates;
-    }
-}
-
-/// The report of one client of the export (or of the rows that name none).
-#[derive(Serialize, ToSchema)]
-#[schema(as = DriftClient)]
-struct ClientReport<'s> {
-    /// The client, as the export spells it (`null`: the rows that name none).
-    client: Option<String>,
-    #[serde(skip)]
-    scope: Scope,
-    counts: Counts,
-    /// Contacts tarcza blocks that the CRM does not flag, with `/check`'s reasons.
-    forgotten: Vec<Finding<'s>>,
-    /// Contacts the CRM flags that tarcza does not block.
-    candidates: Vec<Finding<'s>>,
-    /// Numbers already named (`true`: forgotten), so a repeated row is named once.
-    #[serde(skip)]
-    named: HashSet<(u64, bool)>,
-}
-
-/// The findings so far, by client key (`None`: rows without a client).
-#[derive(Default)]
-struct Findings<'s> {
-    clients: BTreeMap<Option<String>, ClientReport<'s>>,
-}
-
-impl<'s> Findings<'s> {
-    fn add(&mut self, snapshot: &'s Snapshot, c: Contact, now: DateTime<Utc>) {
-        // What /check answers for a call for this client; a missing consent is not a
-        // do-not-call flag, so only entries and registries count.
-        let reasons: Vec<Reason<'s>> = snapshot
-            .check(c.number, &c.scope, now)
-            .reasons
-            .into_iter()
-            .filter(|r| matches!(r, Reason::Dnc { .. } | Reason::Registry { .. }))
-            .collect();
-        let key = c.scope.client_key().map(str::to_string);
-        let report = self.clients.entry(key).or_insert_with(|| ClientReport {
-            client: c.scope.client().map(str::to_string),
-            scope: c.scope.clone(),
-            counts: Counts::default(),
-            forgotten: Vec::new(),
-            candidates: Vec::new(),
-            named: HashSet::new(),
-        });
-        let blocked = !reasons.is_empty();
-        report.counts.contacts += 1;
-        report.counts.flagged += u64::from(c.flagged);
-        report.counts.blocked += u64::from(blocked);
-        if blocked == c.flagged || !report.named.insert((c.number.digits(), blocked)) {
-            return;
-        }
-        let finding = Finding {
-            number: c.number,
-            line: c.line,
-            reasons,
-        };
-        if blocked {
-            report.counts.forgotten += 1;
-            report.forgotten.push(finding);
-        } else {
-            report.counts.candidates += 1;
-            report.candidates.push(finding);
-        }
-    }
-
-    fn totals(&self) -> Counts {
-        let mut t = Counts::default();
-        for r in self.clients.values() {
-            t.add(&r.counts);
-        }
-        t
-    }
+    run_apart("drift", report(state, req, body)).await
 }
 
 /// What `apply=true` wrote, as the bulk sync counts it.
@@ -337,17 +205,7 @@ struct Answer<'a, 's> {
 }
 
 async fn report(state: AppState, mut req: DriftRequest, body: Body) -> Result<Response, ApiError> {
-    let options = Options::of(&state.settings);
-    let body = body.into_data_stream().map_err(io::Error::other);
-    let mut reader = ContactReader::open(
-        body,
-        req.format,
-        options.region,
-        req.encoding,
-        options.limits,
-    )
-    .await
-    .map_err(unreadable)?;
+    let mut reader: ContactReader = open_export(&state, &req.export, body, req.now).await?;
     let snapshot = req.snapshot.clone();
     let mut findings = Findings::default();
     loop {
@@ -381,20 +239,9 @@ async fn report(state: AppState, mut req: DriftRequest, body: Body) -> Result<Re
     let mut error = None;
     let mut status = StatusCode::OK;
     if req.apply {
-        let rate = read.rows_rejected as f64 / read.rows_total as f64;
-        if rate > req.max_reject_rate {
+        error = too_many_rejects(&read, req.export.max_reject_rate, "applied");
+        if error.is_some() {
             status = StatusCode::UNPROCESSABLE_ENTITY;
-            error = Some(ErrorDetail {
-                code: "too_many_rejects".into(),
-                message: format!(
-                    "{} of {} rows ({:.1}%) were rejected, more than max_reject_rate ({:.1}%); \
-                 nothing was applied. See rejects for the reasons",
-                    read.rows_rejected,
-                    read.rows_total,
-                    100.0 * rate,
-                    100.0 * req.max_reject_rate
-                ),
-            });
         } else {
             let written = apply(&state, &req, &read, &findings).await?;
             if !written.visible {
@@ -481,64 +328,4 @@ async fn apply(
         })
     })
     .await
-}
-
-/// One row per finding: `client,number,kind,line,reasons`.
-fn csv_answer(findings: &Findings<'_>) -> Response {
-    let mut out = String::from("client,number,kind,line,reasons\r\n");
-    for r in findings.clients.values() {
-        let client = r.client.as_deref().unwrap_or("");
-        let rows = r
-            .forgotten
-            .iter()
-            .map(|f| (f, "forgotten"))
-            .chain(r.candidates.iter().map(|f| (f, "candidate")));
-        for (f, kind) in rows {
-            csv_field(&mut out, client, true);
-            out.push(',');
-            csv_field(&mut out, &f.number.e164(), false);
-            out.push(',');
-            out.push_str(kind);
-            out.push(',');
-            out.push_str(&f.line.to_string());
-            out.push(',');
-            let reasons: Vec<String> = f.reasons.iter().map(describe).collect();
-            csv_field(&mut out, &reasons.join("; "), true);
-            out.push_str("\r\n");
-        }
-    }
-    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response()
-}
-
-/// A reason in words: `dnc entry 12 (client Acme, prefix +4870): asked`, `registry rpo`.
-fn describe(r: &Reason<'_>) -> String {
-    match r {
-        Reason::Dnc {
-            entry_id,
-            prefix,
-            scope,
-            client,
-            campaign,
-            reason,
-            ..
-        } => {
-            let mut s = format!("dnc entry {entry_id} ({scope}");
-            if let Some(c) = client {
-                s.push_str(&format!(" {c}"));
-            }
-            if let Some(c) = campaign {
-                s.push_str(&format!(" / {c}"));
-            }
-            if let Some(p) = prefix {
-                s.push_str(&format!(", prefix {p}"));
-            }
-            s.push(')');
-            if let Some(why) = reason {
-                s.push_str(&format!(": {why}"));
-            }
-            s
-        }
-        Reason::Registry { registry } => format!("registry {registry}"),
-        Reason::Consent { code, .. } => code.to_string(),
-    }
 }

@@ -4,6 +4,7 @@
 //! or none, with line-numbered rejects and a reject-rate guard; `dry_run=true` says what
 //! would change and changes nothing.
 
+use std::future::Future;
 use std::io;
 use std::sync::Arc;
 
@@ -12,10 +13,10 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -25,7 +26,7 @@ use crate::domain::{Binding, Encoding, Refusal};
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::import::flags::{FlagFormat, FlagReader, FlagsRead};
 use crate::import::limits::UploadError;
-use crate::import::rows::{LineParser, RowReader, RowsRead};
+use crate::import::rows::{Export, LineParser, RowReader, RowsRead};
 use crate::import::Options;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::copy::CopyRows;
@@ -38,30 +39,76 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes((schemas, paths, import.layer(DefaultBodyLimit::disable())))
 }
 
-/// The parameters of a bulk load of a CRM's export (flags here, consents in
-/// `consent_imports`).
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub(super) struct SyncQuery {
-    /// `csv` (the default) or `jsonl` (also chosen by `Content-Type: application/x-ndjson`).
-    #[param(pattern = "^(csv|jsonl)$")]
-    pub(super) format: Option<String>,
-    /// The file's text encoding: `utf-8` (default), `windows-1250` (also `cp1250`) or
-    /// `iso-8859-2` (also `latin2`), in any case.
-    #[param(
-        pattern = "^[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*([uU][tT][fF]-?8|[wW][iI][nN][dD][oO][wW][sS]-1250|[cC][pP]1250|[iI][sS][oO]-8859-2|[lL][aA][tT][iI][nN]2)[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$",
-        example = "windows-1250"
-    )]
-    pub(super) encoding: Option<String>,
-    /// Largest share (0 to 1) of rejected rows before the sync is refused (default
-    /// TARCZA_MAX_REJECT_RATE).
-    #[param(minimum = 0.0, maximum = 1.0)]
-    pub(super) max_reject_rate: Option<f64>,
-    /// Say what would change and change nothing.
-    #[serde(default)]
-    #[param(default = false)]
-    pub(super) dry_run: bool,
+/// Declares the query of a route that reads a CRM's export (the bulk loads, the drift
+/// report): `format`, `encoding` and `max_reject_rate` (its doc given as a string), then
+/// the route's own fields; and `params`, the three checked. The three are written out
+/// here rather than a `#[serde(flatten)]`ed struct: a flattened query would no longer
+/// refuse a parameter the route does not know.
+macro_rules! export_query {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            max_reject_rate: $rate:literal,
+            $($fields:tt)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(serde::Deserialize, utoipa::IntoParams)]
+        #[into_params(parameter_in = Query)]
+        #[serde(deny_unknown_fields)]
+        $vis struct $name {
+            /// `csv` (the default) or `jsonl` (also chosen by `Content-Type: application/x-ndjson`).
+            #[param(pattern = "^(csv|jsonl)$")]
+            format: Option<String>,
+            /// The file's text encoding: `utf-8` (default), `windows-1250` (also `cp1250`) or
+            /// `iso-8859-2` (also `latin2`), in any case.
+            #[param(
+                pattern = "^[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*([uU][tT][fF]-?8|[wW][iI][nN][dD][oO][wW][sS]-1250|[cC][pP]1250|[iI][sS][oO]-8859-2|[lL][aA][tT][iI][nN]2)[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$",
+                example = "windows-1250"
+            )]
+            encoding: Option<String>,
+            #[doc = $rate]
+            #[param(minimum = 0.0, maximum = 1.0)]
+            max_reject_rate: Option<f64>,
+            $($fields)*
+        }
+
+        impl $name {
+            /// The export's parameters, checked (`headers` may choose the format).
+            fn params(
+                &self,
+                headers: &axum::http::HeaderMap,
+                state: &super::AppState,
+            ) -> Result<super::dnc_imports::ExportParams, crate::error::ApiError> {
+                use super::dnc_imports::{encoding_of, format_of, reject_rate_of};
+                Ok(super::dnc_imports::ExportParams {
+                    format: format_of(self.format.as_deref(), headers)?,
+                    encoding: encoding_of(self.encoding.as_deref())?,
+                    max_reject_rate: reject_rate_of(self.max_reject_rate, state)?,
+                })
+            }
+        }
+    };
+}
+pub(super) use export_query;
+
+export_query! {
+    /// The parameters of a bulk load of a CRM's export (flags here, consents in
+    /// `consent_imports`).
+    pub(super) struct SyncQuery {
+        max_reject_rate: "Largest share (0 to 1) of rejected rows before the sync is refused (default TARCZA_MAX_REJECT_RATE).",
+        /// Say what would change and change nothing.
+        #[serde(default)]
+        #[param(default = false)]
+        dry_run: bool,
+    }
+}
+
+/// How an export is to be read, and how many of its rows may be rejected.
+pub(super) struct ExportParams {
+    pub(super) format: FlagFormat,
+    pub(super) encoding: Option<Encoding>,
+    pub(super) max_reject_rate: f64,
 }
 
 /// A CRM's flags: the body of a bulk sync (a type for its schema only; the handler
@@ -107,9 +154,7 @@ pub(super) struct SyncRequest {
     pub(super) actor: i64,
     /// A client-bound caller's binding: every row must be in its scope.
     pub(super) binding: Option<Arc<Binding>>,
-    pub(super) format: FlagFormat,
-    pub(super) encoding: Option<Encoding>,
-    pub(super) max_reject_rate: f64,
+    pub(super) export: ExportParams,
     pub(super) dry_run: bool,
 }
 
@@ -125,9 +170,7 @@ impl SyncRequest {
         Ok(SyncRequest {
             actor,
             binding,
-            format: format_of(q.format.as_deref(), headers)?,
-            encoding: encoding_of(q.encoding.as_deref())?,
-            max_reject_rate: reject_rate_of(q.max_reject_rate, state)?,
+            export: q.params(headers, state)?,
             dry_run: q.dry_run,
         })
     }
@@ -168,28 +211,47 @@ async fn import(
     body: Body,
 ) -> Result<Response, ApiError> {
     let req = SyncRequest::of(caller.0.id, caller.0.binding.clone(), &q, &headers, &state)?;
-    // Its own task: a client that hangs up must not cancel the sync half-way.
-    tokio::spawn(sync(state, req, body))
+    run_apart("sync", sync(state, req, body)).await
+}
+
+/// Runs a handler's work on `body` in its own task: a client that hangs up must not
+/// cancel a load half-way. `what` names the work in the error if the task fails.
+pub(super) async fn run_apart(
+    what: &str,
+    work: impl Future<Output = Result<Response, ApiError>> + Send + 'static,
+) -> Result<Response, ApiError> {
+    tokio::spawn(work)
         .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("sync task failed: {e}")))?
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("{what} task failed: {e}")))?
+}
+
+/// Starts reading `body`, an export as `export` says, its rows judged at `now`; a file
+/// that cannot be opened is `unreadable_file` or `upload_refused`.
+pub(super) async fn open_export<L>(
+    state: &AppState,
+    export: &ExportParams,
+    body: Body,
+    now: DateTime<Utc>,
+) -> Result<RowReader<Export<L>>, ApiError>
+where
+    Export<L>: LineParser,
+{
+    let options = Options::of(&state.settings);
+    let body = body.into_data_stream().map_err(io::Error::other);
+    RowReader::open(
+        body,
+        export.format,
+        options.region,
+        export.encoding,
+        options.limits,
+        now,
+    )
+    .await
+    .map_err(unreadable)
 }
 
 async fn sync(state: AppState, req: SyncRequest, body: Body) -> Result<Response, ApiError> {
-    let options = Options::of(&state.settings);
-    let body = body.into_data_stream().map_err(io::Error::other);
-    let reader = match FlagReader::open(
-        body,
-        req.format,
-        options.region,
-        req.encoding,
-        options.limits,
-        Utc::now(),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => return Err(unreadable(e)),
-    };
+    let reader: FlagReader = open_export(&state, &req.export, body, Utc::now()).await?;
     let mut tx = state.db.begin().await?;
     dnc_sync::begin(&mut tx).await?;
     let copy = dnc_sync::start_copy(&mut tx).await?;
@@ -219,7 +281,7 @@ async fn sync(state: AppState, req: SyncRequest, body: Body) -> Result<Response,
         Ok(())
     })
     .await?;
-    if let Some(error) = too_many_rejects(&read, req.max_reject_rate) {
+    if let Some(error) = too_many_rejects(&read, req.export.max_reject_rate, "changed") {
         let mut body = answer(&read, &Planned::default(), req.dry_run, None);
         body.error = Some(error);
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
@@ -374,13 +436,18 @@ pub(super) async fn copy_rows<P: LineParser>(
 
 /// `too_many_rejects` when more of `read`'s rows were rejected than `max_reject_rate`
 /// allows (a bulk load then changes nothing).
-pub(super) fn too_many_rejects(read: &RowsRead, max_reject_rate: f64) -> Option<ErrorDetail> {
+/// More rejected rows than `max_reject_rate`: the error, saying nothing was `done`.
+pub(super) fn too_many_rejects(
+    read: &RowsRead,
+    max_reject_rate: f64,
+    done: &str,
+) -> Option<ErrorDetail> {
     let rate = read.rows_rejected as f64 / read.rows_total as f64;
     (rate > max_reject_rate).then(|| ErrorDetail {
         code: "too_many_rejects".into(),
         message: format!(
             "{} of {} rows ({:.1}%) were rejected, more than max_reject_rate ({:.1}%); nothing \
-             was changed. See rejects for the reasons",
+             was {done}. See rejects for the reasons",
             read.rows_rejected,
             read.rows_total,
             100.0 * rate,

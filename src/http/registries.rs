@@ -389,7 +389,7 @@ async fn start_import(
     let scheme = q
         .hash_scheme
         .as_deref()
-        .map(str::parse::<HashScheme>)
+        .map(|s| s.trim().parse::<HashScheme>())
         .transpose()
         .map_err(|e| ApiError::unprocessable("invalid_hash_scheme", e))?;
     let format = match (q.format.as_deref().unwrap_or("csv"), scheme) {

@@ -10,14 +10,13 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::csv::{reason_code, Columns, PHONE_COLUMNS};
+use super::csv::{present, reason_code, Columns, PHONE_COLUMNS};
 use super::flags::{FlagFormat, DEFAULT_SOURCE};
-use super::limits::{Limits, UploadError};
-use super::rows::{self, line_text, LineParser, RowReader};
+use super::limits::UploadError;
+use super::rows::{self, line_text, Export, LineParser, RowReader};
 use super::upload::Line;
-use super::ByteStream;
 use crate::domain::consent::ConsentFields;
-use crate::domain::{Encoding, NewConsent, PhoneNumber, Region};
+use crate::domain::{NewConsent, PhoneNumber};
 
 const CLIENT_COLUMNS: &[&str] = &["client", "klient"];
 const PURPOSE_COLUMNS: &[&str] = &["purpose", "cel"];
@@ -50,33 +49,14 @@ pub struct ConsentRow {
 
 /// The consents of a file, one at a time in file order; rejects are counted (and the
 /// first [`MAX_STORED_REJECTS`](super::upload::MAX_STORED_REJECTS) kept) on the way.
+/// `now` is what `given_at` and `expires_at` are judged against (as `POST /v1/consents`
+/// judges them).
 pub type ConsentReader = RowReader<Rows>;
-
-impl ConsentReader {
-    /// Starts reading `body`; `now` is what `given_at` and `expires_at` are judged
-    /// against (as `POST /v1/consents` judges them).
-    pub async fn open(
-        body: impl ByteStream,
-        format: FlagFormat,
-        region: Region,
-        encoding: Option<Encoding>,
-        limits: Limits,
-        now: DateTime<Utc>,
-    ) -> Result<ConsentReader, UploadError> {
-        let rows = Rows {
-            format,
-            region,
-            now,
-            columns: None,
-        };
-        RowReader::new(body, limits, encoding, rows).await
-    }
-}
 
 type Row = rows::Row<ConsentRow>;
 
 /// The positions of a CSV export's columns, from its header.
-struct Layout {
+pub struct Layout {
     columns: Columns,
     number: usize,
     client: usize,
@@ -88,12 +68,8 @@ struct Layout {
     note: Option<usize>,
 }
 
-pub struct Rows {
-    format: FlagFormat,
-    region: Region,
-    now: DateTime<Utc>,
-    columns: Option<Layout>,
-}
+/// The reader's state.
+pub type Rows = Export<Layout>;
 
 /// The fields of one row before they are judged.
 #[derive(Deserialize, Default)]
@@ -134,14 +110,8 @@ fn layout(header: &str) -> Result<Layout, UploadError> {
                 .into(),
         ));
     }
-    let required = |name: &str, wanted: &[&str]| {
-        columns.find(wanted).ok_or_else(|| {
-            UploadError::Failed(format!(
-                "the header has no {name} column (looked for {})",
-                wanted.join(", ")
-            ))
-        })
-    };
+    let required =
+        |name: &str, wanted: &[&str]| columns.require(name, wanted).map_err(UploadError::Failed);
     Ok(Layout {
         number: required("number", PHONE_COLUMNS)?,
         client: required("client", CLIENT_COLUMNS)?,
@@ -171,10 +141,9 @@ impl Rows {
     fn csv(&self, text: &str) -> Result<RawConsent, (&'static str, String)> {
         let layout = self.columns.as_ref().expect("the header comes first");
         let fields = layout.columns.fields(text);
-        let get = |i: usize| fields.get(i).map(|f| f.to_string());
-        let optional = |i: Option<usize>| i.and_then(get).filter(|f| !f.trim().is_empty());
+        let optional = |i: Option<usize>| present(&fields, i);
         let required = |i: usize, name: &str| {
-            get(i).ok_or_else(|| {
+            fields.get(i).map(|f| f.to_string()).ok_or_else(|| {
                 (
                     "missing_column",
                     format!("the row has no column {} (the {name} column)", i + 1),
@@ -237,25 +206,10 @@ fn time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, (&'sta
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Region;
 
     fn rows(format: FlagFormat, lines: &[&str]) -> Vec<Result<Row, UploadError>> {
-        let mut r = Rows {
-            format,
-            region: Region::PL,
-            now: Utc::now(),
-            columns: None,
-        };
-        lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                r.feed(&Line {
-                    number: i as u64 + 1,
-                    text: l.as_bytes(),
-                    too_long: false,
-                })
-            })
-            .collect()
+        rows::feed_all(&mut Rows::new(format, Region::PL, Utc::now()), lines)
     }
 
     fn ok(r: &Result<Row, UploadError>) -> ConsentRow {

@@ -11,11 +11,10 @@ use serde::Deserialize;
 
 use super::csv::{reason_code, Columns};
 use super::flags::FlagFormat;
-use super::limits::{Limits, UploadError};
-use super::rows::{self, line_text, LineParser, RowReader, RowsRead};
+use super::limits::UploadError;
+use super::rows::{self, line_text, Export, LineParser, RowReader, RowsRead};
 use super::upload::Line;
-use super::ByteStream;
-use crate::domain::{Encoding, PhoneNumber, Region, Scope};
+use crate::domain::{PhoneNumber, Region, Scope};
 
 /// Header names of the flag column (read loosely: `Nie dzwonić` is `nie_dzwonic`).
 pub const FLAG_COLUMNS: &[&str] = &[
@@ -55,37 +54,18 @@ pub type ContactsRead = RowsRead;
 /// The contacts of an export, one at a time in file order.
 pub type ContactReader = RowReader<Rows>;
 
-impl ContactReader {
-    pub async fn open(
-        body: impl ByteStream,
-        format: FlagFormat,
-        region: Region,
-        encoding: Option<Encoding>,
-        limits: Limits,
-    ) -> Result<ContactReader, UploadError> {
-        let rows = Rows {
-            format,
-            region,
-            columns: None,
-        };
-        RowReader::new(body, limits, encoding, rows).await
-    }
-}
-
 type Row = rows::Row<Contact>;
 
-struct Layout {
+/// The positions of a CSV export's columns, from its header.
+pub struct Layout {
     columns: Columns,
     phone: usize,
     flag: usize,
     client: Option<usize>,
 }
 
-pub struct Rows {
-    format: FlagFormat,
-    region: Region,
-    columns: Option<Layout>,
-}
+/// The reader's state.
+pub type Rows = Export<Layout>;
 
 /// A JSON Lines contact before it is judged.
 #[derive(Deserialize)]
@@ -152,13 +132,9 @@ impl LineParser for Rows {
 /// be compared with anything.
 fn layout(first: &str) -> Result<Layout, UploadError> {
     let columns = Columns::detect(first, true);
-    let flag = columns.find(FLAG_COLUMNS).ok_or_else(|| {
-        UploadError::Refused(format!(
-            "the export has no header naming its do-not-call flag column (one of {}); \
-             its first line is not one",
-            FLAG_COLUMNS.join(", ")
-        ))
-    })?;
+    let flag = columns
+        .require("do-not-call flag", FLAG_COLUMNS)
+        .map_err(|m| UploadError::Refused(format!("{m}: an export must name it in a header")))?;
     Ok(Layout {
         phone: columns.phone(),
         client: columns.find(CLIENT_COLUMNS),
@@ -206,25 +182,12 @@ fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
 
     fn rows(format: FlagFormat, lines: &[&str]) -> Vec<Result<Row, String>> {
-        let mut r = Rows {
-            format,
-            region: Region::PL,
-            columns: None,
-        };
-        lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                r.feed(&Line {
-                    number: i as u64 + 1,
-                    text: l.as_bytes(),
-                    too_long: false,
-                })
-                .map_err(|e| format!("{e:?}"))
-            })
-            .collect()
+        let mut r = Rows::new(format, Region::PL, Utc::now());
+        let out = rows::feed_all(&mut r, lines).into_iter();
+        out.map(|r| r.map_err(|e| format!("{e:?}"))).collect()
     }
 
     fn contact(r: &Result<Row, String>) -> Contact {

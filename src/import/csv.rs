@@ -176,6 +176,17 @@ impl Columns {
         self.names.iter().position(|n| wanted.contains(&n.as_str()))
     }
 
+    /// The column named one of `wanted`, or why not: the first line names no `name` column
+    /// (the names looked for are said).
+    pub fn require(&self, name: &str, wanted: &[&str]) -> Result<usize, String> {
+        self.find(wanted).ok_or_else(|| {
+            format!(
+                "the header has no {name} column (looked for {})",
+                wanted.join(", ")
+            )
+        })
+    }
+
     /// The phone column: named in the header, else the first.
     pub fn phone(&self) -> usize {
         self.find(PHONE_COLUMNS).unwrap_or(0)
@@ -185,6 +196,14 @@ impl Columns {
     pub fn fields<'a>(&self, line: &'a str) -> Vec<Cow<'a, str>> {
         split(line, self.delimiter)
     }
+}
+
+/// The field at `column` of a row's `fields`, when the row has it and it is not blank.
+pub fn present(fields: &[Cow<'_, str>], column: Option<usize>) -> Option<String> {
+    column
+        .and_then(|i| fields.get(i))
+        .filter(|f| !f.trim().is_empty())
+        .map(|f| f.to_string())
 }
 
 /// A header field as a name to look for, read loosely (see [`Columns`]).

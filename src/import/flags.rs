@@ -9,12 +9,11 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::csv::{reason_code, Columns};
-use super::limits::{Limits, UploadError};
-use super::rows::{self, line_text, LineParser, RowReader, RowsRead};
+use super::csv::{present, reason_code, Columns};
+use super::limits::UploadError;
+use super::rows::{self, line_text, Export, LineParser, RowReader, RowsRead};
 use super::upload::Line;
-use super::ByteStream;
-use crate::domain::{fields, Encoding, PhoneNumber, Region, Scope};
+use crate::domain::{fields, PhoneNumber, Scope};
 
 /// The source of an entry whose row names none.
 pub const DEFAULT_SOURCE: &str = "crm";
@@ -55,30 +54,10 @@ pub type FlagsRead = RowsRead;
 /// [`MAX_STORED_REJECTS`](super::upload::MAX_STORED_REJECTS) kept) on the way.
 pub type FlagReader = RowReader<Rows>;
 
-impl FlagReader {
-    /// Starts reading `body`. `now` is the time an `expires_at` must be after.
-    pub async fn open(
-        body: impl ByteStream,
-        format: FlagFormat,
-        region: Region,
-        encoding: Option<Encoding>,
-        limits: Limits,
-        now: DateTime<Utc>,
-    ) -> Result<FlagReader, UploadError> {
-        let rows = Rows {
-            format,
-            region,
-            now,
-            columns: None,
-        };
-        RowReader::new(body, limits, encoding, rows).await
-    }
-}
-
 type Row = rows::Row<Flag>;
 
 /// The positions of a CSV file's columns, learnt from its first non-blank line.
-struct Layout {
+pub struct Layout {
     columns: Columns,
     phone: usize,
     client: Option<usize>,
@@ -89,12 +68,8 @@ struct Layout {
     expires_at: Option<usize>,
 }
 
-pub struct Rows {
-    format: FlagFormat,
-    region: Region,
-    now: DateTime<Utc>,
-    columns: Option<Layout>,
-}
+/// The reader's state.
+pub type Rows = Export<Layout>;
 
 /// The fields of one row before they are judged.
 #[derive(Deserialize, Default)]
@@ -163,11 +138,7 @@ impl Rows {
                 ),
             )));
         };
-        let field = |i: Option<usize>| {
-            i.and_then(|i| fields.get(i))
-                .map(|f| f.to_string())
-                .filter(|f| !f.trim().is_empty())
-        };
+        let field = |i: Option<usize>| present(&fields, i);
         Some(Ok(RawFlag {
             number: number.to_string(),
             client: field(layout.client),
@@ -226,24 +197,12 @@ impl Rows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Region;
 
     fn rows(format: FlagFormat, lines: &[&str]) -> Vec<Row> {
-        let mut r = Rows {
-            format,
-            region: Region::PL,
-            now: Utc::now(),
-            columns: None,
-        };
-        lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                r.row(&Line {
-                    number: i as u64 + 1,
-                    text: l.as_bytes(),
-                    too_long: false,
-                })
-            })
+        let mut r = Rows::new(format, Region::PL, Utc::now());
+        let out = rows::feed_all(&mut r, lines).into_iter();
+        out.map(|r| r.expect("a flag file is never refused by a line"))
             .collect()
     }
 

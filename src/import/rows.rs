@@ -2,10 +2,13 @@
 //! of [`Text`] turned into rows by a [`LineParser`], rejects counted and the first
 //! [`MAX_STORED_REJECTS`] kept, rows handed on one at a time.
 
+use chrono::{DateTime, Utc};
+
+use super::flags::FlagFormat;
 use super::limits::{Limits, UploadError};
 use super::upload::{reject, Line, Text, MAX_LINE_BYTES, MAX_STORED_REJECTS};
 use super::ByteStream;
-use crate::domain::Encoding;
+use crate::domain::{Encoding, Region};
 use crate::store::imports::Reject;
 
 /// One line's outcome: a row, nothing (a blank line, a header), or a reject (its reason
@@ -16,6 +19,31 @@ pub type Row<T> = Result<Option<T>, (&'static str, String)>;
 pub trait LineParser {
     type Item;
     fn feed(&mut self, line: &Line<'_>) -> Result<Row<Self::Item>, UploadError>;
+}
+
+/// A CRM export being read: what every reader of one knows of it. Each reader
+/// ([`FlagReader`](super::flags::FlagReader), [`ConsentReader`](super::consents::ConsentReader),
+/// [`ContactReader`](super::contacts::ContactReader)) is a [`LineParser`] for its own
+/// `L`, the positions of the columns it reads.
+pub struct Export<L> {
+    pub format: FlagFormat,
+    /// The region of numbers written without a country code.
+    pub region: Region,
+    /// The instant rows are judged at, as the API would judge them.
+    pub now: DateTime<Utc>,
+    /// A CSV file's columns, once its first line is read.
+    pub columns: Option<L>,
+}
+
+impl<L> Export<L> {
+    pub fn new(format: FlagFormat, region: Region, now: DateTime<Utc>) -> Export<L> {
+        Export {
+            format,
+            region,
+            now,
+            columns: None,
+        }
+    }
 }
 
 /// What reading a file came to (the rows themselves were handed on).
@@ -38,20 +66,28 @@ pub struct RowReader<P> {
     read: RowsRead,
 }
 
-impl<P: LineParser> RowReader<P> {
-    pub async fn new(
+impl<L> RowReader<Export<L>>
+where
+    Export<L>: LineParser,
+{
+    /// Starts reading `body`, an export in `format` (see [`Export`] for the rest).
+    pub async fn open(
         body: impl ByteStream,
-        limits: Limits,
+        format: FlagFormat,
+        region: Region,
         encoding: Option<Encoding>,
-        parser: P,
-    ) -> Result<RowReader<P>, UploadError> {
+        limits: Limits,
+        now: DateTime<Utc>,
+    ) -> Result<RowReader<Export<L>>, UploadError> {
         Ok(RowReader {
             text: Text::open(body, limits, encoding).await?,
-            parser,
+            parser: Export::new(format, region, now),
             read: RowsRead::default(),
         })
     }
+}
 
+impl<P: LineParser> RowReader<P> {
     /// The next accepted row, or `None` at the end of the file.
     pub async fn next(&mut self) -> Result<Option<P::Item>, UploadError> {
         while let Some(line) = self.text.next_line().await? {
@@ -107,4 +143,23 @@ pub fn line_text<'a>(line: &Line<'a>) -> Row<&'a str> {
         return Err(("invalid_character", "the line contains a NUL byte".into()));
     }
     Ok(Some(text))
+}
+
+/// What `parser` makes of `lines`, numbered from 1 (the readers' unit tests).
+#[cfg(test)]
+pub fn feed_all<P: LineParser>(
+    parser: &mut P,
+    lines: &[&str],
+) -> Vec<Result<Row<P::Item>, UploadError>> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            parser.feed(&Line {
+                number: i as u64 + 1,
+                text: l.as_bytes(),
+                too_long: false,
+            })
+        })
+        .collect()
 }
