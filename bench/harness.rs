@@ -31,6 +31,8 @@ use tarcza::index::Members;
 use tokio::io::AsyncWriteExt;
 
 const KEY: &str = "tz_bench_admin_key_0123456789abcdef";
+/// How often the restart step starts tarcza on the loaded data.
+const RESTARTS: usize = 3;
 
 struct Opts {
     entries: usize,
@@ -337,33 +339,52 @@ async fn run(o: Opts) -> Result<()> {
         cost.report(&switch, &mut t, ceiling.p99_ms);
     }
 
-    step("restart: time to ready and memory with the data loaded");
-    stop(&mut server)?;
-    let started = Instant::now();
-    let mut server = start_tarcza(&exe, &url, port)?;
-    wait_ready(addr, Duration::from_secs(120)).await?;
-    let ready = started.elapsed();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_loaded = rss_bytes(server.id())?;
+    step("restart: time to ready and memory with the data loaded (three restarts)");
+    // Three restarts, each figure reported: what stays resident after the build depends on
+    // when the allocator hands freed memory back, and one sample would hide that.
+    let mut restarts = Vec::new();
+    for _ in 0..RESTARTS {
+        stop(&mut server)?;
+        let started = Instant::now();
+        server = start_tarcza(&exe, &url, port)?;
+        wait_ready(addr, Duration::from_secs(120)).await?;
+        let ready = started.elapsed();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        restarts.push((ready, rss_bytes(server.id())?));
+    }
     let entries = sorted_second.len() as f64;
     let index_bytes = index_bytes(addr).await?;
+    let ready = restarts.iter().map(|r| r.0).max().unwrap_or_default();
     t.row(
-        &format!("start to ready with {} entries", sorted_second.len()),
-        format!("{:.1} s", ready.as_secs_f64()),
-        "≤ 10 s",
-        Some(ready <= Duration::from_secs(10)),
-    );
-    let per_entry = (rss_loaded.saturating_sub(rss_base)) as f64 / entries;
-    t.row(
-        "resident memory per registry entry (RSS delta / entries)",
+        &format!(
+            "start to ready with {} entries (slowest of {RESTARTS})",
+            sorted_second.len()
+        ),
         format!(
-            "{per_entry:.2} B (RSS {} MiB with the registry, {} MiB with the DNC list only; index {:.2} B/entry)",
+            "{:.1} s ({})",
+            ready.as_secs_f64(),
+            joined(restarts.iter().map(|r| format!("{:.1}", r.0.as_secs_f64())))
+        ),
+        "≤ 2 s",
+        Some(ready <= Duration::from_secs(2)),
+    );
+    let per_entry: Vec<f64> = restarts
+        .iter()
+        .map(|r| r.1.saturating_sub(rss_base) as f64 / entries)
+        .collect();
+    let worst = per_entry.iter().copied().fold(0.0, f64::max);
+    let rss_loaded = restarts.iter().map(|r| r.1).max().unwrap_or_default();
+    t.row(
+        &format!("resident memory per registry entry (RSS delta / entries, worst of {RESTARTS})"),
+        format!(
+            "{worst:.2} B ({} B; RSS {} MiB with the registry, {} MiB with the DNC list only; index {:.2} B/entry)",
+            joined(per_entry.iter().map(|b| format!("{b:.2}"))),
             rss_loaded >> 20,
             rss_base >> 20,
             index_bytes as f64 / entries
         ),
-        "≤ 4 B",
-        Some(per_entry <= 4.0),
+        "≤ 1.5 B",
+        Some(worst <= 1.5),
     );
     if o.consents > 0 {
         let setup = rules::Setup {
@@ -542,6 +563,10 @@ async fn wait_ready(addr: SocketAddr, limit: Duration) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     bail!("tarcza was not ready within {limit:?}")
+}
+
+fn joined(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join(", ")
 }
 
 fn rss_bytes(pid: u32) -> Result<u64> {
