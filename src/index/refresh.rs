@@ -97,6 +97,11 @@ impl Index {
             keys,
         })));
         self.confirm(as_of);
+        if old.is_none() {
+            // The first load read every list from the database; what it read through is
+            // garbage now, and an idle service would keep it resident.
+            super::return_free_memory();
+        }
         self.published.0.send_replace(version);
         tracing::debug!(version, since, "snapshot refreshed");
         Ok(version)
