@@ -3,19 +3,26 @@
 //!
 //! Phone numbers are dense in their national ranges, so plain registries are stored the
 //! way roaring bitmaps store 32-bit sets: keys are split into a high part (`key >> 16`)
-//! and a 16-bit low part. Each high part present gets a container: a sorted array of
-//! `u16` lows (2 bytes a member) or, past 4096 members, a 8 KiB bitmap (under 2 bytes a
-//! member). Keys spread thinly over the 64-bit space (hashes) would pay a container per
-//! member, so such sets stay a plain sorted `u64` array (8 bytes a member): the builder
-//! picks whichever is smaller.
+//! and a 16-bit low part. Each high part present gets a container, in whichever encoding
+//! is smallest for its member count: a sorted array of `u16` lows (2 bytes a member, for
+//! a few hundred members or fewer), an Elias–Fano container (about `l + 2` bits a member
+//! for `2^l` lows per member: under a byte where numbers fill 3–10% of a range, as 10M
+//! Polish mobile numbers do), or an 8 KiB bitmap (past about a quarter of the range).
+//! Keys spread thinly over the 64-bit space (hashes) would pay a container per member, so
+//! such sets stay a plain sorted `u64` array (8 bytes a member): the builder picks
+//! whichever is smaller.
 
+mod elias_fano;
 mod memory;
+#[cfg(test)]
+mod reference;
 mod split;
 
 pub use memory::return_free_memory;
-#[cfg(test)]
-use split::BITMAP;
-use split::{count_containers, Split, SplitBuilder, SplitIter};
+use split::{count_containers, Encoding, Split, SplitBuilder, SplitIter};
+
+/// Every container encoding: a set takes the smallest for each container.
+const ALL: &[Encoding] = &[Encoding::Array, Encoding::Bitmap, Encoding::EliasFano];
 
 /// An immutable set of `u64` keys. Build it once, share it behind an `Arc`.
 #[derive(Debug)]
@@ -65,7 +72,19 @@ impl Members {
     /// # Panics
     /// If the keys are not strictly ascending.
     pub fn from_sorted(keys: impl IntoIterator<Item = u64>) -> Members {
-        let mut b = SplitBuilder::default();
+        Members::split_from(keys, ALL)
+    }
+
+    /// [`Members::from_sorted`] in the layout used before Elias–Fano containers (arrays
+    /// and bitmaps only), for the lookup benchmark (bench/lookup_speed.rs) to compare
+    /// with in the same run.
+    #[doc(hidden)]
+    pub fn from_sorted_roaring(keys: impl IntoIterator<Item = u64>) -> Members {
+        Members::split_from(keys, &[Encoding::Array, Encoding::Bitmap])
+    }
+
+    fn split_from(keys: impl IntoIterator<Item = u64>, allowed: &'static [Encoding]) -> Members {
+        let mut b = SplitBuilder::new(allowed);
         for key in keys {
             b.push(key);
         }
@@ -266,7 +285,7 @@ mod tests {
         let Repr::Split(s) = &m.repr else {
             panic!("split expected")
         };
-        assert_eq!(s.slots[0].1, BITMAP);
+        assert_eq!(s.encodings(), [Encoding::Bitmap, Encoding::Array]);
         assert_eq!(m.iter().collect::<Vec<_>>(), keys);
         assert!(!m.contains(48_602u64 << 16 | 6));
     }

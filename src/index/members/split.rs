@@ -1,25 +1,70 @@
 //! The split form of a set of keys, for keys dense in their ranges (phone numbers): the
-//! high 48 bits pick a container, which holds the low 16 bits as a sorted array or, when
-//! full enough, as a bitmap (the layout of roaring bitmaps). Found in one table load
-//! where the highs are dense (a numbering plan), else by binary search.
+//! high 48 bits pick a container, which holds the low 16 bits in whichever of three
+//! encodings is smallest for its member count: a sorted array, an Elias–Fano container
+//! (see `elias_fano`) or a bitmap. Found in one table load where the highs are dense (a
+//! numbering plan), else by binary search.
 
+use super::elias_fano::{self, Shape};
 use super::memory::huge_pages;
 
-/// Members per container above which a bitmap is smaller than an array.
-const ARRAY_MAX: usize = 4096;
 const BITMAP_WORDS: usize = 1 << 10;
-/// Flag in a container's `len` marking a bitmap container.
-pub(super) const BITMAP: u32 = 1 << 31;
+/// Flags in a container's `len`: a bitmap container, or an Elias–Fano container whose
+/// bottom-bit width is in the bits from `WIDTH_SHIFT` and member count below them.
+const BITMAP: u32 = 1 << 31;
+const ELIAS_FANO: u32 = 1 << 30;
+const WIDTH_SHIFT: u32 = 24;
+const COUNT: u32 = (1 << WIDTH_SHIFT) - 1;
+
+/// How a container holds its lows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// A sorted array of `u16`: 2 bytes a member.
+    Array,
+    /// One bit per possible low: 8 KiB.
+    Bitmap,
+    /// About `l + 2` bits a member, `l` chosen by the member count.
+    EliasFano,
+}
+
+/// A container's place: in `lows` (array) or `words` (the others).
+#[derive(Debug, Clone, Copy)]
+enum Container {
+    Array { start: usize, len: usize },
+    EliasFano { start: usize, shape: Shape },
+    Bitmap { start: usize },
+}
+
+impl Container {
+    #[inline]
+    fn of((start, len): (u32, u32)) -> Container {
+        let start = start as usize;
+        if len & BITMAP != 0 {
+            Container::Bitmap { start }
+        } else if len & ELIAS_FANO != 0 {
+            let shape = Shape {
+                n: (len & COUNT) as usize,
+                l: (len & !ELIAS_FANO) >> WIDTH_SHIFT,
+            };
+            Container::EliasFano { start, shape }
+        } else {
+            Container::Array {
+                start,
+                len: len as usize,
+            }
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 pub(super) struct Split {
     /// `key >> 16` of each container, sorted.
     highs: Box<[u64]>,
-    /// Per container: start in `lows` (array) or in `bitmaps` (bitmap), and the member
-    /// count, or `BITMAP` for a bitmap container.
-    pub(super) slots: Box<[(u32, u32)]>,
+    /// Per container: start in `lows` or `words`, and the member count with the
+    /// encoding's flags (see [`Container::of`]).
+    slots: Box<[(u32, u32)]>,
     lows: Box<[u16]>,
-    bitmaps: Box<[u64]>,
+    /// Bitmap and Elias–Fano containers.
+    words: Box<[u64]>,
     /// Container index by `high - base`, when the highs are dense enough for a table
     /// (phone numbers are): one load instead of a binary search over `highs`.
     direct: Option<Direct>,
@@ -41,10 +86,7 @@ impl Split {
             split: self,
             next_container: 0,
             high: 0,
-            at: 0,
-            end: 0,
-            bitmap: false,
-            word: 0,
+            cursor: Cursor::Done,
         }
     }
 
@@ -52,8 +94,21 @@ impl Split {
         self.highs.len() * 8
             + self.slots.len() * 8
             + self.lows.len() * 2
-            + self.bitmaps.len() * 8
+            + self.words.len() * 8
             + self.direct.as_ref().map_or(0, |d| d.index.len() * 8)
+    }
+
+    /// The encoding of each container, in order.
+    #[cfg(test)]
+    pub(super) fn encodings(&self) -> Vec<Encoding> {
+        self.slots
+            .iter()
+            .map(|&slot| match Container::of(slot) {
+                Container::Array { .. } => Encoding::Array,
+                Container::EliasFano { .. } => Encoding::EliasFano,
+                Container::Bitmap { .. } => Encoding::Bitmap,
+            })
+            .collect()
     }
 
     /// The slot of the container holding `high`, if any.
@@ -69,16 +124,19 @@ impl Split {
     }
 
     pub(super) fn contains(&self, key: u64) -> bool {
-        let Some((start, len)) = self.find(key >> 16) else {
+        let Some(slot) = self.find(key >> 16) else {
             return false;
         };
         let low = key as u16;
-        let start = start as usize;
-        if len == BITMAP {
-            let word = self.bitmaps[start + usize::from(low >> 6)];
-            word >> (low & 63) & 1 == 1
-        } else {
-            search_lows(&self.lows[start..start + len as usize], low)
+        match Container::of(slot) {
+            Container::Bitmap { start } => {
+                let word = self.words[start + usize::from(low >> 6)];
+                word >> (low & 63) & 1 == 1
+            }
+            Container::EliasFano { start, shape } => {
+                elias_fano::contains(&self.words[start..], shape, low)
+            }
+            Container::Array { start, len } => search_lows(&self.lows[start..start + len], low),
         }
     }
 }
@@ -102,51 +160,78 @@ pub struct SplitIter<'a> {
     next_container: usize,
     /// `high << 16` of the current container.
     high: u64,
-    /// Array: the next index into `lows`. Bitmap: the index into `bitmaps` of `word`.
-    at: usize,
-    /// One past the current container's last `lows` index or bitmap word.
-    end: usize,
-    bitmap: bool,
-    /// The bits of the current bitmap word not yet yielded.
-    word: u64,
+    cursor: Cursor,
+}
+
+/// Where the iteration stands in the current container.
+enum Cursor {
+    Done,
+    /// The next index into `lows`, and one past the container's last.
+    Array {
+        at: usize,
+        end: usize,
+    },
+    /// The index into `words` of `word`, one past the container's last word, and the
+    /// bits of `word` not yet yielded.
+    Bitmap {
+        at: usize,
+        end: usize,
+        word: u64,
+    },
+    EliasFano(elias_fano::Cursor),
 }
 
 impl SplitIter<'_> {
     #[inline]
     pub(super) fn next(&mut self) -> Option<u64> {
+        let split = self.split;
         loop {
-            if self.bitmap {
-                while self.word == 0 && self.at + 1 < self.end {
-                    self.at += 1;
-                    self.word = self.split.bitmaps[self.at];
+            match &mut self.cursor {
+                Cursor::Array { at, end } if *at < *end => {
+                    let low = split.lows[*at];
+                    *at += 1;
+                    return Some(self.high | u64::from(low));
                 }
-                if self.word != 0 {
-                    let bit = u64::from(self.word.trailing_zeros());
-                    self.word &= self.word - 1;
-                    let offset = (self.at + BITMAP_WORDS - self.end) as u64;
-                    return Some(self.high | (offset * 64) | bit);
+                Cursor::Bitmap { at, end, word } => {
+                    while *word == 0 && *at + 1 < *end {
+                        *at += 1;
+                        *word = split.words[*at];
+                    }
+                    if *word != 0 {
+                        let bit = u64::from(word.trailing_zeros());
+                        *word &= *word - 1;
+                        let offset = (*at + BITMAP_WORDS - *end) as u64;
+                        return Some(self.high | (offset * 64) | bit);
+                    }
                 }
-            } else if self.at < self.end {
-                let low = self.split.lows[self.at];
-                self.at += 1;
-                return Some(self.high | u64::from(low));
+                Cursor::EliasFano(c) => {
+                    if let Some(low) = c.next(&split.words) {
+                        return Some(self.high | u64::from(low));
+                    }
+                }
+                Cursor::Array { .. } | Cursor::Done => {}
             }
             let i = self.next_container;
-            if i >= self.split.highs.len() {
+            if i >= split.highs.len() {
+                self.cursor = Cursor::Done;
                 return None;
             }
             self.next_container += 1;
-            self.high = self.split.highs[i] << 16;
-            let (start, len) = self.split.slots[i];
-            let start = start as usize;
-            self.bitmap = len == BITMAP;
-            self.at = start;
-            if self.bitmap {
-                self.end = start + BITMAP_WORDS;
-                self.word = self.split.bitmaps[start];
-            } else {
-                self.end = start + len as usize;
-            }
+            self.high = split.highs[i] << 16;
+            self.cursor = match Container::of(split.slots[i]) {
+                Container::Array { start, len } => Cursor::Array {
+                    at: start,
+                    end: start + len,
+                },
+                Container::Bitmap { start } => Cursor::Bitmap {
+                    at: start,
+                    end: start + BITMAP_WORDS,
+                    word: split.words[start],
+                },
+                Container::EliasFano { start, shape } => {
+                    Cursor::EliasFano(elias_fano::Cursor::new(&split.words, start, shape))
+                }
+            };
         }
     }
 }
@@ -207,12 +292,13 @@ fn search_lows(lows: &[u16], low: u16) -> bool {
     lows[lo..hi].contains(&low)
 }
 
-#[derive(Default)]
 pub(super) struct SplitBuilder {
+    /// The encodings a container may take (the smallest of them is taken).
+    allowed: &'static [Encoding],
     highs: Vec<u64>,
     slots: Vec<(u32, u32)>,
     lows: Vec<u16>,
-    bitmaps: Vec<u64>,
+    words: Vec<u64>,
     current: Vec<u16>,
     current_high: Option<u64>,
     last: Option<u64>,
@@ -220,6 +306,22 @@ pub(super) struct SplitBuilder {
 }
 
 impl SplitBuilder {
+    /// A builder whose containers take the smallest of the `allowed` encodings.
+    pub(super) fn new(allowed: &'static [Encoding]) -> SplitBuilder {
+        assert!(!allowed.is_empty(), "at least one encoding");
+        SplitBuilder {
+            allowed,
+            highs: Vec::new(),
+            slots: Vec::new(),
+            lows: Vec::new(),
+            words: Vec::new(),
+            current: Vec::new(),
+            current_high: None,
+            last: None,
+            len: 0,
+        }
+    }
+
     pub(super) fn push(&mut self, key: u64) {
         assert!(
             self.last.is_none_or(|l| l < key),
@@ -240,17 +342,39 @@ impl SplitBuilder {
             return;
         };
         self.highs.push(high);
-        if self.current.len() > ARRAY_MAX {
-            let start = self.bitmaps.len();
-            self.bitmaps.resize(start + BITMAP_WORDS, 0);
-            for &low in &self.current {
-                self.bitmaps[start + usize::from(low >> 6)] |= 1 << (low & 63);
+        let n = self.current.len();
+        let shape = Shape::smallest(n);
+        let bytes = |e: &Encoding| match e {
+            Encoding::Array => n * 2,
+            Encoding::EliasFano => shape.words() * 8,
+            Encoding::Bitmap => BITMAP_WORDS * 8,
+        };
+        // On a tie, the faster to read: arrays, then bitmaps.
+        let encoding = self
+            .allowed
+            .iter()
+            .min_by_key(|e| (bytes(e), **e as u8))
+            .copied()
+            .expect("at least one encoding");
+        match encoding {
+            Encoding::Bitmap => {
+                let start = self.words.len();
+                self.words.resize(start + BITMAP_WORDS, 0);
+                for &low in &self.current {
+                    self.words[start + usize::from(low >> 6)] |= 1 << (low & 63);
+                }
+                self.slots.push((to_u32(start), BITMAP));
             }
-            self.slots.push((to_u32(start), BITMAP));
-        } else {
-            self.slots
-                .push((to_u32(self.lows.len()), to_u32(self.current.len())));
-            self.lows.extend_from_slice(&self.current);
+            Encoding::EliasFano => {
+                let start = to_u32(self.words.len());
+                elias_fano::encode(&self.current, shape, &mut self.words);
+                let len = ELIAS_FANO | shape.l << WIDTH_SHIFT | to_u32(n);
+                self.slots.push((start, len));
+            }
+            Encoding::Array => {
+                self.slots.push((to_u32(self.lows.len()), to_u32(n)));
+                self.lows.extend_from_slice(&self.current);
+            }
         }
         self.current.clear();
     }
@@ -263,7 +387,7 @@ impl SplitBuilder {
             highs: self.highs.into_boxed_slice(),
             slots: huge_pages(self.slots),
             lows: huge_pages(self.lows),
-            bitmaps: huge_pages(self.bitmaps),
+            words: huge_pages(self.words),
             direct,
         };
         (self.len, split)
