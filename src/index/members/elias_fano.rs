@@ -14,7 +14,7 @@
 //! A container's words: the samples (four `u16` a word), the upper bits, the bottom bits.
 
 /// Buckets between two samples.
-const STEP: usize = 64;
+const STEP: usize = 32;
 
 /// How a container of `n` members is laid out: its member count and bottom-bit width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,30 +98,49 @@ pub(super) fn contains(words: &[u64], shape: Shape, low: u16) -> bool {
     let before = (words[group / 4] >> (group % 4 * 16)) as u16;
     let upper = &words[shape.sample_words()..];
     // The bucket's members start after the ends of the buckets before it: from the
-    // sample's position, pass the ends of the buckets between the sample and `bucket`.
+    // sample's position, pass the ends of the buckets between the sample and `bucket`
+    // (fewer than `STEP`, so within the next 64 bits in most cases).
     let mut at = group * STEP + usize::from(before);
     let mut ends = (bucket % STEP) as u32;
     while ends > 0 {
-        let zeros = !upper[at / 64] >> (at % 64);
+        let zeros = !window(upper, at);
         let count = zeros.count_ones();
         if count >= ends {
             at += select(zeros, ends - 1) as usize + 1;
             break;
         }
         ends -= count;
-        at = (at / 64 + 1) * 64;
+        at += 64;
     }
+    // The bucket's members are the run of ones from there.
     let lower = &upper[shape.upper_words()..];
     let mut member = at - bucket;
-    while upper[at / 64] >> (at % 64) & 1 == 1 {
-        let got = bottom_bits(lower, shape.l, member);
-        if got >= bits {
-            return got == bits;
+    loop {
+        let run = window(upper, at).trailing_ones() as usize;
+        for i in member..member + run {
+            let got = bottom_bits(lower, shape.l, i);
+            if got >= bits {
+                return got == bits;
+            }
         }
-        at += 1;
-        member += 1;
+        if run < 64 {
+            return false;
+        }
+        at += 64;
+        member += 64;
     }
-    false
+}
+
+/// The 64 upper bits from bit `at` (bits past the end of `upper` read as zeros; a
+/// lookup never needs them, since each bucket's end lies before them).
+#[inline]
+fn window(upper: &[u64], at: usize) -> u64 {
+    let (word, shift) = (at / 64, at % 64);
+    let bits = upper[word] >> shift;
+    if shift == 0 {
+        return bits;
+    }
+    bits | upper.get(word + 1).map_or(0, |&next| next << (64 - shift))
 }
 
 /// The bottom `l` bits of member `i`.
@@ -151,12 +170,27 @@ fn select(x: u64, k: u32) -> u32 {
     let past = ((running | HIGHS) - (u64::from(k) + 1) * ONES) & HIGHS;
     let byte = past.trailing_zeros() / 8;
     let below = ((running << 8) >> (byte * 8)) as u8;
-    let mut bits = (x >> (byte * 8)) as u8;
-    for _ in 0..k - u32::from(below) {
-        bits &= bits - 1;
-    }
-    byte * 8 + bits.trailing_zeros()
+    let bits = (x >> (byte * 8)) as u8;
+    byte * 8 + u32::from(IN_BYTE[usize::from(bits)][(k - u32::from(below)) as usize])
 }
+
+/// `IN_BYTE[b][k]`: the position of the `k`-th set bit of the byte `b`.
+const IN_BYTE: [[u8; 8]; 256] = {
+    let mut table = [[0; 8]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let (mut bit, mut k) = (0, 0);
+        while bit < 8 {
+            if byte >> bit & 1 == 1 {
+                table[byte][k] = bit as u8;
+                k += 1;
+            }
+            bit += 1;
+        }
+        byte += 1;
+    }
+    table
+};
 
 /// The lows of one container, ascending.
 #[derive(Debug)]
