@@ -5,9 +5,9 @@
 //! way roaring bitmaps store 32-bit sets: keys are split into a high part (`key >> 16`)
 //! and a 16-bit low part. Each high part present gets a container, in whichever encoding
 //! is smallest for its member count: a sorted array of `u16` lows (2 bytes a member, for
-//! a few hundred members or fewer), an Elias–Fano container (about `l + 2` bits a member
+//! a few dozen members or fewer), an Elias–Fano container (about `l + 2` bits a member
 //! for `2^l` lows per member: under a byte where numbers fill 3–10% of a range, as 10M
-//! Polish mobile numbers do), or an 8 KiB bitmap (past about a quarter of the range).
+//! Polish mobile numbers do), or an 8 KiB bitmap (past about a fifth of the range).
 //! Keys spread thinly over the 64-bit space (hashes) would pay a container per member, so
 //! such sets stay a plain sorted `u64` array (8 bytes a member): the builder picks
 //! whichever is smaller.
