@@ -13,6 +13,8 @@
 //!
 //! A container's words: the samples (four `u16` a word), the upper bits, the bottom bits.
 
+use super::memory::prefetch;
+
 /// Buckets between two samples.
 const STEP: usize = 32;
 
@@ -95,8 +97,16 @@ pub(super) fn contains(words: &[u64], shape: Shape, low: u16) -> bool {
     let bucket = usize::from(low) >> shape.l;
     let bits = u64::from(low) & mask(shape.l);
     let group = bucket / STEP;
+    let upper_start = shape.sample_words();
+    let lower_start = upper_start + shape.upper_words();
+    // Members are near uniform over the lows, so where this one's bits lie can be
+    // guessed before the sample says: ask for those lines now, and the sample's, the
+    // upper bits' and the bottom bits' misses overlap (a large registry misses all three).
+    let guess = (usize::from(low) * shape.n) >> 16;
+    prefetch(words, upper_start + (bucket + guess) / 64);
+    prefetch(words, lower_start + guess * shape.l as usize / 64);
     let before = (words[group / 4] >> (group % 4 * 16)) as u16;
-    let upper = &words[shape.sample_words()..];
+    let upper = &words[upper_start..];
     // The bucket's members start after the ends of the buckets before it: from the
     // sample's position, pass the ends of the buckets between the sample and `bucket`
     // (fewer than `STEP`, so within the next 64 bits in most cases).
@@ -113,7 +123,7 @@ pub(super) fn contains(words: &[u64], shape: Shape, low: u16) -> bool {
         at += 64;
     }
     // The bucket's members are the run of ones from there.
-    let lower = &upper[shape.upper_words()..];
+    let lower = &words[lower_start..];
     let mut member = at - bucket;
     loop {
         let run = window(upper, at).trailing_ones() as usize;
