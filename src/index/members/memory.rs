@@ -1,6 +1,7 @@
 //! Where the index's large arrays live in memory: transparent huge pages for a structure
-//! read at random, and freed memory handed back to the system after a large build. The
-//! only `unsafe` of the index (calls into libc and the allocator) is here.
+//! read at random, prefetches for lookups that read several of its lines, and freed
+//! memory handed back to the system after a large build. The only `unsafe` of the index
+//! (calls into libc, the allocator and a processor hint) is here.
 
 /// Moves a large array into memory backed by transparent huge pages where the kernel
 /// offers them on request (`madvise` mode, the common default). A lookup touches a few
