@@ -1,15 +1,18 @@
 //! Signing answers in small batches: an Ed25519 signature costs about 13 µs, a third of
 //! what a whole `/check` costs, so concurrent answers share one. The first answer that
-//! finds no signer at work starts one on tokio's blocking pool. When answers come seldom
-//! (none within [`BUSY`] of the last signature) it signs at once: a lone answer waits only
-//! for its own signature. When they come often, it first lets them gather for [`WINDOW`],
-//! asleep (so gathering costs the machine nothing), then signs the Merkle root over all
-//! of them (at most [`MAX_LEAVES`]) and hands each its path: under load one signature
-//! covers dozens of answers for a quarter of a millisecond of latency. Answers that
-//! arrive while it signs make the next batch; it stops when none is left.
+//! finds no batch gathering leads one: it yields to the other tasks ready to run (the
+//! answers they finish meanwhile join the batch) until a round brings nothing new or
+//! [`WINDOW`] has passed, then signs the Merkle root over its own leaf and the others'
+//! (at most [`MAX_LEAVES`]) on its own task and hands each its path. Nobody sleeps on a
+//! timer: under load a batch closes when the machine has nothing else ready to do (a
+//! signature then costs no throughput), and a lone answer waits only for one turn of
+//! the scheduler and its own signature. Before it signs, the leader passes the lead to
+//! the first answer still waiting, which gathers the next batch meanwhile. An answer whose
+//! request goes away (a dropped future) while it leads or has just been told to passes
+//! the lead on, so that no answer waits for a leader that is gone.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -26,10 +29,8 @@ use super::{Receipt, ReceiptError, SignedBatch, FORMAT};
 
 /// Most answers one signature covers (a path of at most 8 steps).
 pub const MAX_LEAVES: usize = 256;
-/// How long answers that come concurrently gather before they are signed together.
+/// The longest a batch gathers before it is signed, however many answers keep coming.
 pub const WINDOW: Duration = Duration::from_micros(250);
-/// Answers come concurrently when one comes within this long of the last signature.
-const BUSY: Duration = Duration::from_millis(1);
 /// How often, at most, the key's `last_used_at` is moved forward.
 const RECORD_USE_EVERY: i64 = 60;
 
@@ -40,21 +41,27 @@ pub struct Signer {
     db: Option<PgPool>,
     /// Unix time the use was last recorded.
     recorded: AtomicI64,
-    /// When the last batch was signed, in microseconds since `epoch`: answers that come
-    /// within [`BUSY`] of it come concurrently.
-    last_signed: AtomicU64,
-    epoch: Instant,
 }
 
 #[derive(Default)]
 struct Queue {
+    /// Answers waiting for the leader to sign them (oldest first).
     waiting: Vec<Waiting>,
-    running: bool,
+    /// An answer leads a batch: the others wait for it.
+    leading: bool,
 }
 
 struct Waiting {
     leaf: Hash,
-    reply: oneshot::Sender<(Arc<SignedBatch>, usize)>,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// What a waiting answer is told.
+enum Reply {
+    /// Its receipt: the batch it was signed in and its leaf's place.
+    Signed(Arc<SignedBatch>, usize),
+    /// To lead the next batch (its leaf is left out of the queue: it signs it itself).
+    Lead,
 }
 
 /// The statement a signature is made over: its exact bytes travel in every receipt.
@@ -75,8 +82,6 @@ impl Signer {
             queue: Mutex::default(),
             db,
             recorded: AtomicI64::new(Utc::now().timestamp()),
-            last_signed: AtomicU64::new(0),
-            epoch: Instant::now(),
         }
     }
 
@@ -84,50 +89,82 @@ impl Signer {
         &self.key
     }
 
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().expect("receipt queue lock")
+    }
+
     /// Signs the answer whose leaf is `leaf` (with others that arrive meanwhile) and
     /// returns its receipt.
-    pub async fn sign(self: &Arc<Self>, leaf: Hash) -> Result<Receipt, ReceiptError> {
-        let (reply, answer) = oneshot::channel();
-        let start = {
-            let mut q = self.queue.lock().expect("receipt queue lock");
-            q.waiting.push(Waiting { leaf, reply });
-            !std::mem::replace(&mut q.running, true)
-        };
-        if start {
-            let signer = self.clone();
-            tokio::task::spawn_blocking(move || signer.run());
-        }
-        let (batch, index) = answer.await.map_err(|_| ReceiptError::Signer)?;
-        Ok(Receipt { batch, index })
-    }
-
-    /// Signs batches until no answer is left (on the blocking pool: it sleeps and signs,
-    /// so that gathering costs the machine nothing).
-    fn run(self: Arc<Self>) {
-        let _stopped = Stopped(&self);
-        loop {
-            let since = (self.epoch.elapsed().as_micros() as u64)
-                .saturating_sub(self.last_signed.load(Ordering::Relaxed));
-            if since < BUSY.as_micros() as u64 {
-                std::thread::sleep(WINDOW);
+    pub async fn sign(&self, leaf: Hash) -> Result<Receipt, ReceiptError> {
+        let answer = {
+            let mut q = self.queue();
+            if q.leading {
+                let (reply, answer) = oneshot::channel();
+                q.waiting.push(Waiting { leaf, reply });
+                Some(answer)
+            } else {
+                q.leading = true;
+                None
             }
-            let waiting = {
-                let mut q = self.queue.lock().expect("receipt queue lock");
-                if q.waiting.is_empty() {
-                    q.running = false;
-                    return;
-                }
-                let take = q.waiting.len().min(MAX_LEAVES);
-                q.waiting.drain(..take).collect::<Vec<_>>()
+        };
+        if let Some(answer) = answer {
+            let mut waiting = Pending {
+                signer: self,
+                answer: Some(answer),
             };
-            self.sign_batch(waiting);
-            let now = self.epoch.elapsed().as_micros() as u64;
-            self.last_signed.store(now, Ordering::Relaxed);
+            if let Reply::Signed(batch, index) = waiting.wait().await? {
+                return Ok(Receipt { batch, index });
+            }
+        }
+        self.lead(leaf).await
+    }
+
+    /// Leads a batch: gathers the answers that come while the other ready tasks run,
+    /// passes the lead on and signs `own` with the others.
+    async fn lead(&self, own: Hash) -> Result<Receipt, ReceiptError> {
+        let mut lead = Leading(Some(self));
+        self.gather().await;
+        let others = {
+            let mut q = self.queue();
+            let take = q.waiting.len().min(MAX_LEAVES - 1);
+            q.waiting.drain(..take).collect::<Vec<_>>()
+        };
+        lead.pass();
+        Ok(self.sign_batch(own, others))
+    }
+
+    /// Yields to the tasks ready to run while each round brings more answers, at most
+    /// [`WINDOW`] long.
+    async fn gather(&self) {
+        let started = Instant::now();
+        let mut seen = self.queue().waiting.len();
+        loop {
+            tokio::task::yield_now().await;
+            let now = self.queue().waiting.len();
+            if now == seen || now >= MAX_LEAVES - 1 || started.elapsed() >= WINDOW {
+                return;
+            }
+            seen = now;
         }
     }
 
-    fn sign_batch(&self, waiting: Vec<Waiting>) {
-        let levels = merkle::levels(waiting.iter().map(|w| w.leaf).collect());
+    /// Gives the lead to the oldest answer still waiting (one whose request went away
+    /// cannot take it: the next one), or, with none waiting, leaves it free.
+    fn pass_lead(&self) {
+        let mut q = self.queue();
+        while !q.waiting.is_empty() {
+            if q.waiting.remove(0).reply.send(Reply::Lead).is_ok() {
+                return;
+            }
+        }
+        q.leading = false;
+    }
+
+    /// Signs the tree over `own` (leaf 0) and the `others`, sends each other its place
+    /// and returns `own`'s receipt.
+    fn sign_batch(&self, own: Hash, others: Vec<Waiting>) -> Receipt {
+        let leaves = std::iter::once(own).chain(others.iter().map(|w| w.leaf));
+        let levels = merkle::levels(leaves.collect());
         let root = levels.last().expect("a root")[0];
         let signed = serde_json::to_string(&Signed {
             v: FORMAT,
@@ -145,11 +182,12 @@ impl Signer {
                 serde_json::to_string(&signed).expect("a string serializes")
             ),
         });
-        for (i, w) in waiting.into_iter().enumerate() {
+        for (i, w) in others.into_iter().enumerate() {
             // An answer whose request went away meanwhile needs no receipt.
-            let _ = w.reply.send((batch.clone(), i));
+            let _ = w.reply.send(Reply::Signed(batch.clone(), i + 1));
         }
         self.record_use();
+        Receipt { batch, index: 0 }
     }
 
     /// Moves the key's `last_used_at` forward, at most once a minute, off the request.
@@ -174,19 +212,51 @@ impl Signer {
     }
 }
 
-/// Marks the signer stopped when `run` ends, also by a panic: the answers still waiting
-/// then get an error (their requests answer 500, so the dialer does not call) rather
-/// than waiting for ever, and the next answer starts a new signer.
-struct Stopped<'a>(&'a Signer);
+/// An answer waiting for its receipt (or for the lead).
+struct Pending<'a> {
+    signer: &'a Signer,
+    answer: Option<oneshot::Receiver<Reply>>,
+}
 
-impl Drop for Stopped<'_> {
+impl Pending<'_> {
+    async fn wait(&mut self) -> Result<Reply, ReceiptError> {
+        let answer = self.answer.as_mut().expect("waited once");
+        let reply = answer.await.map_err(|_| ReceiptError::Signer);
+        self.answer = None;
+        reply
+    }
+}
+
+impl Drop for Pending<'_> {
+    /// A request that went away while waiting: if it was just given the lead, it passes it
+    /// on (closing first, so that the lead cannot reach it after this).
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            if let Ok(mut q) = self.0.queue.lock() {
-                q.running = false;
-                q.waiting.clear();
+        if let Some(mut answer) = self.answer.take() {
+            answer.close();
+            if let Ok(Reply::Lead) = answer.try_recv() {
+                self.signer.pass_lead();
             }
         }
+    }
+}
+
+/// The lead of a batch, passed on once the batch is taken ([`Leading::pass`]) or, if the
+/// leading request goes away before (a dropped future), when it is dropped. A leader that
+/// panics while signing has passed the lead already; the answers of its batch get an error
+/// (their senders are dropped), so their requests answer 500 rather than wait for ever.
+struct Leading<'a>(Option<&'a Signer>);
+
+impl Leading<'_> {
+    fn pass(&mut self) {
+        if let Some(signer) = self.0.take() {
+            signer.pass_lead();
+        }
+    }
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        self.pass();
     }
 }
 
@@ -246,5 +316,45 @@ mod tests {
             signatures.insert(r.signature);
         }
         assert!(signatures.len() < 500, "{} signatures", signatures.len());
+    }
+
+    /// Polls `f` once.
+    async fn poll_once<F: std::future::Future + Unpin>(f: &mut F) {
+        std::future::poll_fn(|cx| {
+            let _ = std::pin::Pin::new(&mut *f).poll(cx);
+            std::task::Poll::Ready(())
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn the_lead_passes_on_when_the_leading_requests_go_away() {
+        let signer = Arc::new(Signer::new(ReceiptKey::from_seed(&[3; 32]), None));
+        // `a` leads (it is gathering); `b` and `c` wait for it.
+        let mut a = Box::pin(signer.sign(merkle::leaf(b"a")));
+        poll_once(&mut a).await;
+        let mut b = Box::pin(signer.sign(merkle::leaf(b"b")));
+        poll_once(&mut b).await;
+        let leaf = merkle::leaf(b"c");
+        let c = tokio::spawn({
+            let s = signer.clone();
+            async move { s.sign(leaf).await }
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(signer.queue().waiting.len(), 2, "b and c wait");
+        // The leader's request goes away: the lead goes to `b`, which goes away before
+        // it takes it up; `c` must lead and get its receipt rather than wait for ever.
+        drop(a);
+        assert_eq!(signer.queue().waiting.len(), 1, "b was given the lead");
+        drop(b);
+        let r = tokio::time::timeout(Duration::from_secs(5), c)
+            .await
+            .expect("c got its receipt")
+            .unwrap()
+            .unwrap();
+        let r = carried(&r);
+        assert_eq!(r.path, "", "c signed alone");
+        assert!(verify(signer.key(), leaf, &r));
+        assert!(!signer.queue().leading, "the lead is free again");
     }
 }
