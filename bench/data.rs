@@ -1,6 +1,7 @@
 //! Synthetic data for the benchmark: Polish mobile numbers, spellings, a deterministic RNG.
 
 /// xorshift64*: deterministic and dependency-free; quality is ample for test data.
+#[derive(Clone)]
 pub struct Rng(u64);
 
 impl Rng {
@@ -77,4 +78,17 @@ pub fn us_number(rng: &mut Rng) -> u64 {
     let npa = 200 + rng.below(800);
     let nxx = 200 + rng.below(800);
     10_000_000_000 + npa * 10_000_000 + nxx * 10_000 + rng.below(10_000)
+}
+
+/// `n` US numbers spread evenly over the whole +1 range (gaps uniform up to twice the
+/// mean), ascending: `bench/run`'s US-style registry (250M: ~3% of the range).
+pub fn us_registry(n: u64, seed: u64) -> impl Iterator<Item = u64> + Clone {
+    let span = 9_999_999_999u64 - 2_000_000_000;
+    let gap = (span / n).max(1) * 2;
+    let mut rng = Rng::new(seed);
+    let mut next = 12_000_000_000u64;
+    (0..n).map(move |_| {
+        next += 1 + rng.below(gap - 1);
+        next
+    })
 }

@@ -1025,14 +1025,7 @@ fn us_scale(n: u64) -> Result<()> {
 
 /// `n` US numbers spread over the whole +1 range, streamed in ascending order.
 fn build_us(n: u64, seed: u64) -> Members {
-    let span = 9_999_999_999u64 - 2_000_000_000;
-    let gap = (span / n).max(1) * 2;
-    let mut rng = Rng::new(seed);
-    let mut next = 12_000_000_000u64;
-    Members::from_sorted((0..n).map(move |_| {
-        next += 1 + rng.below(gap - 1);
-        next
-    }))
+    Members::from_sorted(data::us_registry(n, seed))
 }
 
 fn time_lookups(m: &Members, count: u64, seed: u64) -> f64 {

@@ -3,12 +3,14 @@
 //! before Elias–Fano (arrays and bitmaps only) in the same run, with the bytes each
 //! takes per number.
 //!
-//!     cargo run --release --example lookup_speed -- [numbers] [seconds per measurement]
+//!     cargo run --release --example lookup_speed -- [numbers] [seconds per measurement] [US numbers]
 //!
-//! The registry is `bench/run`'s: distinct random Polish mobile numbers (10M by default,
-//! about 8% of their ranges). Probes are 1M random Polish mobile numbers (mostly not
-//! members, as in a dialer's traffic) and 1M members, each shuffled; each row is the
-//! median of five measurements. The whole-request figures are `bench/run`'s.
+//! The registries are `bench/run`'s: distinct random Polish mobile numbers (10M by
+//! default, about 8% of their ranges), then its US-style ones, 10M and `US numbers`
+//! (250M by default, about 3% of the +1 range; 0 skips it). Probes are 1M random numbers
+//! of the plan (mostly not members, as in a dialer's traffic) and 1M members, each
+//! shuffled; each row is the median of five measurements. The whole-request figures are
+//! `bench/run`'s.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -49,6 +51,10 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000_000);
     let seconds: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    let us_count: u64 = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(250_000_000);
     let budget = Duration::from_secs_f64(seconds);
 
     let mut rng = Rng::new(0x6c6f_6f6b);
@@ -58,17 +64,54 @@ fn main() {
         .map(|_| numbers[rng.below(count as u64) as usize])
         .collect();
     numbers.sort_unstable();
+    compare(
+        &format!("{count} Polish mobile numbers"),
+        numbers.iter().copied(),
+        &random,
+        &members,
+        budget,
+    );
+    drop(numbers);
+
+    // bench/run's US-style registries (its `us-scale` row): 10M, which about fits the
+    // caches, and `us_count`, which does not.
+    let random: Vec<u64> = (0..1_000_000).map(|_| data::us_number(&mut rng)).collect();
+    for (n, seed) in [(10_000_000, 1), (us_count, 3)] {
+        if n == 0 {
+            continue;
+        }
+        let every = (n / 1_000_000).max(1);
+        let mut members: Vec<u64> = data::us_registry(n, seed).step_by(every as usize).collect();
+        data::shuffle(&mut rng, &mut members);
+        compare(
+            &format!("{n} US-style numbers"),
+            data::us_registry(n, seed),
+            &random,
+            &members,
+            budget,
+        );
+    }
+}
+
+/// Builds `numbers` (ascending) in both layouts, checks that they agree, and prints a row
+/// for each: bytes per number and ns per lookup of `random` and of `members`.
+fn compare(
+    title: &str,
+    numbers: impl Iterator<Item = u64> + Clone,
+    random: &[u64],
+    members: &[u64],
+    budget: Duration,
+) {
     let layouts = [
         (
             "arrays, Elias–Fano, bitmaps (ships)",
-            Members::from_sorted(numbers.iter().copied()),
+            Members::from_sorted(numbers.clone()),
         ),
         (
             "arrays and bitmaps (before)",
-            Members::from_sorted_roaring(numbers.iter().copied()),
+            Members::from_sorted_roaring(numbers),
         ),
     ];
-    drop(numbers);
     let hits = |m: &Members| random.iter().filter(|&&p| m.contains(p)).count();
     assert_eq!(
         hits(&layouts[0].1),
@@ -80,8 +123,9 @@ fn main() {
         .all(|(_, m)| members.iter().all(|&p| m.contains(p))));
 
     println!(
-        "{count} numbers; {} of 1M random probes are members",
-        hits(&layouts[0].1)
+        "\n{title}; {} of {} random probes are members",
+        hits(&layouts[0].1),
+        random.len()
     );
     println!(
         "| layout | bytes per number | ns per lookup, random probes | ns per lookup, members |"
@@ -89,7 +133,7 @@ fn main() {
     println!("|---|---|---|---|");
     let mut figures = Vec::new();
     for (name, m) in &layouts {
-        let (r, h) = (median(m, &random, budget), median(m, &members, budget));
+        let (r, h) = (median(m, random, budget), median(m, members, budget));
         println!(
             "| {name} | {:.2} | {r:.1} | {h:.1} |",
             m.heap_bytes() as f64 / m.len() as f64
