@@ -1,5 +1,5 @@
 //! Where the index's large arrays live in memory: transparent huge pages for a structure
-//! read at random, cache-line blocks and prefetches for lookups into it, and freed
+//! read at random, prefetches for lookups that read several of its lines, and freed
 //! memory handed back to the system after a large build. The only `unsafe` of the index
 //! (calls into libc, the allocator and a processor hint) is here.
 
@@ -37,30 +37,24 @@ fn advise_huge_pages(start: *mut u8, bytes: usize) {
     }
 }
 
-/// Eight words on one cache line (64 bytes, aligned as one): a block of a structure
-/// made of these never straddles two lines, so reading it costs at most one miss.
-#[repr(C, align(64))]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Line(pub(super) [u64; 8]);
-
-/// Asks the processor to start loading the cache line of `items[at]`, if it exists,
-/// without waiting for it: a lookup that may read another line of a structure too large
-/// for the caches overlaps that miss with its first instead of taking them in turn.
+/// Asks the processor to start loading the cache line of `words[at]`, if it exists,
+/// without waiting for it: a lookup that will read several lines of a structure too large
+/// for the caches overlaps their misses instead of taking them one after another.
 #[inline]
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
-pub(super) fn prefetch<T>(items: &[T], at: usize) {
+pub(super) fn prefetch(words: &[u64], at: usize) {
     use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-    if let Some(item) = items.get(at) {
+    if let Some(word) = words.get(at) {
         // SAFETY: a prefetch is a hint: it reads nothing into the program, changes no
         // memory and never faults; the address is inside a live slice anyway.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(item).cast()) }
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(word).cast()) }
     }
 }
 
 #[inline]
 #[cfg(not(target_arch = "x86_64"))]
-pub(super) fn prefetch<T>(_items: &[T], _at: usize) {}
+pub(super) fn prefetch(_words: &[u64], _at: usize) {}
 
 /// Hands memory freed after a large build back to the operating system. Allocators keep
 /// freed memory for reuse, and resident memory would stay at the build's peak (10M

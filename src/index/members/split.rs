@@ -5,12 +5,11 @@
 //! numbering plan), else by binary search.
 
 use super::elias_fano::{self, Shape};
-use super::memory::{huge_pages, Line};
+use super::memory::huge_pages;
 
 const BITMAP_WORDS: usize = 1 << 10;
-const BITMAP_LINES: usize = BITMAP_WORDS / 8;
 /// Flags in a container's `len`: a bitmap container, or an Elias–Fano container whose
-/// bottom-bit width is in the bits from `WIDTH_SHIFT` and block count below them.
+/// bottom-bit width is in the bits from `WIDTH_SHIFT` and member count below them.
 const BITMAP: u32 = 1 << 31;
 const ELIAS_FANO: u32 = 1 << 30;
 const WIDTH_SHIFT: u32 = 24;
@@ -27,7 +26,7 @@ pub enum Encoding {
     EliasFano,
 }
 
-/// A container's place: in `lows` (array) or `lines` (the others).
+/// A container's place: in `lows` (array) or `words` (the others).
 #[derive(Debug, Clone, Copy)]
 enum Container {
     Array { start: usize, len: usize },
@@ -43,7 +42,7 @@ impl Container {
             Container::Bitmap { start }
         } else if len & ELIAS_FANO != 0 {
             let shape = Shape {
-                blocks: (len & COUNT) as usize,
+                n: (len & COUNT) as usize,
                 l: (len & !ELIAS_FANO) >> WIDTH_SHIFT,
             };
             Container::EliasFano { start, shape }
@@ -60,12 +59,12 @@ impl Container {
 pub(super) struct Split {
     /// `key >> 16` of each container, sorted.
     highs: Box<[u64]>,
-    /// Per container: start in `lows` or `lines`, and the member (array) or block
-    /// (Elias–Fano) count with the encoding's flags (see [`Container::of`]).
+    /// Per container: start in `lows` or `words`, and the member count with the
+    /// encoding's flags (see [`Container::of`]).
     slots: Box<[(u32, u32)]>,
     lows: Box<[u16]>,
-    /// Bitmap and Elias–Fano containers, in whole cache lines.
-    lines: Box<[Line]>,
+    /// Bitmap and Elias–Fano containers.
+    words: Box<[u64]>,
     /// Container index by `high - base`, when the highs are dense enough for a table
     /// (phone numbers are): one load instead of a binary search over `highs`.
     direct: Option<Direct>,
@@ -95,7 +94,7 @@ impl Split {
         self.highs.len() * 8
             + self.slots.len() * 8
             + self.lows.len() * 2
-            + std::mem::size_of_val(&*self.lines)
+            + self.words.len() * 8
             + self.direct.as_ref().map_or(0, |d| d.index.len() * 8)
     }
 
@@ -131,21 +130,15 @@ impl Split {
         let low = key as u16;
         match Container::of(slot) {
             Container::Bitmap { start } => {
-                let word = word(&self.lines, start * 8 + usize::from(low >> 6));
+                let word = self.words[start + usize::from(low >> 6)];
                 word >> (low & 63) & 1 == 1
             }
             Container::EliasFano { start, shape } => {
-                elias_fano::contains(&self.lines[start..start + shape.blocks], shape, low)
+                elias_fano::contains(&self.words[start..], shape, low)
             }
             Container::Array { start, len } => search_lows(&self.lows[start..start + len], low),
         }
     }
-}
-
-/// Word `at` of `lines`, counting eight a line.
-#[inline]
-fn word(lines: &[Line], at: usize) -> u64 {
-    lines[at / 8].0[at % 8]
 }
 
 /// How many containers the split form of `sorted` has.
@@ -178,8 +171,8 @@ enum Cursor {
         at: usize,
         end: usize,
     },
-    /// The index of `word` in `lines` (eight words a line), one past the container's
-    /// last word, and the bits of `word` not yet yielded.
+    /// The index into `words` of `word`, one past the container's last word, and the
+    /// bits of `word` not yet yielded.
     Bitmap {
         at: usize,
         end: usize,
@@ -202,7 +195,7 @@ impl SplitIter<'_> {
                 Cursor::Bitmap { at, end, word } => {
                     while *word == 0 && *at + 1 < *end {
                         *at += 1;
-                        *word = self::word(&split.lines, *at);
+                        *word = split.words[*at];
                     }
                     if *word != 0 {
                         let bit = u64::from(word.trailing_zeros());
@@ -212,7 +205,7 @@ impl SplitIter<'_> {
                     }
                 }
                 Cursor::EliasFano(c) => {
-                    if let Some(low) = c.next(&split.lines) {
+                    if let Some(low) = c.next(&split.words) {
                         return Some(self.high | u64::from(low));
                     }
                 }
@@ -231,12 +224,12 @@ impl SplitIter<'_> {
                     end: start + len,
                 },
                 Container::Bitmap { start } => Cursor::Bitmap {
-                    at: start * 8,
-                    end: start * 8 + BITMAP_WORDS,
-                    word: split.lines[start].0[0],
+                    at: start,
+                    end: start + BITMAP_WORDS,
+                    word: split.words[start],
                 },
                 Container::EliasFano { start, shape } => {
-                    Cursor::EliasFano(elias_fano::Cursor::new(&split.lines, start, shape))
+                    Cursor::EliasFano(elias_fano::Cursor::new(&split.words, start, shape))
                 }
             };
         }
@@ -305,7 +298,7 @@ pub(super) struct SplitBuilder {
     highs: Vec<u64>,
     slots: Vec<(u32, u32)>,
     lows: Vec<u16>,
-    lines: Vec<Line>,
+    words: Vec<u64>,
     current: Vec<u16>,
     current_high: Option<u64>,
     last: Option<u64>,
@@ -321,7 +314,7 @@ impl SplitBuilder {
             highs: Vec::new(),
             slots: Vec::new(),
             lows: Vec::new(),
-            lines: Vec::new(),
+            words: Vec::new(),
             current: Vec::new(),
             current_high: None,
             last: None,
@@ -350,16 +343,10 @@ impl SplitBuilder {
         };
         self.highs.push(high);
         let n = self.current.len();
-        // The Elias–Fano container's size is known once it is written: write it, and
-        // take it back if another encoding is smaller.
-        let start = self.lines.len();
-        let shape = self.allowed.contains(&Encoding::EliasFano).then(|| {
-            let l = elias_fano::width(&self.current);
-            elias_fano::encode(&self.current, l, &mut self.lines)
-        });
+        let shape = Shape::smallest(n);
         let bytes = |e: &Encoding| match e {
             Encoding::Array => n * 2,
-            Encoding::EliasFano => shape.map_or(usize::MAX, |s| s.blocks * size_of::<Line>()),
+            Encoding::EliasFano => shape.words() * 8,
             Encoding::Bitmap => BITMAP_WORDS * 8,
         };
         // On a tie, the faster to read: arrays, then bitmaps.
@@ -369,22 +356,20 @@ impl SplitBuilder {
             .min_by_key(|e| (bytes(e), **e as u8))
             .copied()
             .expect("at least one encoding");
-        if encoding != Encoding::EliasFano {
-            self.lines.truncate(start);
-        }
         match encoding {
             Encoding::Bitmap => {
-                self.lines.resize(start + BITMAP_LINES, Line::default());
+                let start = self.words.len();
+                self.words.resize(start + BITMAP_WORDS, 0);
                 for &low in &self.current {
-                    let at = usize::from(low >> 6);
-                    self.lines[start + at / 8].0[at % 8] |= 1 << (low & 63);
+                    self.words[start + usize::from(low >> 6)] |= 1 << (low & 63);
                 }
                 self.slots.push((to_u32(start), BITMAP));
             }
             Encoding::EliasFano => {
-                let shape = shape.expect("written above");
-                let len = ELIAS_FANO | shape.l << WIDTH_SHIFT | to_u32(shape.blocks);
-                self.slots.push((to_u32(start), len));
+                let start = to_u32(self.words.len());
+                elias_fano::encode(&self.current, shape, &mut self.words);
+                let len = ELIAS_FANO | shape.l << WIDTH_SHIFT | to_u32(n);
+                self.slots.push((start, len));
             }
             Encoding::Array => {
                 self.slots.push((to_u32(self.lows.len()), to_u32(n)));
@@ -402,7 +387,7 @@ impl SplitBuilder {
             highs: self.highs.into_boxed_slice(),
             slots: huge_pages(self.slots),
             lows: huge_pages(self.lows),
-            lines: huge_pages(self.lines),
+            words: huge_pages(self.words),
             direct,
         };
         (self.len, split)
