@@ -19,7 +19,7 @@ mod reference;
 mod split;
 
 pub use memory::return_free_memory;
-use split::{count_containers, Encoding, Split, SplitBuilder, SplitIter};
+use split::{count_containers, Encoding, Split, SplitBuilder, SplitIter, ARRAYS_AND_BITMAPS};
 
 /// Every container encoding: a set takes the smallest for each container.
 const ALL: &[Encoding] = &[Encoding::Array, Encoding::Bitmap, Encoding::EliasFano];
@@ -80,7 +80,7 @@ impl Members {
     /// with in the same run.
     #[doc(hidden)]
     pub fn from_sorted_roaring(keys: impl IntoIterator<Item = u64>) -> Members {
-        Members::split_from(keys, &[Encoding::Array, Encoding::Bitmap])
+        Members::split_from(keys, ARRAYS_AND_BITMAPS)
     }
 
     fn split_from(keys: impl IntoIterator<Item = u64>, allowed: &'static [Encoding]) -> Members {

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::split::Encoding;
+use super::split::SplitBuilder;
 use super::{Members, Repr, ALL};
 
 /// xorshift64*, seeded: the same sets at every run.
@@ -121,4 +122,34 @@ fn numbers_filling_8_percent_of_their_range_take_under_a_byte_each() {
     assert!(per_member < 1.0, "{per_member:.3} bytes a member");
     assert!(encodings(&m).iter().all(|&e| e == Encoding::EliasFano));
     assert_same(&m, &set, &mut rng);
+}
+
+/// A registry whose Elias–Fano containers would outgrow the caches takes arrays and
+/// bitmaps, the containers written before it did rebuilt so, and answers as the set does.
+#[test]
+fn a_registry_larger_than_the_caches_takes_arrays_and_bitmaps() {
+    let mut rng = Rng(11);
+    // About 3 000 numbers in each of 40 containers: 2.6 KiB each in Elias–Fano, 6 KiB
+    // as arrays.
+    let first = (48_600_000_000 >> 16) << 16;
+    let set: BTreeSet<u64> = (0..120_000).map(|_| first + rng.below(40 << 16)).collect();
+    let build = |limit| {
+        let mut b = SplitBuilder::with_limit(ALL, limit);
+        for &key in &set {
+            b.push(key);
+        }
+        let (len, split) = b.finish();
+        Members {
+            len,
+            repr: Repr::Split(split),
+        }
+    };
+    let fits = build(usize::MAX);
+    assert!(encodings(&fits).iter().all(|&e| e == Encoding::EliasFano));
+    assert_same(&fits, &set, &mut rng);
+    // Past ten containers' worth.
+    let large = build(fits.heap_bytes() / 4);
+    assert!(encodings(&large).iter().all(|&e| e == Encoding::Array));
+    assert!(large.heap_bytes() > 2 * fits.heap_bytes());
+    assert_same(&large, &set, &mut rng);
 }

@@ -292,9 +292,27 @@ fn search_lows(lows: &[u16], low: u16) -> bool {
     lows[lo..hi].contains(&low)
 }
 
+/// The encodings before Elias–Fano containers.
+pub(super) const ARRAYS_AND_BITMAPS: &[Encoding] = &[Encoding::Array, Encoding::Bitmap];
+
+/// Past this many bytes of Elias–Fano containers a registry is far larger than the
+/// last-level cache (32 MiB on the machine bench/ runs on), so nearly every lookup waits
+/// for memory, and an Elias–Fano lookup waits for three lines in turn (a sample, the
+/// upper bits it points to, the bottom bits they point to; the prefetch of the last two
+/// where an even spread would put them overlaps only part of it) where a sorted array's
+/// guessed window is one or two lines read together: bench/run's US-style 250M index
+/// took 150 ns a lookup with Elias–Fano containers against 51 with arrays. Such a registry
+/// is kept in arrays and bitmaps (at most 2 bytes a number; 2.0 for the 250M, 494 MiB),
+/// a registry that fits the caches in Elias–Fano containers (10M Polish numbers: 7.5 MiB).
+const LARGER_THAN_THE_CACHES: usize = 64 << 20;
+
 pub(super) struct SplitBuilder {
     /// The encodings a container may take (the smallest of them is taken).
     allowed: &'static [Encoding],
+    /// Bytes of Elias–Fano containers past which the set takes arrays and bitmaps only
+    /// (see [`LARGER_THAN_THE_CACHES`]), and the bytes written so far.
+    limit: usize,
+    elias_fano_bytes: usize,
     highs: Vec<u64>,
     slots: Vec<(u32, u32)>,
     lows: Vec<u16>,
@@ -308,9 +326,17 @@ pub(super) struct SplitBuilder {
 impl SplitBuilder {
     /// A builder whose containers take the smallest of the `allowed` encodings.
     pub(super) fn new(allowed: &'static [Encoding]) -> SplitBuilder {
+        SplitBuilder::with_limit(allowed, LARGER_THAN_THE_CACHES)
+    }
+
+    /// [`SplitBuilder::new`] with the Elias–Fano bytes past which the set takes arrays
+    /// and bitmaps only (tests set a small one).
+    pub(super) fn with_limit(allowed: &'static [Encoding], limit: usize) -> SplitBuilder {
         assert!(!allowed.is_empty(), "at least one encoding");
         SplitBuilder {
             allowed,
+            limit,
+            elias_fano_bytes: 0,
             highs: Vec::new(),
             slots: Vec::new(),
             lows: Vec::new(),
@@ -370,6 +396,7 @@ impl SplitBuilder {
                 elias_fano::encode(&self.current, shape, &mut self.words);
                 let len = ELIAS_FANO | shape.l << WIDTH_SHIFT | to_u32(n);
                 self.slots.push((start, len));
+                self.elias_fano_bytes += shape.words() * 8;
             }
             Encoding::Array => {
                 self.slots.push((to_u32(self.lows.len()), to_u32(n)));
@@ -377,6 +404,33 @@ impl SplitBuilder {
             }
         }
         self.current.clear();
+        if self.elias_fano_bytes > self.limit && self.allowed.contains(&Encoding::Array) {
+            self.without_elias_fano();
+        }
+    }
+
+    /// Rebuilds the containers written so far in arrays and bitmaps, which the rest
+    /// then take too (see [`LARGER_THAN_THE_CACHES`]).
+    fn without_elias_fano(&mut self) {
+        let written = Split {
+            highs: std::mem::take(&mut self.highs).into_boxed_slice(),
+            slots: std::mem::take(&mut self.slots).into_boxed_slice(),
+            lows: std::mem::take(&mut self.lows).into_boxed_slice(),
+            words: std::mem::take(&mut self.words).into_boxed_slice(),
+            direct: None,
+        };
+        let mut rebuilt = SplitBuilder::new(ARRAYS_AND_BITMAPS);
+        let mut keys = written.iter();
+        while let Some(key) = keys.next() {
+            rebuilt.push(key);
+        }
+        rebuilt.flush();
+        self.allowed = ARRAYS_AND_BITMAPS;
+        self.elias_fano_bytes = 0;
+        self.highs = rebuilt.highs;
+        self.slots = rebuilt.slots;
+        self.lows = rebuilt.lows;
+        self.words = rebuilt.words;
     }
 
     /// The set built, and how many keys it holds.
