@@ -7,7 +7,10 @@
 //! is smallest for its member count: a sorted array of `u16` lows (2 bytes a member, for
 //! a few dozen members or fewer), an Elias–Fano container (about `l + 2` bits a member
 //! for `2^l` lows per member: under a byte where numbers fill 3–10% of a range, as 10M
-//! Polish mobile numbers do), or an 8 KiB bitmap (past about a fifth of the range).
+//! Polish mobile numbers do), or an 8 KiB bitmap (past about a fifth of the range). A
+//! registry whose Elias–Fano containers would pass 64 MiB, far larger than the caches,
+//! takes arrays and bitmaps only: there a lookup waits for memory, once for an array's
+//! guessed window but three times in turn for an Elias–Fano container.
 //! Keys spread thinly over the 64-bit space (hashes) would pay a container per member, so
 //! such sets stay a plain sorted `u64` array (8 bytes a member): the builder picks
 //! whichever is smaller.

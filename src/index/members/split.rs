@@ -1,8 +1,9 @@
 //! The split form of a set of keys, for keys dense in their ranges (phone numbers): the
 //! high 48 bits pick a container, which holds the low 16 bits in whichever of three
 //! encodings is smallest for its member count: a sorted array, an Elias–Fano container
-//! (see `elias_fano`) or a bitmap. Found in one table load where the highs are dense (a
-//! numbering plan), else by binary search.
+//! (see `elias_fano`) or a bitmap; arrays and bitmaps only in a set too large for the
+//! caches (see [`LARGER_THAN_THE_CACHES`]). Found in one table load where the highs are
+//! dense (a numbering plan), else by binary search.
 
 use super::elias_fano::{self, Shape};
 use super::memory::huge_pages;
