@@ -675,6 +675,87 @@ mod tests {
         }
     }
 
+    /// Every series kept here as `/metrics` shows it after a fixed set of events, pinned
+    /// in `metrics/exposition.txt`: a name, a help text, a label, a bucket or a value that
+    /// changes shows here. A family keeps its series in a hash map (its order differs from
+    /// one process to the next), so the series of a family are compared sorted by their
+    /// labels; the families' order and each series' lines are compared as they are.
+    #[test]
+    fn the_exposition_is_pinned() {
+        let m = Metrics::default();
+        m.checked(CheckMode::Single, CheckResult::Allowed, 4);
+        m.checked(CheckMode::Single, CheckResult::Invalid, 1);
+        m.checked(CheckMode::Batch, CheckResult::Blocked, 3);
+        m.check_took(CheckMode::Single, Duration::from_micros(70));
+        m.check_took(CheckMode::Batch, Duration::from_millis(3));
+        m.dnc_blocks(2);
+        m.consent_blocks(1);
+        m.registry_blocks("robinson", 2);
+        m.registry_blocks("robinson", 1);
+        m.http_request("/v1/check", "GET", 200, Duration::from_micros(300));
+        m.http_request("/v1/check", "POST", 200, Duration::from_millis(2));
+        m.http_request("/v1/dnc/{id}", "GET", 404, Duration::from_micros(800));
+        m.auth_failed(AuthFailure::Unknown);
+        m.dnc_changed("add");
+        m.dnc_changed("remove");
+        m.webhook_attempt(true);
+        m.webhook_attempt(false);
+        m.webhook_attempt(false);
+        m.webhooks_failing(1);
+        m.import_ended(
+            "robinson",
+            "upload",
+            &ImportEnd {
+                status: "succeeded",
+                took: Duration::from_secs(42),
+                rows_accepted: 1000,
+                rows_rejected: 3,
+                rows_duplicate: 7,
+            },
+        );
+        assert_eq!(
+            by_series(&m.encode()),
+            by_series(include_str!("metrics/exposition.txt"))
+        );
+    }
+
+    /// The text with each family's series sorted by their labels (`le` aside, so a
+    /// histogram's lines stay together and in order).
+    fn by_series(text: &str) -> String {
+        fn flush(out: &mut String, series: &mut Vec<(String, Vec<&str>)>) {
+            series.sort_by(|a, b| a.0.cmp(&b.0));
+            for line in series.drain(..).flat_map(|(_, lines)| lines) {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        let mut out = String::new();
+        let mut series: Vec<(String, Vec<&str>)> = vec![];
+        for line in text.lines() {
+            if line.starts_with('#') {
+                flush(&mut out, &mut series);
+                out.push_str(line);
+                out.push('\n');
+                continue;
+            }
+            let (name, _) = line.rsplit_once(' ').expect("a sample has a value");
+            let labels = name
+                .split_once('{')
+                .map_or("", |(_, l)| l.strip_suffix('}').expect("labels end with }"));
+            let key = labels
+                .split(',')
+                .filter(|l| !l.starts_with("le="))
+                .collect::<Vec<_>>()
+                .join(",");
+            match series.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, lines)) => lines.push(line),
+                None => series.push((key, vec![line])),
+            }
+        }
+        flush(&mut out, &mut series);
+        out
+    }
+
     #[test]
     fn switched_off_they_count_nothing() {
         let m = Metrics::off();
