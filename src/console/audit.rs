@@ -65,7 +65,7 @@ fn filters(tr: &Tr, q: &AuditQuery) -> Markup {
                 input #number type="text" name="number" value=[q.number.as_deref()] autocomplete="off";
             }
             div.field {
-                label for="action" { (tr.action) }
+                label for="action" { (tr.audit.action) }
                 select #action name="action" {
                     option value="" { (tr.any) }
                     @for a in ACTIONS.iter().filter(|a| !a.is_empty()) {
@@ -74,16 +74,16 @@ fn filters(tr: &Tr, q: &AuditQuery) -> Markup {
                 }
             }
             div.field {
-                label for="actor" { (tr.actor) }
+                label for="actor" { (tr.audit.actor) }
                 input #actor type="text" name="actor" value=[q.actor.as_deref()] autocomplete="off" aria-describedby="actor_hint";
-                p.hint #actor_hint { (tr.actor_hint) }
+                p.hint #actor_hint { (tr.audit.actor_hint) }
             }
             div.field {
-                label for="from" { (tr.from_utc) }
+                label for="from" { (tr.audit.from_utc) }
                 input #from type="datetime-local" name="from" value=[q.from.as_deref()];
             }
             div.field {
-                label for="to" { (tr.to_utc) }
+                label for="to" { (tr.audit.to_utc) }
                 input #to type="datetime-local" name="to" value=[q.to.as_deref()];
             }
             div.actions { button type="submit" { (tr.filter) } a href="/audit" { (tr.clear) } }
@@ -179,7 +179,7 @@ fn summary(tr: &Tr, e: &Value) -> String {
             add(tr.rows, &d["rows_total"]);
             add(tr.rejected, &d["rows_rejected"]);
             add(tr.entries, &d["entries_after"]);
-            add(tr.error, &d["error"]);
+            add(tr.audit.error, &d["error"]);
         }
         "key.create" => {
             add(tr.name, &d["after"]["name"]);
@@ -200,19 +200,19 @@ pub fn events_table(ctx: &Ctx, events: &[Value], show_number: bool) -> Markup {
             thead {
                 tr {
                     th scope="col" { (tr.when) }
-                    th scope="col" { (tr.action) }
-                    th scope="col" { (tr.actor) }
+                    th scope="col" { (tr.audit.action) }
+                    th scope="col" { (tr.audit.actor) }
                     @if show_number { th scope="col" { (tr.number) } }
-                    th scope="col" { (tr.details) }
+                    th scope="col" { (tr.audit.details) }
                 }
             }
             tbody {
                 @for e in events {
                     tr {
                         td data-label=(tr.when) { (layout::time(&e["at"])) }
-                        td data-label=(tr.action) { (tr.action_label(layout::text(&e["action"]))) br; code.meta { (layout::text(&e["action"])) } }
-                        td data-label=(tr.actor) {
-                            @if e["actor"].is_null() { (tr.system) } @else {
+                        td data-label=(tr.audit.action) { (tr.action_label(layout::text(&e["action"]))) br; code.meta { (layout::text(&e["action"])) } }
+                        td data-label=(tr.audit.actor) {
+                            @if e["actor"].is_null() { (tr.audit.system) } @else {
                                 (layout::text(&e["actor"]["name"])) " " span.meta { "(" (layout::text(&e["actor"]["role"])) ")" }
                             }
                         }
@@ -223,7 +223,7 @@ pub fn events_table(ctx: &Ctx, events: &[Value], show_number: bool) -> Markup {
                                 } @else { "—" }
                             }
                         }
-                        td data-label=(tr.details) { (summary(tr, e)) }
+                        td data-label=(tr.audit.details) { (summary(tr, e)) }
                     }
                 }
             }

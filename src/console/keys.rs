@@ -30,8 +30,8 @@ fn create_form(ctx: &Ctx) -> Markup {
                     @for r in Role::ALL { option value=(r.as_str()) selected[r == Role::Agent] { (r.as_str()) } }
                 }
             }
-            p.hint.wide { (tr.roles_hint) }
-            div.actions { button type="submit" { (tr.create_key) } }
+            p.hint.wide { (tr.keys.roles_hint) }
+            div.actions { button type="submit" { (tr.keys.create_key) } }
         }
     }
 }
@@ -46,7 +46,7 @@ async fn key_list(console: &Console, ctx: &Ctx) -> Markup {
         table.cards {
             thead { tr {
                 th scope="col" { "#" } th scope="col" { (tr.name) } th scope="col" { (tr.role) }
-                th scope="col" { (tr.created) } th scope="col" { (tr.state) }
+                th scope="col" { (tr.keys.created) } th scope="col" { (tr.state) }
                 th scope="col" { span.sr-only { (tr.actions) } }
             } }
             tbody {
@@ -55,17 +55,17 @@ async fn key_list(console: &Console, ctx: &Ctx) -> Markup {
                     @let live = k["revoked_at"].is_null();
                     tr {
                         td data-label="#" { (id) }
-                        td data-label=(tr.name) { (layout::text(&k["name"])) @if id == ctx.principal.id { " " span.badge.muted { (tr.this_key) } } }
+                        td data-label=(tr.name) { (layout::text(&k["name"])) @if id == ctx.principal.id { " " span.badge.muted { (tr.keys.this_key) } } }
                         td data-label=(tr.role) { (layout::text(&k["role"])) }
-                        td data-label=(tr.created) { (layout::time(&k["created_at"])) }
+                        td data-label=(tr.keys.created) { (layout::time(&k["created_at"])) }
                         td data-label=(tr.state) {
-                            @if live { span.badge.ok { (tr.key_live) } } @else { span.badge.muted { (tr.key_revoked) } " " span.meta { (layout::time(&k["revoked_at"])) } }
+                            @if live { span.badge.ok { (tr.keys.key_live) } } @else { span.badge.muted { (tr.keys.key_revoked) } " " span.meta { (layout::time(&k["revoked_at"])) } }
                         }
                         td data-label=(tr.actions) {
                             @if live {
                                 form.inline method="post" action={ "/keys/" (id) "/revoke" } hx-confirm=(tr.revoke_confirm(layout::text(&k["name"]))) {
                                     (layout::csrf(ctx))
-                                    button.danger.small type="submit" { (tr.revoke) }
+                                    button.danger.small type="submit" { (tr.keys.revoke) }
                                 }
                             }
                         }
@@ -83,9 +83,9 @@ async fn render(console: &Console, ctx: &Ctx, status: StatusCode, top: Markup) -
     }
     let body = html! {
         (top)
-        h2 { (tr.create_key) }
+        h2 { (tr.keys.create_key) }
         (create_form(ctx))
-        h2 { (tr.all_keys) }
+        h2 { (tr.keys.all_keys) }
         (key_list(console, ctx).await)
     };
     respond(status, shell(ctx, Nav::Keys, tr.nav_keys, body))
@@ -127,9 +127,9 @@ pub async fn create(
                     p.secret-line {
                         code #new-key { (layout::text(&key["key"])) }
                         " "
-                        button.small type="button" data-copy="new-key" data-copied=(tr.copied) { (tr.copy) }
+                        button.small type="button" data-copy="new-key" data-copied=(tr.keys.copied) { (tr.keys.copy) }
                     }
-                    p.hint { (tr.key_shown_once) }
+                    p.hint { (tr.keys.key_shown_once) }
                 }
             },
         ),

@@ -109,18 +109,18 @@ fn filters(tr: &Tr, q: &ListQuery) -> Markup {
     html! {
         form.filters method="get" action="/dnc" role="search" {
             (text("number", tr.number, &q.number))
-            (select("kind", tr.kind, q.kind.as_deref(), &[("", tr.any), ("number", tr.kind_number), ("prefix", tr.kind_prefix)]))
-            (select("scope", tr.scope, q.scope.as_deref(), &[("", tr.any), ("global", tr.scope_global), ("client", tr.scope_client), ("campaign", tr.scope_campaign)]))
+            (select("kind", tr.list.kind, q.kind.as_deref(), &[("", tr.any), ("number", tr.list.kind_number), ("prefix", tr.list.kind_prefix)]))
+            (select("scope", tr.scope, q.scope.as_deref(), &[("", tr.any), ("global", tr.list.scope_global), ("client", tr.list.scope_client), ("campaign", tr.list.scope_campaign)]))
             (text("client", tr.client, &q.client))
             (text("campaign", tr.campaign, &q.campaign))
-            (select("state", tr.state, q.state.as_deref(), &[("", tr.any), ("active", tr.state_active), ("expired", tr.state_expired), ("removed", tr.state_removed)]))
+            (select("state", tr.state, q.state.as_deref(), &[("", tr.any), ("active", tr.list.state_active), ("expired", tr.list.state_expired), ("removed", tr.list.state_removed)]))
             (text("source", tr.source, &q.source))
             div.field {
-                label for="from" { (tr.added_from) }
+                label for="from" { (tr.list.added_from) }
                 input #from type="date" name="from" value=[q.from.as_deref()];
             }
             div.field {
-                label for="to" { (tr.added_to) }
+                label for="to" { (tr.list.added_to) }
                 input #to type="date" name="to" value=[q.to.as_deref()];
             }
             div.actions { button type="submit" { (tr.filter) } a href="/dnc" { (tr.clear) } }
@@ -151,10 +151,10 @@ async fn content(console: &Console, ctx: &Ctx, q: &ListQuery) -> (StatusCode, Ma
             html! {
                 (filters(tr, q))
                 p.actions {
-                    a.button.secondary href={ "/dnc/export?" (q.console_query(None)) } hx-boost="false" download { (tr.export_csv) }
+                    a.button.secondary href={ "/dnc/export?" (q.console_query(None)) } hx-boost="false" download { (tr.list.export_csv) }
                 }
                 @if entries.is_empty() {
-                    p.empty { (tr.no_matching_entries) }
+                    p.empty { (tr.list.no_matching_entries) }
                 } @else {
                     (entries_table(ctx, entries, true))
                 }
@@ -225,7 +225,7 @@ pub async fn export(
 /// "global", "client ACME", "campaign Lato (client ACME)" from an entry or a reason.
 pub fn scope_text(tr: &Tr, v: &Value) -> String {
     match (v["client"].as_str(), v["campaign"].as_str()) {
-        (None, None) => tr.scope_global_long.to_string(),
+        (None, None) => tr.list.scope_global_long.to_string(),
         (Some(c), None) => format!("{} {c}", tr.client_word),
         (None, Some(k)) => format!("{} {k}", tr.campaign_word),
         (Some(c), Some(k)) => format!("{} {k} ({} {c})", tr.campaign_word, tr.client_word),
@@ -234,9 +234,9 @@ pub fn scope_text(tr: &Tr, v: &Value) -> String {
 
 fn state_badge(tr: &Tr, state: &str) -> Markup {
     let (class, text) = match state {
-        "active" => ("badge bad", tr.state_active),
-        "expired" => ("badge muted", tr.state_expired),
-        _ => ("badge muted", tr.state_removed),
+        "active" => ("badge bad", tr.list.state_active),
+        "expired" => ("badge muted", tr.list.state_expired),
+        _ => ("badge muted", tr.list.state_removed),
     };
     html! { span class=(class) { (text) } }
 }
@@ -254,9 +254,9 @@ pub fn entries_table(ctx: &Ctx, entries: &[Value], show_number: bool) -> Markup 
                     th scope="col" { (tr.scope) }
                     th scope="col" { (tr.state) }
                     th scope="col" { (tr.reason) }
-                    th scope="col" { (tr.added) }
+                    th scope="col" { (tr.list.added) }
                     th scope="col" { (tr.expires_col) }
-                    th scope="col" { (tr.removed) }
+                    th scope="col" { (tr.list.removed) }
                     @if admin { th scope="col" { span.sr-only { (tr.actions) } } }
                 }
             }
@@ -268,7 +268,7 @@ pub fn entries_table(ctx: &Ctx, entries: &[Value], show_number: bool) -> Markup 
                         @if show_number {
                             td.nowrap data-label=(tr.number) {
                                 @if let Some(prefix) = e["prefix"].as_str() {
-                                    (prefix) "… " span.badge.muted { (tr.prefix) }
+                                    (prefix) "… " span.badge.muted { (tr.list.prefix) }
                                 } @else {
                                     a href={ "/lookup?" (query(&[("number", e["number"].as_str())])) } { (layout::text(&e["number"])) }
                                 }
@@ -277,7 +277,7 @@ pub fn entries_table(ctx: &Ctx, entries: &[Value], show_number: bool) -> Markup 
                         td data-label=(tr.scope) {
                             (scope_text(tr, e))
                             @if let (false, Some(prefix)) = (show_number, e["prefix"].as_str()) {
-                                br; span.meta { (tr.prefix) " " (prefix) "…" }
+                                br; span.meta { (tr.list.prefix) " " (prefix) "…" }
                             }
                         }
                         td data-label=(tr.state) { (state_badge(tr, layout::text(&e["state"]))) }
@@ -285,11 +285,11 @@ pub fn entries_table(ctx: &Ctx, entries: &[Value], show_number: bool) -> Markup 
                             (layout::text(&e["reason"]))
                             @if let Some(s) = e["source"].as_str() { br; span.meta { (tr.source) ": " (s) } }
                         }
-                        td data-label=(tr.added) {
+                        td data-label=(tr.list.added) {
                             (layout::text(&e["created_by_name"])) br; span.meta { (layout::time(&e["created_at"])) }
                         }
                         td data-label=(tr.expires_col) { (layout::or_dash(layout::time(&e["expires_at"]))) }
-                        td data-label=(tr.removed) {
+                        td data-label=(tr.list.removed) {
                             @if e["deactivated_at"].is_null() { "—" } @else {
                                 (layout::text(&e["deactivated_by_name"])) br;
                                 span.meta { (layout::time(&e["deactivated_at"])) } br;

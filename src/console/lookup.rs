@@ -37,7 +37,7 @@ fn form(ctx: &Ctx, q: &LookupQuery) -> Markup {
                 label for="campaign" { (tr.campaign) }
                 input #campaign type="text" name="campaign" value=[q.campaign.as_deref()] autocomplete="off";
             }
-            div.actions { button type="submit" { (tr.check) } }
+            div.actions { button type="submit" { (tr.lookup.check) } }
         }
     }
 }
@@ -125,16 +125,16 @@ pub async fn verdict_section(
         section #result aria-live="polite" {
             div.verdict.allowed[allowed].blocked[!allowed] {
                 p.number { (canonical) }
-                p.word { @if allowed { (tr.allowed) } @else { (tr.blocked) } }
-                p.scope-note { (tr.checked_for) " " (call_scope(tr, client, campaign)) }
+                p.word { @if allowed { (tr.lookup.allowed) } @else { (tr.lookup.blocked) } }
+                p.scope-note { (tr.lookup.checked_for) " " (call_scope(tr, client, campaign)) }
             }
             @if let Some(ws) = check["warnings"].as_array() {
                 @for w in ws {
-                    div.alert.warn role="alert" { p { (tr.warning) ": " (layout::text(&w["message"])) } }
+                    div.alert.warn role="alert" { p { (tr.lookup.warning) ": " (layout::text(&w["message"])) } }
                 }
             }
             @if !reasons.is_empty() {
-                h2 { (tr.why_blocked) }
+                h2 { (tr.lookup.why_blocked) }
                 ul.reasons {
                     @for r in reasons { li { (reason(ctx, r, entry_list, &registries)) } }
                 }
@@ -143,7 +143,7 @@ pub async fn verdict_section(
                 p.meta { (consent_text(tr, c)) }
             }
             @if let Some(exemptions) = check["exemptions"].as_array().filter(|x| !x.is_empty()) {
-                h2 { (tr.exempted) }
+                h2 { (tr.lookup.exempted) }
                 ul.reasons {
                     @for x in exemptions {
                         li { strong { (tr.registry) " " (layout::text(&x["registry"])) } " — " (consent_text(tr, &x["exempted_by"])) }
@@ -152,17 +152,17 @@ pub async fn verdict_section(
             }
             @if ctx.can(Role::Agent) {
                 p.actions {
-                    a.button href={ "/block?" (query(&[("number", Some(&canonical)), ("client", client), ("campaign", campaign)])) } { (tr.block_this_number) }
+                    a.button href={ "/block?" (query(&[("number", Some(&canonical)), ("client", client), ("campaign", campaign)])) } { (tr.lookup.block_this_number) }
                 }
-                h2 { (tr.entries_of_number) }
+                h2 { (tr.lookup.entries_of_number) }
                 @match &entries {
-                    Ok(list) if list.is_empty() => p.empty { (tr.no_entries) },
+                    Ok(list) if list.is_empty() => p.empty { (tr.lookup.no_entries) },
                     Ok(list) => (list::entries_table(ctx, list, false)),
                     Err(f) => (layout::failure(tr, f)),
                 }
             }
             @if let Some(history) = &history {
-                h2 { (tr.history) }
+                h2 { (tr.lookup.history) }
                 @match history {
                     Ok(h) if h["events"].as_array().is_none_or(Vec::is_empty) => p.empty { (tr.no_events) },
                     Ok(h) => (audit::events_table(ctx, h["events"].as_array().unwrap_or(&Vec::new()), false)),
@@ -186,8 +186,8 @@ fn no_answer(ctx: &Ctx, f: &Failure) -> Markup {
         section #result aria-live="polite" {
             @if fail_closed {
                 div.verdict.blocked {
-                    p.word { (tr.do_not_call) }
-                    p.scope-note { (tr.no_verdict) }
+                    p.word { (tr.lookup.do_not_call) }
+                    p.scope-note { (tr.lookup.no_verdict) }
                 }
             }
             (layout::failure(tr, f))
@@ -199,7 +199,7 @@ fn call_scope(tr: &super::i18n::Tr, client: Option<&str>, campaign: Option<&str>
     let client = client.map(str::trim).filter(|c| !c.is_empty());
     let campaign = campaign.map(str::trim).filter(|c| !c.is_empty());
     match (client, campaign) {
-        (None, None) => tr.any_client.to_string(),
+        (None, None) => tr.lookup.any_client.to_string(),
         (Some(c), None) => format!("{} {c}", tr.client_word),
         (None, Some(k)) => format!("{} {k}", tr.campaign_word),
         (Some(c), Some(k)) => format!("{} {c}, {} {k}", tr.client_word, tr.campaign_word),
@@ -213,15 +213,15 @@ fn reason(ctx: &Ctx, r: &Value, entries: &[Value], registries: &[Value]) -> Mark
             let id = r["entry_id"].as_i64().unwrap_or(0);
             let entry = entries.iter().find(|e| e["id"].as_i64() == Some(id));
             html! {
-                strong { (tr.dnc_entry) " #" (id) }
-                @if let Some(prefix) = r["prefix"].as_str() { " — " (tr.starting_with) " " (prefix) }
+                strong { (tr.lookup.dnc_entry) " #" (id) }
+                @if let Some(prefix) = r["prefix"].as_str() { " — " (tr.lookup.starting_with) " " (prefix) }
                 " — " (list::scope_text(tr, r))
                 @if let Some(text) = r["reason"].as_str() { " — " (tr.reason) ": " q { (text) } }
                 @if let Some(e) = entry {
                     br;
                     span.meta {
-                        (tr.added_by) " " (layout::text(&e["created_by_name"])) " · " (layout::time(&e["created_at"]))
-                        @if !e["expires_at"].is_null() { " · " (tr.expires) " " (layout::time(&e["expires_at"])) }
+                        (tr.lookup.added_by) " " (layout::text(&e["created_by_name"])) " · " (layout::time(&e["created_at"]))
+                        @if !e["expires_at"].is_null() { " · " (tr.lookup.expires) " " (layout::time(&e["expires_at"])) }
                         @if let Some(s) = e["source"].as_str() { " · " (tr.source) ": " (s) }
                     }
                 }
@@ -243,8 +243,8 @@ fn reason(ctx: &Ctx, r: &Value, entries: &[Value], registries: &[Value]) -> Mark
             }
         }
         Some("consent") => html! {
-            strong { (tr.no_consent) } " — " (list::scope_text(tr, r))
-            ", " (tr.purpose) ": " (layout::text(&r["purpose"]))
+            strong { (tr.lookup.no_consent) } " — " (list::scope_text(tr, r))
+            ", " (tr.lookup.purpose) ": " (layout::text(&r["purpose"]))
         },
         _ => html! { (r.to_string()) },
     }
@@ -253,9 +253,9 @@ fn reason(ctx: &Ctx, r: &Value, entries: &[Value], registries: &[Value]) -> Mark
 /// The consent a call relies on (`consent`, or an exemption's `exempted_by`).
 fn consent_text(tr: &super::i18n::Tr, c: &Value) -> Markup {
     html! {
-        (tr.consent) " #" (c["consent_id"].as_i64().unwrap_or(0))
-        " (" (tr.purpose) ": " (layout::text(&c["purpose"]))
-        @if !c["expires_at"].is_null() { ", " (tr.until) " " (layout::time(&c["expires_at"])) }
+        (tr.lookup.consent) " #" (c["consent_id"].as_i64().unwrap_or(0))
+        " (" (tr.lookup.purpose) ": " (layout::text(&c["purpose"]))
+        @if !c["expires_at"].is_null() { ", " (tr.lookup.until) " " (layout::time(&c["expires_at"])) }
         ")"
     }
 }

@@ -55,7 +55,7 @@ pub async fn page(State(console): State<Console>, ctx: Ctx) -> Response {
         div.cards-grid {
             article.card { (readiness(tr, &ready)) }
             article.card {
-                h2 { (tr.registries_freshness) }
+                h2 { (tr.overview.registries_freshness) }
                 @match &registries {
                     Err(f) => (layout::failure(tr, f)),
                     Ok(r) => ul.plain {
@@ -63,7 +63,7 @@ pub async fn page(State(console): State<Console>, ctx: Ctx) -> Response {
                             li {
                                 strong { (layout::text(&g["name"])) } " " (freshness_badge(tr, g))
                                 br;
-                                span.meta { (layout::count(&g["entries"])) " " (tr.entries_word) " · " (tr.fresh_until) ": " (layout::or_dash(layout::time(&g["fresh_until"]))) }
+                                span.meta { (layout::count(&g["entries"])) " " (tr.overview.entries_word) " · " (tr.fresh_until) ": " (layout::or_dash(layout::time(&g["fresh_until"]))) }
                             }
                         }
                     },
@@ -71,14 +71,14 @@ pub async fn page(State(console): State<Console>, ctx: Ctx) -> Response {
             }
         }
         section.card {
-            h2 { (tr.checks_chart) }
+            h2 { (tr.overview.checks_chart) }
             @match &stats {
                 Err(f) => (layout::failure(tr, f)),
                 Ok(s) => (checks_chart(tr, s, now)),
             }
         }
         section.card {
-            h2 { (tr.size_chart) }
+            h2 { (tr.overview.size_chart) }
             @for (name, imports) in &sizes {
                 @match imports {
                     Err(f) => (layout::failure(tr, f)),
@@ -96,24 +96,24 @@ pub async fn page(State(console): State<Console>, ctx: Ctx) -> Response {
 fn readiness(tr: &Tr, r: &Value) -> Markup {
     let status = r["status"].as_str().unwrap_or("not_ready");
     let (class, word) = match status {
-        "ready" => ("badge ok big", tr.ready),
-        "degraded" => ("badge warn big", tr.degraded),
-        "stale_snapshot" => ("badge bad big", tr.stale_snapshot),
-        _ => ("badge bad big", tr.not_ready),
+        "ready" => ("badge ok big", tr.overview.ready),
+        "degraded" => ("badge warn big", tr.overview.degraded),
+        "stale_snapshot" => ("badge bad big", tr.overview.stale_snapshot),
+        _ => ("badge bad big", tr.overview.not_ready),
     };
     html! {
-        h2 { (tr.readiness) }
+        h2 { (tr.overview.readiness) }
         p { span class=(class) { (word) } }
         @if status != "ready" {
             p { (tr.readiness_explained(status)) }
         }
         dl.facts {
-            dt { (tr.snapshot_version) } dd { (r["snapshot_version"]) }
-            dt { (tr.snapshot_loaded) } dd { (layout::or_dash(layout::time(&r["snapshot_loaded_at"]))) }
-            dt { (tr.snapshot_lag) } dd { @if let Some(ms) = r["snapshot_lag_ms"].as_u64() { (ms) " ms" } @else { "—" } }
-            dt { (tr.dnc_numbers) } dd { (layout::count(&r["dnc_numbers"])) }
-            dt { (tr.database) } dd {
-                @if r["database"]["ok"] == true { (tr.database_ok) } @else { (tr.database_down) " " span.meta { (layout::text(&r["database"]["error"])) } }
+            dt { (tr.overview.snapshot_version) } dd { (r["snapshot_version"]) }
+            dt { (tr.overview.snapshot_loaded) } dd { (layout::or_dash(layout::time(&r["snapshot_loaded_at"]))) }
+            dt { (tr.overview.snapshot_lag) } dd { @if let Some(ms) = r["snapshot_lag_ms"].as_u64() { (ms) " ms" } @else { "—" } }
+            dt { (tr.overview.dnc_numbers) } dd { (layout::count(&r["dnc_numbers"])) }
+            dt { (tr.overview.database) } dd {
+                @if r["database"]["ok"] == true { (tr.overview.database_ok) } @else { (tr.overview.database_down) " " span.meta { (layout::text(&r["database"]["error"])) } }
             }
         }
     }
@@ -158,17 +158,17 @@ fn checks_chart(tr: &Tr, stats: &Value, now: DateTime<Utc>) -> Markup {
     };
     let series = [
         Series {
-            label: tr.series_checks.into(),
+            label: tr.overview.series_checks.into(),
             class: "s-checks",
             points: points(&checks),
         },
         Series {
-            label: tr.series_dnc.into(),
+            label: tr.overview.series_dnc.into(),
             class: "s-dnc",
             points: points(&dnc),
         },
         Series {
-            label: tr.series_registry.into(),
+            label: tr.overview.series_registry.into(),
             class: "s-registry",
             points: points(&registry),
         },
@@ -190,8 +190,8 @@ fn checks_chart(tr: &Tr, stats: &Value, now: DateTime<Utc>) -> Markup {
                 total["blocked_registry"].as_u64().unwrap_or(0),
             ))
         }
-        (chart::lines(tr.checks_chart, tr.checks_chart_desc, (0.0, buckets as f64), &ticks, &series, false))
-        p.hint { (tr.checks_chart_note) }
+        (chart::lines(tr.overview.checks_chart, tr.overview.checks_chart_desc, (0.0, buckets as f64), &ticks, &series, false))
+        p.hint { (tr.overview.checks_chart_note) }
     }
 }
 
@@ -221,12 +221,12 @@ fn size_chart(tr: &Tr, name: &str, imports: &Value) -> Markup {
         (span, t1.format("%Y-%m-%d").to_string()),
     ];
     let series = [Series {
-        label: format!("{name}: {}", tr.entries_word),
+        label: format!("{name}: {}", tr.overview.entries_word),
         class: "s-size",
         points: points.iter().map(|(t, v)| (hours(*t), *v)).collect(),
     }];
     html! {
         h3 { (name) }
-        (chart::lines(&format!("{} {name}", tr.size_chart), tr.size_chart_desc, (0.0, span), &ticks, &series, true))
+        (chart::lines(&format!("{} {name}", tr.overview.size_chart), tr.overview.size_chart_desc, (0.0, span), &ticks, &series, true))
     }
 }

@@ -22,11 +22,11 @@ const REJECTS_SHOWN: usize = 20;
 
 pub fn freshness_badge(tr: &Tr, r: &Value) -> Markup {
     if r["status"] == "empty" {
-        html! { span.badge.muted { (tr.no_data) } }
+        html! { span.badge.muted { (tr.registries.no_data) } }
     } else if r["stale"] == true {
-        html! { span.badge.bad { (tr.stale) } }
+        html! { span.badge.bad { (tr.registries.stale) } }
     } else {
-        html! { span.badge.ok { (tr.fresh) } }
+        html! { span.badge.ok { (tr.registries.fresh) } }
     }
 }
 
@@ -43,13 +43,13 @@ fn card(tr: &Tr, r: &Value, imports: Result<Vec<Value>, api::Failure>) -> Markup
             }
             dl.facts {
                 dt { (tr.entries) } dd { (layout::count(&r["entries"])) }
-                dt { (tr.source) } dd { (r["source"].as_str().unwrap_or(tr.uploads_only)) }
+                dt { (tr.source) } dd { (r["source"].as_str().unwrap_or(tr.registries.uploads_only)) }
                 dt { (tr.source_time) } dd { (layout::or_dash(layout::time(&r["source_time"]))) }
-                dt { (tr.loaded_at) } dd { (layout::or_dash(layout::time(&r["loaded_at"]))) }
+                dt { (tr.registries.loaded_at) } dd { (layout::or_dash(layout::time(&r["loaded_at"]))) }
                 dt { (tr.fresh_until) } dd { (layout::or_dash(layout::time(&r["fresh_until"]))) }
-                dt { (tr.when_stale) } dd { @if r["stale_policy"] == "warn" { (tr.policy_warn) } @else { (tr.policy_block) } }
+                dt { (tr.registries.when_stale) } dd { @if r["stale_policy"] == "warn" { (tr.registries.policy_warn) } @else { (tr.registries.policy_block) } }
             }
-            h3 { (tr.last_imports) }
+            h3 { (tr.registries.last_imports) }
             @match imports {
                 Err(f) => (layout::failure(tr, &f)),
                 Ok(list) if list.is_empty() => p.empty { (tr.no_imports) },
@@ -72,7 +72,7 @@ fn imports_table(tr: &Tr, list: &[Value]) -> Markup {
     html! {
         table.cards {
             thead { tr {
-                th scope="col" { "#" } th scope="col" { (tr.when) } th scope="col" { (tr.status) }
+                th scope="col" { "#" } th scope="col" { (tr.when) } th scope="col" { (tr.registries.status) }
                 th scope="col" { (tr.rows) } th scope="col" { (tr.rejected) } th scope="col" { (tr.entries) }
             } }
             tbody {
@@ -80,7 +80,7 @@ fn imports_table(tr: &Tr, list: &[Value]) -> Markup {
                     tr {
                         td data-label="#" { (i["id"]) }
                         td data-label=(tr.when) { (layout::time(&i["created_at"])) br; span.meta { (layout::text(&i["source"])) " · " (layout::text(&i["mode"])) } }
-                        td data-label=(tr.status) { (status_badge(tr, layout::text(&i["status"]))) }
+                        td data-label=(tr.registries.status) { (status_badge(tr, layout::text(&i["status"]))) }
                         td data-label=(tr.rows) { (layout::count(&i["rows_total"])) }
                         td data-label=(tr.rejected) { (layout::count(&i["rows_rejected"])) }
                         td data-label=(tr.entries) {
@@ -109,11 +109,11 @@ fn upload_form(ctx: &Ctx, names: &[String]) -> Markup {
     };
     html! {
         section.upload aria-labelledby="upload-title" {
-            h2 #upload-title { (tr.upload) }
+            h2 #upload-title { (tr.registries.upload) }
             form #upload.stack method="post" action="#" data-upload hx-boost="false" {
                 (layout::csrf(ctx))
                 div.field {
-                    label for="file" { (tr.file) }
+                    label for="file" { (tr.registries.file) }
                     input #file type="file" name="file" required;
                 }
                 div.row {
@@ -123,22 +123,22 @@ fn upload_form(ctx: &Ctx, names: &[String]) -> Markup {
                             @for n in names { option value=(n) { (n) } }
                         }
                     }
-                    (choice("mode", tr.mode, &[("snapshot", tr.mode_snapshot), ("delta", tr.mode_delta)]))
-                    (choice("format", tr.format, &[("csv", "CSV"), ("sha256", tr.format_sha256)]))
-                    (choice("encoding", tr.encoding, &[("utf-8", "UTF-8"), ("windows-1250", "Windows-1250"), ("iso-8859-2", "ISO-8859-2")]))
+                    (choice("mode", tr.registries.mode, &[("snapshot", tr.registries.mode_snapshot), ("delta", tr.registries.mode_delta)]))
+                    (choice("format", tr.registries.format, &[("csv", "CSV"), ("sha256", tr.registries.format_sha256)]))
+                    (choice("encoding", tr.registries.encoding, &[("utf-8", "UTF-8"), ("windows-1250", "Windows-1250"), ("iso-8859-2", "ISO-8859-2")]))
                 }
-                p.hint { (tr.mode_hint) }
-                div.actions { button type="submit" { (tr.upload_button) } }
-                noscript { p.alert.warn { (tr.upload_needs_js) } }
+                p.hint { (tr.registries.mode_hint) }
+                div.actions { button type="submit" { (tr.registries.upload_button) } }
+                noscript { p.alert.warn { (tr.registries.upload_needs_js) } }
             }
             div #upload-status hidden aria-live="polite" {
-                label for="upload-bytes" #upload-phase { (tr.sending) }
+                label for="upload-bytes" #upload-phase { (tr.registries.sending) }
                 progress #upload-bytes max="1" value="0" {}
                 p #upload-bytes-text .meta {}
                 div #upload-server {}
             }
             div #upload-result aria-live="polite" {}
-            template #upload-texts data-sent=(tr.file_sent) data-sending=(tr.sending) data-of=(tr.of) data-failed=(tr.upload_failed) {}
+            template #upload-texts data-sent=(tr.registries.file_sent) data-sending=(tr.registries.sending) data-of=(tr.registries.of) data-failed=(tr.registries.upload_failed) {}
         }
     }
 }
@@ -256,14 +256,14 @@ fn import_result(ctx: &Ctx, i: &Value) -> Markup {
         && i["forced"] != true;
     html! {
         div.result #import-result data-status=(status) {
-            h3 { (tr.import_word) " #" (i["id"]) ": " (status_badge(tr, status)) }
-            @if i["unchanged"] == true { p { (tr.unchanged) } }
-            @if status == "succeeded" && i["unchanged"] != true { p { (tr.import_live) } }
+            h3 { (tr.registries.import_word) " #" (i["id"]) ": " (status_badge(tr, status)) }
+            @if i["unchanged"] == true { p { (tr.registries.unchanged) } }
+            @if status == "succeeded" && i["unchanged"] != true { p { (tr.registries.import_live) } }
             dl.facts {
                 dt { (tr.rows) } dd #rows-total { (layout::count(&i["rows_total"])) }
-                dt { (tr.accepted) } dd #rows-accepted { (layout::count(&i["rows_accepted"])) }
+                dt { (tr.registries.accepted) } dd #rows-accepted { (layout::count(&i["rows_accepted"])) }
                 dt { (tr.rejected) } dd #rows-rejected { (layout::count(&i["rows_rejected"])) }
-                dt { (tr.duplicates) } dd { (layout::count(&i["rows_duplicate"])) }
+                dt { (tr.registries.duplicates) } dd { (layout::count(&i["rows_duplicate"])) }
                 @if !i["entries_after"].is_null() {
                     dt { (tr.entries) } dd { (layout::count(&i["entries_before"])) " → " (layout::count(&i["entries_after"])) }
                 }
@@ -272,18 +272,18 @@ fn import_result(ctx: &Ctx, i: &Value) -> Markup {
                 div.alert.error role="alert" { p { (tr.import_refused_why(status)) } p.detail { (e) } }
             }
             @if shrink_refused {
-                p { button.danger type="button" data-force { (tr.upload_force) } }
-                p.hint { (tr.force_hint) }
+                p { button.danger type="button" data-force { (tr.registries.upload_force) } }
+                p.hint { (tr.registries.force_hint) }
             }
             @if !rejects.is_empty() {
-                h4 { (tr.first_rejects) }
+                h4 { (tr.registries.first_rejects) }
                 table.cards.rejects {
-                    thead { tr { th scope="col" { (tr.line) } th scope="col" { (tr.content) } th scope="col" { (tr.reason) } } }
+                    thead { tr { th scope="col" { (tr.registries.line) } th scope="col" { (tr.registries.content) } th scope="col" { (tr.reason) } } }
                     tbody {
                         @for r in rejects.iter().take(REJECTS_SHOWN) {
                             tr {
-                                td data-label=(tr.line) { (r["line"]) }
-                                td data-label=(tr.content) { code { (layout::text(&r["raw"])) } }
+                                td data-label=(tr.registries.line) { (r["line"]) }
+                                td data-label=(tr.registries.content) { code { (layout::text(&r["raw"])) } }
                                 td data-label=(tr.reason) { (layout::text(&r["message"])) " " span.meta { "(" (layout::text(&r["reason"])) ")" } }
                             }
                         }
@@ -320,7 +320,10 @@ pub async fn progress(
     let id = latest["id"].as_i64();
     let running = matches!(latest["status"].as_str(), Some("running" | "pending"));
     if !running || id.is_none() || id <= q.since {
-        return fragment(StatusCode::OK, html! { p.meta { (tr.waiting_for_server) } });
+        return fragment(
+            StatusCode::OK,
+            html! { p.meta { (tr.registries.waiting_for_server) } },
+        );
     }
     let read = |k: &str| {
         latest[k]
@@ -334,8 +337,8 @@ pub async fn progress(
         html! {
             p #server-progress data-import=(id.unwrap_or(0)) {
                 (tr.import_running(id.unwrap_or(0), &layout::time(&latest["created_at"])))
-                @if let Some(r) = rows { " · " (tr.rows_so_far) ": " (r) }
-                @if let Some(b) = bytes { " · " (tr.bytes_so_far) ": " (b) }
+                @if let Some(r) = rows { " · " (tr.registries.rows_so_far) ": " (r) }
+                @if let Some(b) = bytes { " · " (tr.registries.bytes_so_far) ": " (b) }
                 @if let Some(r) = read("rows_rejected").filter(|n| *n > 0) { " · " (tr.rejected) ": " (r) }
             }
         },

@@ -52,12 +52,12 @@ fn block_form(ctx: &Ctx, f: &BlockForm) -> Markup {
                 }
             }
             div.field {
-                label for="expires_at" { (tr.expires_at) }
+                label for="expires_at" { (tr.write.expires_at) }
                 input #expires_at type="datetime-local" name="expires_at" value=[f.expires_at.as_deref()] aria-describedby="expires_hint";
-                p.hint #expires_hint { (tr.expires_hint) }
+                p.hint #expires_hint { (tr.write.expires_hint) }
             }
-            p.hint { (tr.scope_hint) }
-            div.actions { button type="submit" { (tr.block) } }
+            p.hint { (tr.write.scope_hint) }
+            div.actions { button type="submit" { (tr.write.block) } }
         }
     }
 }
@@ -107,7 +107,7 @@ pub async fn block(
     let tr = ctx.tr();
     let Ok(expires_at) = expiry(f.expires_at.as_deref()) else {
         let body = html! {
-            div.alert.error role="alert" { p { (tr.err_expires_format) } }
+            div.alert.error role="alert" { p { (tr.write.err_expires_format) } }
             (block_form(&ctx, &f))
         };
         return respond(
@@ -161,7 +161,7 @@ pub async fn block(
         (layout::success(&message))
         (warnings(&ctx, &entry))
         (verdict)
-        h2 { (tr.block_another) }
+        h2 { (tr.write.block_another) }
         (block_form(&ctx, &BlockForm::default()))
     };
     respond(status, shell(&ctx, Nav::Block, tr.nav_block, body))
@@ -173,7 +173,7 @@ fn warnings(ctx: &Ctx, body: &Value) -> Markup {
         @if let Some(ws) = body["warnings"].as_array() {
             @for w in ws {
                 @if w["code"] == "not_yet_visible" {
-                    div.alert.warn role="status" { p { (tr.not_yet_visible) } }
+                    div.alert.warn role="status" { p { (tr.write.not_yet_visible) } }
                 }
             }
         }
@@ -193,12 +193,12 @@ fn unblock_form(ctx: &Ctx, id: i64, reason: &str) -> Markup {
         form.stack method="post" action={ "/unblock/" (id) } {
             (layout::csrf(ctx))
             div.field {
-                label for="reason" { (tr.unblock_reason) }
+                label for="reason" { (tr.write.unblock_reason) }
                 textarea #reason name="reason" required maxlength="2000" rows="3" { (reason) }
             }
             div.check {
                 input #confirm type="checkbox" name="confirm" value="yes" required;
-                label for="confirm" { (tr.unblock_confirm) }
+                label for="confirm" { (tr.write.unblock_confirm) }
             }
             div.actions { button.danger type="submit" { (tr.unblock) } }
         }
@@ -232,7 +232,7 @@ pub async fn unblock_page(
         @if entry["active"] == true {
             (unblock_form(&ctx, id, ""))
         } @else {
-            div.alert.info role="status" { p { (tr.already_removed) } }
+            div.alert.info role="status" { p { (tr.write.already_removed) } }
         }
     };
     respond(StatusCode::OK, shell(&ctx, Nav::None, tr.unblock, body))
@@ -252,9 +252,9 @@ pub async fn unblock(
     let reason = f.reason.as_deref().unwrap_or("").trim().to_string();
     if f.confirm.as_deref() != Some("yes") || reason.is_empty() {
         let message = if reason.is_empty() {
-            tr.err_unblock_reason
+            tr.write.err_unblock_reason
         } else {
-            tr.err_unblock_confirm
+            tr.write.err_unblock_confirm
         };
         let body = html! {
             div.alert.error role="alert" { p { (message) } }

@@ -1,0 +1,62 @@
+//! The do-not-call list's words (`console/list.rs`): its filters, states and scopes.
+
+texts!(
+    List
+    scope_global,
+    scope_client,
+    scope_campaign,
+    scope_global_long,
+    state_active,
+    state_expired,
+    state_removed,
+    added_from,
+    added_to,
+    export_csv,
+    no_matching_entries,
+    added,
+    removed,
+    prefix,
+    kind,
+    kind_number,
+    kind_prefix,
+);
+
+pub(super) const EN: List = List {
+    scope_global: "Global",
+    scope_client: "Client",
+    scope_campaign: "Campaign",
+    scope_global_long: "global (every call)",
+    state_active: "Active",
+    state_expired: "Expired",
+    state_removed: "Removed",
+    added_from: "Added from (date, UTC)",
+    added_to: "Added until (date, UTC)",
+    export_csv: "Export as CSV",
+    no_matching_entries: "No entries match.",
+    added: "Added",
+    removed: "Removed",
+    prefix: "Prefix",
+    kind: "Kind",
+    kind_number: "Numbers",
+    kind_prefix: "Prefixes (ranges)",
+};
+
+pub(super) const PL: List = List {
+    scope_global: "Globalny",
+    scope_client: "Klient",
+    scope_campaign: "Kampania",
+    scope_global_long: "globalny (każde połączenie)",
+    state_active: "Aktywny",
+    state_expired: "Wygasły",
+    state_removed: "Usunięty",
+    added_from: "Dodane od (data, UTC)",
+    added_to: "Dodane do (data, UTC)",
+    export_csv: "Eksportuj do CSV",
+    no_matching_entries: "Brak pasujących wpisów.",
+    added: "Dodano",
+    removed: "Usunięto",
+    prefix: "Prefiks",
+    kind: "Rodzaj",
+    kind_number: "Numery",
+    kind_prefix: "Prefiksy (zakresy)",
+};
