@@ -40,6 +40,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
     }
 }
 
+/// A form field's text, trimmed; `None` when it was left blank.
+pub fn present(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
 /// Whether a state-changing request comes from the console's own pages: its Origin (or,
 /// without one, its Referer) must be `TARCZA_PUBLIC_URL`, or when that is unset, the host
 /// the request was sent to. A request with neither header is refused (fail closed).

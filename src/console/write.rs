@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::api::Failure;
 use super::ctx::Ctx;
-use super::form::{guard, Form};
+use super::form::{guard, present, Form};
 use super::layout::{self, shell, Nav};
 use super::lookup::{self, LookupQuery};
 use super::page::respond;
@@ -89,10 +89,6 @@ fn expiry(value: Option<&str>) -> Result<Option<String>, ()> {
         .find_map(|f| chrono::NaiveDateTime::parse_from_str(v, f).ok())
         .map(|t| Some(t.and_utc().to_rfc3339()))
         .ok_or(())
-}
-
-fn present(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 pub async fn block(

@@ -252,6 +252,122 @@ async fn a_revoked_keys_sessions_end_at_once() {
 }
 
 #[tokio::test]
+async fn an_admin_binds_a_key_to_a_client_on_the_keys_page_and_the_list_shows_it() {
+    let app = TestApp::spawn().await;
+    let id = sign_in(&app, ADMIN_KEY).await;
+    let csrf = token(&get(&app, "/keys", Some(&id)).await);
+    let keys = || async { app.get("/v1/keys", ADMIN_KEY).await.body["keys"].clone() };
+    let before = keys().await;
+
+    // Refused as the API refuses them, each a sentence on the page, nothing created, and
+    // the form keeps what was typed.
+    for (form, says) in [
+        (
+            "name=ops-acme&role=ops&client=acme",
+            "Only a dialer or an agent key can be bound to a client",
+        ),
+        (
+            "name=no-client&role=agent&campaigns=summer",
+            "campaigns or global entries need a client",
+        ),
+        (
+            "name=no-client&role=agent&may_block_global=yes",
+            "campaigns or global entries need a client",
+        ),
+        (
+            "name=bad-client&role=agent&client=ac%01me",
+            "The client or campaign name is not valid.",
+        ),
+    ] {
+        let page = post(
+            &app,
+            "/keys",
+            Some(&id),
+            Some(ORIGIN),
+            &format!("csrf={csrf}&{form}"),
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{form}");
+        assert!(page.body.contains(says), "{form}: {}", page.body);
+        let name = &form["name=".len()..form.find('&').unwrap()];
+        assert!(
+            page.body.contains(&format!("value=\"{name}\"")),
+            "{form}: the name is kept"
+        );
+        assert_eq!(keys().await, before, "{form}: nothing created");
+    }
+
+    let page = post(
+        &app,
+        "/keys",
+        Some(&id),
+        Some(ORIGIN),
+        &format!(
+            "csrf={csrf}&name=acme-crm&role=agent&client=+Acme+\
+             &campaigns=summer%0D%0A%0D%0Awinter+&may_block_global=yes"
+        ),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::CREATED, "{}", page.body);
+    assert!(
+        page.body
+            .contains("Created the key “acme-crm” (role agent, bound to client Acme):"),
+        "{}",
+        page.body
+    );
+    let key = keys()
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "acme-crm")
+        .cloned()
+        .expect("the key was created");
+    // Trimmed, kept as typed (it compares as scopes do: `ACME` is `acme`).
+    assert_eq!(key["client"], "Acme");
+    assert_eq!(key["campaigns"], serde_json::json!(["summer", "winter"]));
+    assert_eq!(key["may_block_global"], true);
+
+    // The list shows each key's binding, unbound ones as acting for every client.
+    let list = get(&app, "/keys", Some(&id)).await;
+    let row = |name: &str| {
+        let at = list
+            .body
+            .find(&format!("data-label=\"Name\">{name}"))
+            .expect("the key is listed");
+        let end = at + list.body[at..].find("</tr>").unwrap();
+        list.body[at..end].to_string()
+    };
+    let bound = row("acme-crm");
+    assert!(bound.contains("data-label=\"Bound to\""), "{bound}");
+    assert!(bound.contains("<strong>Acme</strong>"), "{bound}");
+    assert!(bound.contains("campaigns: summer, winter"), "{bound}");
+    assert!(bound.contains("may block globally"), "{bound}");
+    assert!(row("bootstrap-admin").contains("every client"));
+
+    // In Polish too.
+    let req = Request::builder()
+        .uri("/keys")
+        .header(header::HOST, HOST)
+        .header(
+            header::COOKIE,
+            format!("tarcza_session={id}; tarcza_lang=pl"),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let polish = send(&app, req).await;
+    for words in [
+        "Klient (wiąże klucz)",
+        "Powiązany z",
+        "kampanie: summer, winter",
+        "może blokować globalnie",
+        "każdy klient",
+    ] {
+        assert!(polish.body.contains(words), "{words}");
+    }
+}
+
+#[tokio::test]
 async fn state_changing_forms_need_the_consoles_origin_and_the_sessions_token() {
     let app = TestApp::spawn().await;
     let id = sign_in(&app, ADMIN_KEY).await;

@@ -312,6 +312,43 @@ def test_keys_are_created_shown_once_copied_and_revoked_which_ends_their_session
     b.wait_url("/login")
 
 
+def test_an_admin_binds_a_key_to_a_client_and_the_list_shows_the_binding(browser, server):
+    b = browser
+    b.sign_in(ADMIN_KEY)
+    b.go("/keys")
+    b.wait("#client")
+    assert b.label_for("client") == "Client (binds the key)"
+    # An ops key acts for every client: binding one is refused on the page, as the API
+    # refuses it; the form keeps what was typed and nothing is created.
+    b.fill("name", "ops-acme")
+    Select(b.find("#role")).select_by_value("ops")
+    b.fill("client", "acme")
+    b.find("form[action='/keys'] button[type=submit]").click()
+    b.wait_text(".alert.error", "Only a dialer or an agent key can be bound to a client")
+    assert b.find("#client").get_attribute("value") == "acme"
+    status, keys = server.api("GET", "/v1/keys")
+    assert all(k["name"] != "ops-acme" for k in keys["keys"]), keys
+    # The browser logs the refusal's 422 as a failed load; nothing else.
+    assert all("status of 422" in e for e in b.console_errors())
+
+    # An agent bound to acme and two of its campaigns.
+    b.fill("name", "acme-crm")
+    Select(b.find("#role")).select_by_value("agent")
+    b.fill("campaigns", "summer\nwinter")
+    b.find("form[action='/keys'] button[type=submit]").click()
+    b.wait_text(".alert.ok", "bound to client acme")
+    row = b.find_with("table.cards tbody tr", "acme-crm")
+    bound = row.find_element(By.CSS_SELECTOR, "td[data-label='Bound to']").text
+    assert "acme" in bound and "campaigns: summer, winter" in bound, bound
+    admin = b.find_with("table.cards tbody tr", "bootstrap-admin")
+    assert "every client" in admin.find_element(By.CSS_SELECTOR, "td[data-label='Bound to']").text
+    assert b.console_errors() == []
+    b.full_shot("keys-binding")
+    status, keys = server.api("GET", "/v1/keys")
+    key = next(k for k in keys["keys"] if k["name"] == "acme-crm")
+    assert (key["role"], key["client"], key["campaigns"]) == ("agent", "acme", ["summer", "winter"])
+
+
 def test_polish_is_complete_on_the_pages(browser, server):
     b = browser
     b.sign_in(ADMIN_KEY)

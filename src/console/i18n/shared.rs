@@ -287,6 +287,10 @@ impl Tr {
                 "Nazwa musi mieć od 1 do 200 znaków drukowalnych.",
             ),
             "invalid_role" => ("Choose a role.", "Wybierz rolę."),
+            "invalid_binding" => (
+                "Only a dialer or an agent key can be bound to a client, and campaigns or global entries need a client.",
+                "Z klientem można powiązać tylko klucz dialer lub agent, a kampanie i wpisy globalne wymagają podania klienta.",
+            ),
             "already_revoked" => (
                 "This key has already been revoked.",
                 "Ten klucz został już unieważniony.",
