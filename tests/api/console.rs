@@ -53,6 +53,20 @@ async fn get(app: &TestApp, path: &str, session: Option<&str>) -> Page {
     send(app, req.body(Body::empty()).unwrap()).await
 }
 
+/// `path` in a session whose language is Polish.
+async fn get_in_polish(app: &TestApp, path: &str, session: &str) -> Page {
+    let req = Request::builder()
+        .uri(path)
+        .header(header::HOST, HOST)
+        .header(
+            header::COOKIE,
+            format!("tarcza_session={session}; tarcza_lang=pl"),
+        )
+        .body(Body::empty())
+        .unwrap();
+    send(app, req).await
+}
+
 async fn post(
     app: &TestApp,
     path: &str,
@@ -346,16 +360,7 @@ async fn an_admin_binds_a_key_to_a_client_on_the_keys_page_and_the_list_shows_it
     assert!(row("bootstrap-admin").contains("every client"));
 
     // In Polish too.
-    let req = Request::builder()
-        .uri("/keys")
-        .header(header::HOST, HOST)
-        .header(
-            header::COOKIE,
-            format!("tarcza_session={id}; tarcza_lang=pl"),
-        )
-        .body(Body::empty())
-        .unwrap();
-    let polish = send(&app, req).await;
+    let polish = get_in_polish(&app, "/keys", &id).await;
     for words in [
         "Klient (wiąże klucz)",
         "Powiązany z",
@@ -689,15 +694,6 @@ async fn prefix_entries_and_missing_consents_read_sensibly_on_the_list_and_looku
         lookup.body
     );
     assert!(!lookup.body.contains("{\"source\""), "no raw JSON");
-    let pl = Request::builder()
-        .uri("/lookup?number=601234567&client=acme")
-        .header(header::HOST, HOST)
-        .header(
-            header::COOKIE,
-            format!("tarcza_session={id}; tarcza_lang=pl"),
-        )
-        .body(Body::empty())
-        .unwrap();
-    let lookup = send(&app, pl).await;
+    let lookup = get_in_polish(&app, "/lookup?number=601234567&client=acme", &id).await;
     assert!(lookup.body.contains("Brak zgody"), "{}", lookup.body);
 }
