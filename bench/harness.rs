@@ -9,6 +9,7 @@ mod http1;
 mod rules;
 mod soak;
 mod switch;
+mod turns;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -244,40 +245,54 @@ async fn run(o: Opts) -> Result<()> {
     let mut set: HashSet<u64> = sorted_second.iter().copied().collect();
     set.extend(dnc.iter().copied());
     let ceiling_addr = serve_ceiling(set).await?;
-    // By turns, so that drift on the shared machine falls on both alike.
-    let (mut ceiling_runs, mut tarcza_runs) = (Vec::new(), Vec::new());
-    for _ in 0..2 {
-        step("wrk: ceiling (HashSet<u64> behind a minimal axum handler)");
-        ceiling_runs.push(wrk(ceiling_addr, &probe_file, o.seconds, o.connections)?);
-        step("wrk: tarcza GET /v1/check");
-        tarcza_runs.push(wrk(addr, &probe_file, o.seconds, o.connections)?);
-    }
-    let ceiling = switch::mean(&ceiling_runs);
-    let tarcza_run = switch::mean(&tarcza_runs);
+    // By turns in adjacent pairs, so that the machine's slow periods fall on both alike.
+    let slice = turns::slice(o.seconds);
+    let pairs = turns::Turns::run(
+        async || {
+            step(&format!(
+                "wrk {slice} s: ceiling (HashSet<u64> behind a minimal axum handler)"
+            ));
+            let run = wrk(ceiling_addr, &probe_file, slice, o.connections)?;
+            println!("    {}", run.describe());
+            Ok(run)
+        },
+        async || {
+            step(&format!("wrk {slice} s: tarcza GET /v1/check"));
+            let run = wrk(addr, &probe_file, slice, o.connections)?;
+            println!("    {}", run.describe());
+            Ok(run)
+        },
+    )
+    .await?;
+    let ceiling = pairs.mean_a();
+    let tarcza_run = pairs.mean_b();
+    let ratios = pairs.ratios(|r| r.rps);
 
     step("wrk: naive design (one indexed Postgres query per request)");
     let naive_addr = serve_naive(&url, &pool).await?;
     let naive = wrk(naive_addr, &probe_file, o.seconds, o.connections)?;
 
     t.row(
-        "ceiling: requests/s, p50, p99 (mean of 2)",
+        &format!("ceiling: requests/s, p50, p99 (mean of {})", turns::PAIRS),
         ceiling.describe(),
         "",
         None,
     );
     t.row("naive: requests/s, p50, p99", naive.describe(), "", None);
     t.row(
-        "tarcza: requests/s, p50, p99 (mean of 2, by turns with the ceiling)",
+        &format!(
+            "tarcza: requests/s, p50, p99 (mean of {}, by turns with the ceiling)",
+            turns::PAIRS
+        ),
         tarcza_run.describe(),
         "",
         None,
     );
-    let ratio = tarcza_run.rps / ceiling.rps;
     t.row(
         "tarcza / ceiling throughput",
-        format!("{ratio:.2}×"),
+        ratios.describe(),
         "≥ 0.85×",
-        Some(ratio >= 0.85),
+        Some(ratios.median >= 0.85),
     );
     let p99_ratio = tarcza_run.p99_ms / ceiling.p99_ms;
     t.row(
