@@ -11,7 +11,7 @@
 //! request goes away (a dropped future) while it leads or has just been told to passes
 //! the lead on, so that no answer waits for a leader that is gone.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -31,12 +31,17 @@ use super::{Receipt, ReceiptError, SignedBatch, FORMAT};
 pub const MAX_LEAVES: usize = 256;
 /// The longest a batch gathers before it is signed, however many answers keep coming.
 pub const WINDOW: Duration = Duration::from_micros(250);
+/// Queues of answers: each thread's answers are batched with that thread's, so that the
+/// leader wakes the others on its own thread (a wake from another thread moves the woken
+/// request, its timers and its socket to the waker's core).
+const SHARDS: usize = 8;
 /// How often, at most, the key's `last_used_at` is moved forward.
 const RECORD_USE_EVERY: i64 = 60;
 
 pub struct Signer {
     key: ReceiptKey,
-    queue: Mutex<Queue>,
+    /// One queue per shard of threads: an answer joins the batch of the thread it runs on.
+    queues: Box<[Mutex<Queue>]>,
     /// Where the key's use is recorded (`None`: nowhere, e.g. an unregistered test key).
     db: Option<PgPool>,
     /// Unix time the use was last recorded.
@@ -79,7 +84,7 @@ impl Signer {
     pub fn new(key: ReceiptKey, db: Option<PgPool>) -> Signer {
         Signer {
             key,
-            queue: Mutex::default(),
+            queues: (0..SHARDS).map(|_| Mutex::default()).collect(),
             db,
             recorded: AtomicI64::new(Utc::now().timestamp()),
         }
@@ -89,15 +94,16 @@ impl Signer {
         &self.key
     }
 
-    fn queue(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().expect("receipt queue lock")
+    fn queue(&self, shard: usize) -> MutexGuard<'_, Queue> {
+        self.queues[shard].lock().expect("receipt queue lock")
     }
 
     /// Signs the answer whose leaf is `leaf` (with others that arrive meanwhile) and
     /// returns its receipt.
     pub async fn sign(&self, leaf: Hash) -> Result<Receipt, ReceiptError> {
+        let shard = shard();
         let answer = {
-            let mut q = self.queue();
+            let mut q = self.queue(shard);
             if q.leading {
                 let (reply, answer) = oneshot::channel();
                 q.waiting.push(Waiting { leaf, reply });
@@ -110,22 +116,23 @@ impl Signer {
         if let Some(answer) = answer {
             let mut waiting = Pending {
                 signer: self,
+                shard,
                 answer: Some(answer),
             };
             if let Reply::Signed(batch, index) = waiting.wait().await? {
                 return Ok(Receipt { batch, index });
             }
         }
-        self.lead(leaf).await
+        self.lead(shard, leaf).await
     }
 
     /// Leads a batch: gathers the answers that come while the other ready tasks run,
     /// passes the lead on and signs `own` with the others.
-    async fn lead(&self, own: Hash) -> Result<Receipt, ReceiptError> {
-        let mut lead = Leading(Some(self));
-        self.gather().await;
+    async fn lead(&self, shard: usize, own: Hash) -> Result<Receipt, ReceiptError> {
+        let mut lead = Leading(Some((self, shard)));
+        self.gather(shard).await;
         let others = {
-            let mut q = self.queue();
+            let mut q = self.queue(shard);
             let take = q.waiting.len().min(MAX_LEAVES - 1);
             q.waiting.drain(..take).collect::<Vec<_>>()
         };
@@ -135,12 +142,12 @@ impl Signer {
 
     /// Yields to the tasks ready to run while each round brings more answers, at most
     /// [`WINDOW`] long.
-    async fn gather(&self) {
+    async fn gather(&self, shard: usize) {
         let started = Instant::now();
-        let mut seen = self.queue().waiting.len();
+        let mut seen = self.queue(shard).waiting.len();
         loop {
             tokio::task::yield_now().await;
-            let now = self.queue().waiting.len();
+            let now = self.queue(shard).waiting.len();
             if now == seen || now >= MAX_LEAVES - 1 || started.elapsed() >= WINDOW {
                 return;
             }
@@ -150,8 +157,8 @@ impl Signer {
 
     /// Gives the lead to the oldest answer still waiting (one whose request went away
     /// cannot take it: the next one), or, with none waiting, leaves it free.
-    fn pass_lead(&self) {
-        let mut q = self.queue();
+    fn pass_lead(&self, shard: usize) {
+        let mut q = self.queue(shard);
         while !q.waiting.is_empty() {
             if q.waiting.remove(0).reply.send(Reply::Lead).is_ok() {
                 return;
@@ -212,9 +219,19 @@ impl Signer {
     }
 }
 
+/// This thread's queue: threads take the shards in turn as they first sign.
+fn shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.with(|s| *s)
+}
+
 /// An answer waiting for its receipt (or for the lead).
 struct Pending<'a> {
     signer: &'a Signer,
+    shard: usize,
     answer: Option<oneshot::Receiver<Reply>>,
 }
 
@@ -234,7 +251,7 @@ impl Drop for Pending<'_> {
         if let Some(mut answer) = self.answer.take() {
             answer.close();
             if let Ok(Reply::Lead) = answer.try_recv() {
-                self.signer.pass_lead();
+                self.signer.pass_lead(self.shard);
             }
         }
     }
@@ -244,12 +261,12 @@ impl Drop for Pending<'_> {
 /// leading request goes away before (a dropped future), when it is dropped. A leader that
 /// panics while signing has passed the lead already; the answers of its batch get an error
 /// (their senders are dropped), so their requests answer 500 rather than wait for ever.
-struct Leading<'a>(Option<&'a Signer>);
+struct Leading<'a>(Option<(&'a Signer, usize)>);
 
 impl Leading<'_> {
     fn pass(&mut self) {
-        if let Some(signer) = self.0.take() {
-            signer.pass_lead();
+        if let Some((signer, shard)) = self.0.take() {
+            signer.pass_lead(shard);
         }
     }
 }
@@ -341,11 +358,11 @@ mod tests {
             async move { s.sign(leaf).await }
         });
         tokio::task::yield_now().await;
-        assert_eq!(signer.queue().waiting.len(), 2, "b and c wait");
+        assert_eq!(signer.queue(shard()).waiting.len(), 2, "b and c wait");
         // The leader's request goes away: the lead goes to `b`, which goes away before
         // it takes it up; `c` must lead and get its receipt rather than wait for ever.
         drop(a);
-        assert_eq!(signer.queue().waiting.len(), 1, "b was given the lead");
+        assert_eq!(signer.queue(shard()).waiting.len(), 1, "b was given the lead");
         drop(b);
         let r = tokio::time::timeout(Duration::from_secs(5), c)
             .await
@@ -355,6 +372,6 @@ mod tests {
         let r = carried(&r);
         assert_eq!(r.path, "", "c signed alone");
         assert!(verify(signer.key(), leaf, &r));
-        assert!(!signer.queue().leading, "the lead is free again");
+        assert!(!signer.queue(shard()).leading, "the lead is free again");
     }
 }
