@@ -9,7 +9,9 @@
 //! the scheduler and its own signature. Before it signs, the leader passes the lead to
 //! the first answer still waiting, which gathers the next batch meanwhile. An answer whose
 //! request goes away (a dropped future) while it leads or has just been told to passes
-//! the lead on, so that no answer waits for a leader that is gone.
+//! the lead on, so that no answer waits for a leader that is gone. Each worker thread
+//! gathers its own batch ([`SHARDS`] queues): a leader wakes only answers of its own
+//! thread, so no request is pulled to another core by its receipt.
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -362,7 +364,11 @@ mod tests {
         // The leader's request goes away: the lead goes to `b`, which goes away before
         // it takes it up; `c` must lead and get its receipt rather than wait for ever.
         drop(a);
-        assert_eq!(signer.queue(shard()).waiting.len(), 1, "b was given the lead");
+        assert_eq!(
+            signer.queue(shard()).waiting.len(),
+            1,
+            "b was given the lead"
+        );
         drop(b);
         let r = tokio::time::timeout(Duration::from_secs(5), c)
             .await
