@@ -380,4 +380,47 @@ mod tests {
         assert!(verify(signer.key(), leaf, &r));
         assert!(!signer.queue(shard()).leading, "the lead is free again");
     }
+
+    #[tokio::test]
+    async fn an_answer_on_another_thread_does_not_wait_for_this_threads_batch() {
+        let signer = Arc::new(Signer::new(ReceiptKey::from_seed(&[4; 32]), None));
+        // This thread's answer leads a batch that is still gathering (never polled again).
+        let mut a = Box::pin(signer.sign(merkle::leaf(b"a")));
+        poll_once(&mut a).await;
+        let here = shard();
+        // An answer on another thread (a thread whose queue is not this one's: threads
+        // take the queues in turn) leads its own batch and is signed alone at once.
+        let leaf = merkle::leaf(b"b");
+        let (there, signed) = (0..2 * SHARDS)
+            .map(|_| {
+                let s = signer.clone();
+                std::thread::spawn(move || {
+                    if shard() == here {
+                        return (here, None);
+                    }
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    let r = rt.block_on(async move {
+                        tokio::time::timeout(Duration::from_secs(5), s.sign(leaf)).await
+                    });
+                    (shard(), Some(r))
+                })
+                .join()
+                .unwrap()
+            })
+            .find(|(_, r)| r.is_some())
+            .expect("a thread with another queue");
+        assert_ne!(there, here);
+        let r = carried(
+            &signed
+                .unwrap()
+                .expect("not kept waiting for the other thread's batch")
+                .unwrap(),
+        );
+        assert_eq!(r.path, "", "signed alone");
+        assert!(verify(signer.key(), leaf, &r));
+        drop(a);
+    }
 }
