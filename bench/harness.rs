@@ -246,21 +246,20 @@ async fn run(o: Opts) -> Result<()> {
     set.extend(dnc.iter().copied());
     let ceiling_addr = serve_ceiling(set).await?;
     // By turns in adjacent pairs, so that the machine's slow periods fall on both alike.
-    let slice = turns::slice(o.seconds);
+    let (seconds, connections) = (o.seconds, o.connections);
     let pairs = turns::Turns::run(
         async || {
-            step(&format!(
-                "wrk {slice} s: ceiling (HashSet<u64> behind a minimal axum handler)"
-            ));
-            let run = wrk(ceiling_addr, &probe_file, slice, o.connections)?;
-            println!("    {}", run.describe());
-            Ok(run)
+            let what = "ceiling (HashSet<u64> behind a minimal axum handler)";
+            wrk_step(what, ceiling_addr, &probe_file, seconds, connections)
         },
         async || {
-            step(&format!("wrk {slice} s: tarcza GET /v1/check"));
-            let run = wrk(addr, &probe_file, slice, o.connections)?;
-            println!("    {}", run.describe());
-            Ok(run)
+            wrk_step(
+                "tarcza GET /v1/check",
+                addr,
+                &probe_file,
+                seconds,
+                connections,
+            )
         },
     )
     .await?;
@@ -819,6 +818,20 @@ impl WrkRun {
             self.rps, self.p50_ms, self.p99_ms
         )
     }
+}
+
+/// [`wrk`] as a step of its own: announced, and its figures printed.
+fn wrk_step(
+    what: &str,
+    addr: SocketAddr,
+    probes: &Path,
+    seconds: u64,
+    connections: u32,
+) -> Result<WrkRun> {
+    step(&format!("wrk {seconds} s: {what}"));
+    let run = wrk(addr, probes, seconds, connections)?;
+    println!("    {}", run.describe());
+    Ok(run)
 }
 
 fn wrk(addr: SocketAddr, probes: &Path, seconds: u64, connections: u32) -> Result<WrkRun> {

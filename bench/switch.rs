@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::turns::{self, Ratios, Turns};
+use super::turns::{self, Turns};
 use super::{batch, free_port, start_tarcza_with, stop, wait_ready, wrk, Probes, Table, WrkRun};
 
 /// A setting to measure: its name in the table and the variable that switches it off.
@@ -43,10 +43,9 @@ pub async fn measure(
     let off: SocketAddr = ([127, 0, 0, 1], port).into();
     let mut server = start_tarcza_with(exe, url, port, &[switch.off])?;
     wait_ready(off, Duration::from_secs(120)).await?;
-    let slice = turns::slice(seconds);
     let check = Turns::run(
-        async || wrk(off, probe_file, slice, connections),
-        async || wrk(on, probe_file, slice, connections),
+        async || wrk(off, probe_file, seconds, connections),
+        async || wrk(on, probe_file, seconds, connections),
     )
     .await?;
     let batch = Turns::run(
@@ -98,7 +97,7 @@ impl Cost {
             "0",
             Some(on.errors == 0),
         );
-        let batch: Ratios = self.batch.ratios(|v| *v);
+        let batch = self.batch.ratios(|v| *v);
         t.row(
             &format!("{name} on / off: batch numbers/s"),
             format!(

@@ -9,15 +9,10 @@ use anyhow::Result;
 
 use super::WrkRun;
 
-/// How many adjacent pairs each comparison takes.
+/// How many adjacent pairs each comparison takes. Each run lasts `--seconds`, as before
+/// the pairs, not less: a p99 depends on the run's length (the ceiling's read 2.1–3.0 ms in
+/// 5 s runs and 4.2–4.3 ms in 10 s runs on 2026-11-29), and the p99 targets were set on 10 s.
 pub const PAIRS: usize = 4;
-
-/// The seconds of each wrk run of a pair: `--seconds`, as each run was before the pairs.
-/// Not shorter: a p99 depends on the run's length (the ceiling's read 2.1–3.0 ms in 5 s
-/// runs and 4.2–4.3 ms in 10 s runs on 2026-11-29), and the p99 targets were set on 10 s.
-pub fn slice(seconds: u64) -> u64 {
-    seconds
-}
 
 /// The runs of both sides, pair by pair.
 pub struct Turns<T> {
