@@ -4,9 +4,14 @@
 //! The load is wrk with a delay between each connection's requests (`BENCH_DELAY_MS`
 //! in bench/check.lua): 512 connections, each waiting the delay that makes them together
 //! send the target rate (found by three 5-second runs). wrk runs once a minute, so each
-//! minute has its own throughput, p99 and error count; the RSS is read after each.
+//! minute has its own throughput, p99 and error count; the RSS is read once a second
+//! meanwhile, and each minute is judged by the median of its readings: one reading catches
+//! the allocator's cycle of taking and returning memory anywhere in a swing of several MiB.
 
-use anyhow::{bail, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
 
 use super::data::{self, Rng};
 use super::{
@@ -79,15 +84,24 @@ pub async fn run(args: &[String]) -> Result<()> {
     let (mut errors, mut p99s, mut rates, mut rss) = (0u64, Vec::new(), Vec::new(), Vec::new());
     for minute in 1..=minutes {
         step(&format!("soak: minute {minute} of {minutes}"));
-        let run = wrk_with(addr, &probes, 60, CONNECTIONS, Some(delay_ms))?;
-        eprintln!("    {} ({} errors)", run.describe(), run.errors);
+        let (run, readings) = while_sampling_rss(pid, || {
+            wrk_with(addr, &probes, 60, CONNECTIONS, Some(delay_ms))
+        });
+        let run = run?;
+        let minute_rss = Spread::of(readings).context("no RSS reading in a minute")?;
+        eprintln!(
+            "    {} ({} errors), RSS {}",
+            run.describe(),
+            run.errors,
+            minute_rss.describe()
+        );
         errors += run.errors;
         p99s.push(run.p99_ms);
         rates.push(run.rps);
-        rss.push(rss_bytes(pid)?);
+        rss.push(minute_rss);
     }
-    // From the end of the first minute (the connections' buffers made) to the end.
-    let (rss_start, rss_end) = (rss[0], rss[rss.len() - 1]);
+    // From the first minute (the connections' buffers made) to the last.
+    let (rss_start, rss_end) = (rss[0].median, rss[rss.len() - 1].median);
     let mean = rates.iter().sum::<f64>() / rates.len() as f64;
     t.row(
         "soak: requests/s per minute",
@@ -120,12 +134,12 @@ pub async fn run(args: &[String]) -> Result<()> {
     );
     let growth = rss_end as f64 / rss_start as f64 - 1.0;
     t.row(
-        "soak: RSS after each minute",
+        "soak: RSS per minute, MiB (median of a reading a second, min–max)",
         format!(
-            "{} MiB before the soak; {}",
+            "{} before the soak; {}",
             rss_before >> 20,
             rss.iter()
-                .map(|r| format!("{}", r >> 20))
+                .map(Spread::describe)
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -133,7 +147,7 @@ pub async fn run(args: &[String]) -> Result<()> {
         None,
     );
     t.row(
-        "soak: RSS after the first minute and at the end",
+        "soak: RSS, the first minute's median and the last's",
         format!(
             "{} MiB → {} MiB ({:+.1}%)",
             rss_start >> 20,
@@ -146,4 +160,68 @@ pub async fn run(args: &[String]) -> Result<()> {
     stop(&mut server)?;
     drop(pool);
     finish(pg, &work, &t).await
+}
+
+/// Runs `work` while reading `pid`'s RSS once a second; returns its result and the readings.
+fn while_sampling_rss<T>(pid: u32, work: impl FnOnce() -> T) -> (T, Vec<u64>) {
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let sampler = s.spawn(|| {
+            let mut readings = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                // The process gone: the readings so far (the caller notices the rest).
+                let Ok(bytes) = rss_bytes(pid) else { break };
+                readings.push(bytes);
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            readings
+        });
+        let result = work();
+        done.store(true, Ordering::Relaxed);
+        (
+            result,
+            sampler.join().expect("the RSS sampler does not panic"),
+        )
+    })
+}
+
+/// A minute's RSS readings: their median and range.
+struct Spread {
+    median: u64,
+    min: u64,
+    max: u64,
+}
+
+impl Spread {
+    fn of(mut readings: Vec<u64>) -> Option<Spread> {
+        readings.sort_unstable();
+        Some(Spread {
+            median: readings[readings.len().checked_sub(1)? / 2],
+            min: readings[0],
+            max: readings[readings.len() - 1],
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} ({}–{})",
+            self.median >> 20,
+            self.min >> 20,
+            self.max >> 20
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minutes_spread_is_its_middle_reading_and_range() {
+        let mib = |n: u64| n << 20;
+        let s = Spread::of(vec![mib(68), mib(60), mib(62), mib(61), mib(65)]).unwrap();
+        assert_eq!((s.median, s.min, s.max), (mib(62), mib(60), mib(68)));
+        assert_eq!(s.describe(), "62 (60–68)");
+        assert!(Spread::of(Vec::new()).is_none());
+    }
 }
