@@ -193,12 +193,13 @@ struct Spread {
 }
 
 impl Spread {
+    /// `None` without readings.
     fn of(mut readings: Vec<u64>) -> Option<Spread> {
         readings.sort_unstable();
         Some(Spread {
-            median: readings[readings.len().checked_sub(1)? / 2],
-            min: readings[0],
-            max: readings[readings.len() - 1],
+            min: *readings.first()?,
+            max: *readings.last()?,
+            median: readings[(readings.len() - 1) / 2],
         })
     }
 
