@@ -61,6 +61,23 @@ fn main() -> Result<()> {
             .build()?
             .block_on(soak::run(&args[2..]));
     }
+    if args.get(1).map(String::as_str) == Some("ceiling") {
+        // The ceiling alone, on the address given, until killed (bench/levels with
+        // LEVELS_SERVER=ceiling, bench/gap): an empty set, as bench/levels' tarcza is empty.
+        let addr: SocketAddr = args
+            .get(2)
+            .context("usage: tarcza-bench ceiling ADDR")?
+            .parse()
+            .context("ADDR: host:port")?;
+        return tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(async move {
+                let listener = tokio::net::TcpListener::bind(addr).await?;
+                axum::serve(listener, ceiling_router(HashSet::new())).await?;
+                Ok(())
+            });
+    }
     if args.get(1).map(String::as_str) == Some("history-storage") {
         return tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -920,6 +937,10 @@ fn parse_wrk_time(s: &str) -> Option<f64> {
 
 /// The ceiling: the same URL, the digits of `number` looked up in a HashSet.
 async fn serve_ceiling(set: HashSet<u64>) -> Result<SocketAddr> {
+    spawn_server(ceiling_router(set)).await
+}
+
+fn ceiling_router(set: HashSet<u64>) -> Router {
     async fn handler(State(set): State<Arc<HashSet<u64>>>, RawQuery(q): RawQuery) -> String {
         let q = q.unwrap_or_default();
         let digits: String = q
@@ -932,10 +953,9 @@ async fn serve_ceiling(set: HashSet<u64>) -> Result<SocketAddr> {
         let n: u64 = digits.parse().unwrap_or(0);
         format!("{{\"allowed\":{}}}", !set.contains(&n))
     }
-    let router = Router::new()
+    Router::new()
         .route("/v1/check", get(handler))
-        .with_state(Arc::new(set));
-    spawn_server(router).await
+        .with_state(Arc::new(set))
 }
 
 /// The naive design: parse the number, then one indexed query per request.
