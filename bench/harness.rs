@@ -1027,9 +1027,9 @@ async fn batch(addr: SocketAddr, probes: &Probes) -> Result<f64> {
         .collect();
     let body = serde_json::to_vec(&serde_json::json!({ "numbers": numbers }))?;
     let body = Arc::new(body);
-    // 2 × 100 requests (about 0.4 s): 2 × 20 lasted 0.08 s, short enough for one
-    // hiccup of this shared machine to move the figure.
-    let requests = 100;
+    // 2 × 400 requests (about 1.5 s): 2 × 100 lasted 0.3–0.4 s, short enough for one
+    // hiccup of this shared machine to move the on/off ratios of batches by ±10%.
+    let requests = 400;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..2 {

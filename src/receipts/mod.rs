@@ -6,7 +6,9 @@
 //! answer without its receipt (the number, `client`, `campaign`, the verdict, the snapshot
 //! version, each registry's generation, the time), [`Receipts::seal`] hashes exactly those
 //! bytes into a leaf and writes the receipt as the answer's last member: `{"v":2,
-//! "key_id", "path", "signed", "signature"}`, with the Merkle path from the leaf to the
+//! "key_id", "leaf", "path", "signed", "signature"}` (`"leaf":"blake3"` on a batch answer,
+//! whose bytes are hashed with BLAKE3 first: [`merkle::Leaf`]; absent otherwise), with
+//! the Merkle path from the leaf to the
 //! root of the batch it was signed in (`path`, one base64 string), the exact bytes of the
 //! signed statement naming that root and the key (`signed`) and the Ed25519 signature over
 //! them (`signature`, base64). A verifier cuts the body at its last `,"receipt":` and
@@ -29,6 +31,7 @@ use sqlx::PgPool;
 
 pub use claims::Generations;
 pub use keys::ReceiptKey;
+pub use merkle::Leaf;
 use signer::Signer;
 pub use verify::{PublishedKey, Verified};
 
@@ -53,18 +56,22 @@ pub struct Receipt {
 /// JSON text every receipt of the batch repeats.
 pub struct SignedBatch {
     levels: Vec<Vec<merkle::Hash>>,
-    /// `{"v":2,"key_id":"…","path":"` (the key id is hex: nothing to escape).
+    /// `{"v":2,"key_id":"…",` (the key id is hex: nothing to escape).
     head: String,
     /// `","signed":"<the statement, escaped>","signature":"<base64>"}`.
     tail: String,
 }
 
 impl Receipt {
-    /// Writes this receipt as JSON to `out`.
-    fn write(&self, out: &mut Vec<u8>) {
+    /// Writes this receipt, of an answer whose leaf was made by `leaf`, as JSON to `out`.
+    fn write(&self, leaf: Leaf, out: &mut Vec<u8>) {
         let mut path = String::with_capacity(400);
         merkle::write_packed(&self.batch.levels, self.index, &mut path);
         out.extend_from_slice(self.batch.head.as_bytes());
+        if leaf == Leaf::Blake3 {
+            out.extend_from_slice(br#""leaf":"blake3","#);
+        }
+        out.extend_from_slice(br#""path":""#);
         out.extend_from_slice(path.as_bytes());
         out.extend_from_slice(self.batch.tail.as_bytes());
     }
@@ -80,6 +87,10 @@ pub struct Carried {
     pub v: u8,
     /// The signing key's id (`GET /v1/receipts/keys`).
     pub key_id: String,
+    /// How the answer's bytes became its leaf: absent (`sha256`) for `SHA-256(0x00 ‖
+    /// answer)`, `blake3` (a batch answer) for `SHA-256(0x02 ‖ BLAKE3(answer))`.
+    #[serde(default, skip_serializing_if = "Leaf::is_sha256")]
+    pub leaf: Leaf,
     /// From the answer's leaf to the signed root: base64 of 33-byte steps, each a side
     /// byte (0: the sibling is on the left, 1: on the right) and the 32-byte sibling.
     pub path: String,
@@ -149,17 +160,17 @@ impl Receipts {
     }
 
     /// Seals `answer`, a JSON object written without its receipt: its bytes are hashed
-    /// into a leaf, signed (with others that arrive meanwhile) and its receipt written in
-    /// as its last member. Nothing changes when receipts are off.
-    pub async fn seal(&self, answer: &mut Vec<u8>) -> Result<(), ReceiptError> {
+    /// into a leaf the `leaf` way, signed (with others that arrive meanwhile) and its
+    /// receipt written in as its last member. Nothing changes when receipts are off.
+    pub async fn seal(&self, answer: &mut Vec<u8>, leaf: Leaf) -> Result<(), ReceiptError> {
         let Some(signer) = &self.signer else {
             return Ok(());
         };
         assert_eq!(answer.last(), Some(&b'}'), "an answer is a JSON object");
-        let receipt = signer.sign(merkle::leaf(answer)).await?;
+        let receipt = signer.sign(leaf.of(answer)).await?;
         answer.pop();
         answer.extend_from_slice(MEMBER);
-        receipt.write(answer);
+        receipt.write(leaf, answer);
         answer.push(b'}');
         Ok(())
     }

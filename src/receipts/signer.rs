@@ -185,7 +185,7 @@ impl Signer {
         let signature = BASE64.encode(self.key.signing.sign(signed.as_bytes()).to_bytes());
         let batch = Arc::new(SignedBatch {
             levels,
-            head: format!(r#"{{"v":{FORMAT},"key_id":"{}","path":""#, self.key.id),
+            head: format!(r#"{{"v":{FORMAT},"key_id":"{}","#, self.key.id),
             tail: format!(
                 r#"","signed":{},"signature":"{signature}"}}"#,
                 serde_json::to_string(&signed).expect("a string serializes")
@@ -284,11 +284,11 @@ mod tests {
     use ed25519_dalek::Verifier;
 
     use super::*;
-    use crate::receipts::Carried;
+    use crate::receipts::{Carried, Leaf};
 
     fn carried(r: &Receipt) -> Carried {
         let mut json = Vec::new();
-        r.write(&mut json);
+        r.write(Leaf::Sha256, &mut json);
         serde_json::from_slice(&json).unwrap()
     }
 

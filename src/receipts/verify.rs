@@ -94,7 +94,7 @@ pub fn verify_answer(
     if receipt.v != FORMAT {
         return Err(format!("receipt format {} is not known", receipt.v));
     }
-    let root = merkle::root_of_packed(merkle::leaf(answer), &receipt.path).ok_or(
+    let root = merkle::root_of_packed(receipt.leaf.of(answer), &receipt.path).ok_or(
         "the path is malformed: base64 of 33-byte steps, each a side byte (0 or 1) and a hash",
     )?;
     let signed = statement(
@@ -190,7 +190,7 @@ mod tests {
     use ed25519_dalek::Signer as _;
 
     use super::*;
-    use crate::receipts::ReceiptKey;
+    use crate::receipts::{Leaf, ReceiptKey};
 
     fn published(key: &ReceiptKey) -> PublishedKey {
         let now = Utc::now();
@@ -253,6 +253,7 @@ mod tests {
         let carried = Carried {
             v: 2,
             key_id: receipt.key_id.clone(),
+            leaf: Leaf::Sha256,
             path: String::new(),
             signed: receipt.signed.clone(),
             signature: receipt.signature.clone(),

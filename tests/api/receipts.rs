@@ -54,9 +54,14 @@ fn openssl_verifies(body: &[u8], public_pem: &str) -> Result<Value, String> {
     let receipt: Value = serde_json::from_slice(&body[cut + MEMBER.len()..body.len() - 1])
         .map_err(|e| format!("the receipt does not end the answer: {e}"))?;
     assert_eq!(receipt["v"], 2, "{receipt}");
-    // The leaf, then up the path: SHA-256(0x00 ‖ answer), SHA-256(0x01 ‖ left ‖ right).
-    let mut leaf = vec![0u8];
-    leaf.extend_from_slice(&answer);
+    // The leaf, then up the path: SHA-256(0x00 ‖ answer) — or, when the receipt says
+    // "leaf":"blake3" (a batch answer), SHA-256(0x02 ‖ BLAKE3(answer)), the BLAKE3 by the
+    // BLAKE3 team's crate — then SHA-256(0x01 ‖ left ‖ right).
+    let leaf = match receipt.get("leaf").map(|l| l.as_str()) {
+        None => [&[0u8][..], &answer].concat(),
+        Some(Some("blake3")) => [&[2u8][..], blake3::hash(&answer).as_bytes()].concat(),
+        Some(other) => return Err(format!("a leaf of {other:?}")),
+    };
     let mut h = openssl_sha256(&leaf, dir);
     let path = openssl_unbase64(receipt["path"].as_str().unwrap(), dir);
     if !path.len().is_multiple_of(33) {
@@ -323,6 +328,8 @@ async fn a_batch_answer_carries_one_receipt_over_the_whole_answer() {
     let pem = public_pem(&app, &key_id(&body)).await;
     let signed = openssl_verifies(&body, &pem).unwrap();
     assert_eq!(signed, unsealed(&body));
+    let receipt = &serde_json::from_slice::<Value>(&body).unwrap()["receipt"];
+    assert_eq!(receipt["leaf"], "blake3", "{receipt}");
     assert_eq!(signed["client"], "acme");
     assert_eq!(signed["results"][0]["allowed"], false);
     assert_eq!(signed["results"][1]["allowed"], true);
@@ -337,6 +344,28 @@ async fn a_batch_answer_carries_one_receipt_over_the_whole_answer() {
     let changed = text.replacen("\"allowed\":false", "\"allowed\":true", 1);
     assert!(openssl_verifies(changed.as_bytes(), &pem).is_err());
     let r = verify_bytes(&app, changed.as_bytes()).await;
+    assert_eq!(r["valid"], false, "{r}");
+
+    // The leaf's kind is not signed, but the other kind of leaf leads to another root:
+    // without its "leaf" the batch's receipt does not verify, nor a single answer's with
+    // "leaf":"blake3" added.
+    let unmarked = text.replacen(r#""leaf":"blake3","#, "", 1);
+    assert_ne!(unmarked, text);
+    assert!(openssl_verifies(unmarked.as_bytes(), &pem).is_err());
+    let r = verify_bytes(&app, unmarked.as_bytes()).await;
+    assert_eq!(r["valid"], false, "{r}");
+    let (_, one) = raw(&app, "GET", "/v1/check?number=601234567", None).await;
+    let one = std::str::from_utf8(&one).unwrap();
+    assert!(!one.contains(r#""leaf""#), "{one}");
+    openssl_verifies(one.as_bytes(), &pem).unwrap();
+    let marked = one.replacen(
+        r#""receipt":{"v":2,"#,
+        r#""receipt":{"v":2,"leaf":"blake3","#,
+        1,
+    );
+    assert_ne!(marked, one);
+    assert!(openssl_verifies(marked.as_bytes(), &pem).is_err());
+    let r = verify_bytes(&app, marked.as_bytes()).await;
     assert_eq!(r["valid"], false, "{r}");
 }
 

@@ -1,8 +1,8 @@
-"""Decision receipts checked by an independent verifier (Python `cryptography`), against a
-real `tarcza serve` with its embedded PostgreSQL, as a dialer would: an answer's receipt
-verifies from the raw body with the README's few lines (verify.py); a tampered answer does
-not; a batch answer's receipt signs its results; a receipt issued before a key rotation
-verifies after it.
+"""Decision receipts checked by an independent verifier (Python `cryptography`, and `blake3`
+for a batch answer's leaf), against a real `tarcza serve` with its embedded PostgreSQL, as a
+dialer would: an answer's receipt verifies from the raw body with the README's few lines
+(verify.py); a tampered answer does not; a batch answer's receipt signs its results; a
+receipt issued before a key rotation verifies after it.
 
 Usage: python tests/receipts/check.py target/debug/tarcza     (run by .ci/run)
 """
@@ -132,15 +132,25 @@ def main(binary):
         assert refused(raw[:cut] + b',"receipt":' + json.dumps(bad).encode() + b"}", keys), \
             "an answer with an altered signature verified"
 
-        # A batch: one receipt over the whole answer, its results included.
+        # A batch: one receipt over the whole answer, its results included, its leaf over
+        # the BLAKE3 of the bytes ("leaf":"blake3"); without that mark it does not verify.
         status, batch_raw = t.call("POST", "/v1/check",
                                    {"numbers": ["601234567", "501234567", "x"], "client": "acme"})
         assert status == 200, batch_raw
+        assert json.loads(batch_raw)["receipt"]["leaf"] == "blake3", batch_raw
         batch = verify(batch_raw, keys)
         assert [r.get("allowed") for r in batch["results"]] == [False, True, None], batch
         assert batch["client"] == "acme" and "registries" in batch, batch
         changed = batch_raw.replace(b'"allowed":false', b'"allowed":true', 1)
         assert refused(changed, keys), "a batch answer with a changed result verified"
+        unmarked = batch_raw.replace(b'"leaf":"blake3",', b"", 1)
+        assert unmarked != batch_raw and refused(unmarked, keys), "a batch leaf passed for a plain one"
+        # A big batch (5 000 numbers, ~0.4 MB: BLAKE3 hashes it in chunks and a tree of its own).
+        numbers = [f"6{i:08d}" for i in range(5000)]
+        status, big = t.call("POST", "/v1/check", {"numbers": numbers})
+        assert status == 200 and len(big) > 300_000, (status, len(big))
+        assert [r["number"] for r in verify(big, keys)["results"]] == [f"+48{n}" for n in numbers]
+        assert refused(big.replace(b'"allowed":true', b'"allowed":fals\x00', 1), keys)
 
         key_file = os.path.join(data, "receipt-key.pem")
         assert os.stat(key_file).st_mode & 0o777 == 0o600, oct(os.stat(key_file).st_mode)
@@ -169,7 +179,8 @@ def main(binary):
         t.stop()
     subprocess.run(["rm", "-rf", work], check=False)
     print(f"receipts: verified by Python cryptography (single, 64 concurrent with paths of up to "
-          f"{longest} steps, batch, after a key rotation); 7 kinds of tampering refused")
+          f"{longest} steps, batches of 3 and 5 000 numbers, after a key rotation); 9 kinds of "
+          f"tampering refused")
 
 
 if __name__ == "__main__":

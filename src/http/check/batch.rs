@@ -19,7 +19,7 @@ use crate::http::AppState;
 use crate::index::freshness::{self, Warning};
 use crate::index::{ConsentUse, Exemption, Reason, Snapshot};
 use crate::metrics::{CheckMode, CheckResult, Metrics};
-use crate::receipts::{Carried, Generations};
+use crate::receipts::{Carried, Generations, Leaf};
 
 /// Numbers to check, for one client and campaign.
 #[derive(Deserialize, ToSchema)]
@@ -187,7 +187,7 @@ async fn answer_batch(
     let at = body.len();
     serde_json::to_writer(&mut body, &tail).map_err(anyhow::Error::from)?;
     body[at] = b',';
-    state.receipts.seal(&mut body).await?;
+    state.receipts.seal(&mut body, Leaf::Blake3).await?;
     Ok(json_body(body))
 }
 

@@ -19,7 +19,7 @@ use crate::http::{query, AppState};
 use crate::index::freshness::{self, Warning};
 use crate::index::{ConsentUse, Exemption, Reason};
 use crate::metrics::{CheckMode, CheckResult};
-use crate::receipts::{Carried, Generations};
+use crate::receipts::{Carried, Generations, Leaf};
 
 /// The parameters of `GET /v1/check`, for the document; the handler reads them borrowed
 /// from the URI ([`query::borrowed`]), by the same rules as every other query.
@@ -186,6 +186,6 @@ async fn answer_one<const B: bool>(
     let mut bytes = Vec::with_capacity(1024);
     serde_json::to_writer(&mut bytes, &body).map_err(anyhow::Error::from)?;
     // The answer's own bytes get their receipt (README "Decision receipts").
-    state.receipts.seal(&mut bytes).await?;
+    state.receipts.seal(&mut bytes, Leaf::Sha256).await?;
     Ok((json_body(bytes), blocked))
 }
