@@ -4,11 +4,10 @@
 //! `SHA-256(0x01 ‖ left ‖ right)` (the prefixes keep a leaf from passing for a node or for
 //! a leaf of the other kind), and a level's last node without a partner moves up
 //! unchanged. A leaf is an answer's own bytes without its receipt (format 2), or the
-//! claims string of a format-1 receipt. An
-//! answer carries the siblings on the way from its leaf to the root, each with its side:
-//! in format 2 one base64 string of 33-byte steps (a side byte, 0 when the sibling is on
-//! the left, 1 on the right, then the sibling); in format 1 a list of `L:<base64>` /
-//! `R:<base64>` steps.
+//! claims string of a format-1 receipt. An answer carries the siblings on the way from its
+//! leaf to the root, each with its side: in format 2 one base64 string of 33-byte steps
+//! (a side byte, 0 when the sibling is on the left, 1 on the right, then the sibling); in
+//! format 1 a list of `L:<base64>` / `R:<base64>` steps.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -45,6 +44,7 @@ impl Leaf {
         }
     }
 
+    /// Whether this is the default, which a receipt leaves out.
     pub fn is_sha256(&self) -> bool {
         *self == Leaf::Sha256
     }

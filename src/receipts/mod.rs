@@ -7,12 +7,11 @@
 //! version, each registry's generation, the time), [`Receipts::seal`] hashes exactly those
 //! bytes into a leaf and writes the receipt as the answer's last member: `{"v":2,
 //! "key_id", "leaf", "path", "signed", "signature"}` (`"leaf":"blake3"` on a batch answer,
-//! whose bytes are hashed with BLAKE3 first: [`merkle::Leaf`]; absent otherwise), with
-//! the Merkle path from the leaf to the
-//! root of the batch it was signed in (`path`, one base64 string), the exact bytes of the
-//! signed statement naming that root and the key (`signed`) and the Ed25519 signature over
-//! them (`signature`, base64). A verifier cuts the body at its last `,"receipt":` and
-//! appends `}`: those are the bytes signed. Format 1 (receipts issued before) carried the
+//! whose bytes are hashed with BLAKE3 first: [`merkle::Leaf`]; absent otherwise), with the
+//! Merkle path from the leaf to the root of the batch it was signed in (`path`, one base64
+//! string), the exact bytes of the signed statement naming that root and the key
+//! (`signed`) and the Ed25519 signature over them (`signature`, base64). A verifier cuts
+//! the body at its last `,"receipt":` and appends `}`: those are the bytes signed. Format 1 (receipts issued before) carried the
 //! claims as a JSON string instead; they still verify (`verify`). Signing is shared by
 //! concurrent answers (`signer`); keys are in `keys`.
 //!
